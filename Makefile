@@ -1,0 +1,55 @@
+# carsbot developer entry points. Each target creates the virtualenv it needs.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+SAM_VENV := .venv-sam
+# sam build needs an interpreter matching the Lambda runtime (python3.12) on PATH.
+PY312_DIR := $(dir $(firstword $(wildcard $(HOME)/.pyenv/versions/3.12*/bin/python3.12) $(shell command -v python3.12 2>/dev/null)))
+
+.PHONY: venv demo test lint typecheck unit template sam-build bench clean
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	touch $@
+
+venv: $(VENV)/.installed
+
+$(SAM_VENV)/.installed:
+	$(PYTHON) -m venv $(SAM_VENV)
+	$(SAM_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(SAM_VENV)/bin/python -m pip install --quiet aws-sam-cli
+	touch $@
+
+## Run the whole pipeline locally on the embedded default (no credentials needed).
+demo: venv
+	$(VENV)/bin/carsbot demo
+
+## Lint, type checks, template checks, sam build and the test suite.
+test: lint typecheck template unit
+
+lint: venv
+	$(VENV)/bin/ruff check functions monitor tests infra
+	$(VENV)/bin/ruff format --check functions monitor tests infra
+
+typecheck: venv
+	$(VENV)/bin/mypy
+
+template: venv $(SAM_VENV)/.installed
+	$(VENV)/bin/cfn-lint template.yaml
+	$(SAM_VENV)/bin/sam validate --lint --template template.yaml --region eu-central-1
+	$(MAKE) sam-build
+
+sam-build: $(SAM_VENV)/.installed
+	PATH="$(PY312_DIR):$$PATH" $(SAM_VENV)/bin/sam build --template template.yaml --build-dir .aws-sam/build --cached --parallel
+
+unit: venv
+	$(VENV)/bin/pytest -q
+
+bench: venv
+	$(VENV)/bin/python -m carsbot.bench
+
+clean:
+	rm -rf $(VENV) $(SAM_VENV) .aws-sam .mypy_cache .ruff_cache .pytest_cache

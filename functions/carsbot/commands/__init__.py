@@ -1,0 +1,1 @@
+"""Sub-commands of the carsbot CLI (one module each)."""

@@ -1,0 +1,14 @@
+"""powertools logger, metrics and tracer shared by every entry point (service name ``carsbot``)."""
+
+from __future__ import annotations
+
+import os
+
+from aws_lambda_powertools import Logger, Metrics, Tracer
+
+SERVICE = os.environ.get("POWERTOOLS_SERVICE_NAME", "carsbot")
+NAMESPACE = os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "carsbot")
+
+logger = Logger(service=SERVICE)
+metrics = Metrics(namespace=NAMESPACE, service=SERVICE)
+tracer = Tracer(service=SERVICE, disabled=os.environ.get("AWS_LAMBDA_FUNCTION_NAME") is None)
