@@ -1,0 +1,71 @@
+"""Shared fixtures: a moto server holding the resources of template.yaml, created once per session.
+
+* ``aws_stack`` (session): moto server + every resource of template.yaml (samtranslator + moto
+  CloudFormation, plus the secrets and TTL settings moto skips); the process environment points boto3 and
+  pynamodb at it and carries the functions' resolved ``CARSBOT_*`` variables.
+* ``aws`` (function): the same stack with every table, queue and bucket emptied and SDK caches reset.
+* ``runner``: a ``LocalLambdaRunner`` that invokes the functions with Lambda-shaped SQS events.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+
+import pytest
+
+from carsbot.local.stack import (
+    LocalStack,
+    apply_environment,
+    deploy,
+    moto_server,
+    point_sdks_at,
+    restore_environment,
+)
+
+TEST_BOT_TOKEN = "123456:TEST-token"  # a fake token with the right shape, never a real one
+
+# Quiet, deterministic powertools outside Lambda (no EMF dumps, no X-Ray).
+os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
+os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "true")
+os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
+
+
+def reset_sdk_caches() -> None:
+    """Forget cached settings, clients, secrets and table bindings (after the environment changed)."""
+    from carsbot.adapters import aws, secrets
+    from carsbot.adapters.db import bind_tables
+    from carsbot.config import reset_settings
+
+    reset_settings()
+    aws.client.cache_clear()
+    secrets.reset_secrets_cache()
+    bind_tables()
+
+
+@pytest.fixture(scope="session")
+def aws_stack() -> Iterator[LocalStack]:
+    with moto_server() as endpoint:
+        previous = apply_environment(point_sdks_at(endpoint))
+        try:
+            stack = deploy(endpoint, secret_values={"BotTokenSecret": f'{{"token": "{TEST_BOT_TOKEN}"}}'})
+            previous.update(apply_environment(stack.function_environment()))
+            reset_sdk_caches()
+            yield stack
+        finally:
+            restore_environment(previous)
+
+
+@pytest.fixture
+def aws(aws_stack: LocalStack) -> Iterator[LocalStack]:
+    reset_sdk_caches()
+    aws_stack.clear_data()
+    yield aws_stack
+    reset_sdk_caches()
+
+
+@pytest.fixture
+def runner(aws: LocalStack):  # type: ignore[no-untyped-def]
+    from carsbot.local.runner import LocalLambdaRunner
+
+    return LocalLambdaRunner(aws)
