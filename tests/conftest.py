@@ -14,14 +14,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from carsbot.local.stack import (
-    LocalStack,
-    apply_environment,
-    deploy,
-    moto_server,
-    point_sdks_at,
-    restore_environment,
-)
+from carsbot.local.stack import LocalStack, local_aws, reset_sdk_caches
 
 TEST_BOT_TOKEN = "123456:TEST-token"  # a fake token with the right shape, never a real one
 
@@ -31,29 +24,10 @@ os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "true")
 os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
 
 
-def reset_sdk_caches() -> None:
-    """Forget cached settings, clients, secrets and table bindings (after the environment changed)."""
-    from carsbot.adapters import aws, secrets
-    from carsbot.adapters.db import bind_tables
-    from carsbot.config import reset_settings
-
-    reset_settings()
-    aws.client.cache_clear()
-    secrets.reset_secrets_cache()
-    bind_tables()
-
-
 @pytest.fixture(scope="session")
 def aws_stack() -> Iterator[LocalStack]:
-    with moto_server() as endpoint:
-        previous = apply_environment(point_sdks_at(endpoint))
-        try:
-            stack = deploy(endpoint, secret_values={"BotTokenSecret": f'{{"token": "{TEST_BOT_TOKEN}"}}'})
-            previous.update(apply_environment(stack.function_environment()))
-            reset_sdk_caches()
-            yield stack
-        finally:
-            restore_environment(previous)
+    with local_aws(secret_values={"BotTokenSecret": f'{{"token": "{TEST_BOT_TOKEN}"}}'}) as stack:
+        yield stack
 
 
 @pytest.fixture

@@ -49,7 +49,7 @@ def post_id_of(channel_id: int, message_id: int) -> str:
 
 
 def listing_id_of(post_id: str) -> str:
-    """An opaque, URL-safe id for a listing, usable in a ``?start=`` deep link (<= 64 chars, [A-Za-z0-9_-])."""
+    """An opaque, URL-safe listing id, usable in a ``?start=`` deep link (<= 64 chars, [A-Za-z0-9_-])."""
     digest = hashlib.blake2b(post_id.encode(), digest_size=9).digest()
     return base64.urlsafe_b64encode(digest).decode().rstrip("=")
 
@@ -64,7 +64,7 @@ class QueuedPost(BaseModel):
 
     model_config = ConfigDict(extra="ignore")
 
-    v: Literal[1] = CONTRACT_VERSION
+    v: Literal[1] = 1
     kind: PostKind = PostKind.NEW
     channel_id: int = Field(gt=0, description="Telethon's positive channel id (not the -100 form)")
     message_id: int = Field(gt=0)
@@ -170,7 +170,7 @@ class ListingMessage(BaseModel):
 
     model_config = ConfigDict(extra="ignore")
 
-    v: Literal[1] = CONTRACT_VERSION
+    v: Literal[1] = 1
     action: Literal["publish", "update", "remove"] = "publish"
     listing_id: str
     post_id: str

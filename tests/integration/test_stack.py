@@ -34,7 +34,9 @@ def test_ttl_and_queue_attributes_come_from_template(aws: LocalStack) -> None:
     ddb = client("dynamodb")
     ttl = ddb.describe_time_to_live(TableName=get_settings().dedup_table)["TimeToLiveDescription"]
     assert ttl["TimeToLiveStatus"] == "ENABLED" and ttl["AttributeName"] == "expires_at"
-    attrs = client("sqs").get_queue_attributes(QueueUrl=get_settings().posts_queue_url, AttributeNames=["All"])
+    attrs = client("sqs").get_queue_attributes(
+        QueueUrl=get_settings().posts_queue_url, AttributeNames=["All"]
+    )
     assert int(attrs["Attributes"]["VisibilityTimeout"]) >= 6 * aws.functions["ExtractFunction"].timeout
     assert '"maxReceiveCount": 5' in attrs["Attributes"]["RedrivePolicy"]
 

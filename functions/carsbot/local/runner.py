@@ -62,7 +62,8 @@ def sqs_event(messages: list[dict[str, Any]], queue_arn: str) -> dict[str, Any]:
                 "body": m["Body"],
                 "attributes": m.get("Attributes", {}),
                 "messageAttributes": m.get("MessageAttributes", {}),
-                "md5OfBody": m.get("MD5OfBody") or hashlib.md5(m["Body"].encode(), usedforsecurity=False).hexdigest(),
+                "md5OfBody": m.get("MD5OfBody")
+                or hashlib.md5(m["Body"].encode(), usedforsecurity=False).hexdigest(),
                 "eventSource": "aws:sqs",
                 "eventSourceARN": queue_arn,
                 "awsRegion": region,

@@ -117,8 +117,11 @@ class LocalStack:
         for table in self.table_names():
             keys = [k["AttributeName"] for k in ddb.describe_table(TableName=table)["Table"]["KeySchema"]]
             paginator = ddb.get_paginator("scan")
-            for page in paginator.paginate(TableName=table, ProjectionExpression=", ".join(f"#{i}" for i in range(len(keys))),
-                                           ExpressionAttributeNames={f"#{i}": k for i, k in enumerate(keys)}):
+            for page in paginator.paginate(
+                TableName=table,
+                ProjectionExpression=", ".join(f"#{i}" for i in range(len(keys))),
+                ExpressionAttributeNames={f"#{i}": k for i, k in enumerate(keys)},
+            ):
                 for item in page.get("Items", []):
                     ddb.delete_item(TableName=table, Key={k: item[k] for k in keys})
         sqs = client("sqs")
@@ -255,7 +258,12 @@ def deploy(
     }
 
     # Secrets: moto's CloudFormation skips them; create them from the template's own definitions.
-    sub_params = {**params, "AWS::Region": LOCAL_REGION, "AWS::AccountId": "123456789012", "AWS::StackName": stack_name}
+    sub_params = {
+        **params,
+        "AWS::Region": LOCAL_REGION,
+        "AWS::AccountId": "123456789012",
+        "AWS::StackName": stack_name,
+    }
     secretsmanager = aws("secretsmanager")
     secrets: dict[str, str] = {}
     for logical_id, res in template["Resources"].items():
@@ -273,7 +281,11 @@ def deploy(
     # TTL: moto's CloudFormation ignores TimeToLiveSpecification; apply it from the template.
     dynamodb = aws("dynamodb")
     for logical_id, res in template["Resources"].items():
-        ttl = res.get("Properties", {}).get("TimeToLiveSpecification") if res["Type"] == "AWS::DynamoDB::Table" else None
+        ttl = (
+            res.get("Properties", {}).get("TimeToLiveSpecification")
+            if res["Type"] == "AWS::DynamoDB::Table"
+            else None
+        )
         if ttl and ttl.get("Enabled"):
             dynamodb.update_time_to_live(
                 TableName=resources[logical_id],
@@ -289,9 +301,10 @@ def deploy(
             continue
         conf = lambda_client.get_function_configuration(FunctionName=resources[logical_id])
         env = dict(conf.get("Environment", {}).get("Variables", {}))
-        sam_env = (
-            template.get("Globals", {}).get("Function", {}).get("Environment", {}).get("Variables", {})
-            | template["Resources"][logical_id].get("Properties", {}).get("Environment", {}).get("Variables", {})
+        sam_env = template.get("Globals", {}).get("Function", {}).get("Environment", {}).get(
+            "Variables", {}
+        ) | template["Resources"][logical_id].get("Properties", {}).get("Environment", {}).get(
+            "Variables", {}
         )
         for key, value in sam_env.items():  # refs to resources moto skipped (secrets) -> the created ARNs
             if isinstance(value, dict) and value.get("Ref") in secrets:
@@ -312,7 +325,9 @@ def deploy(
         if res["Type"] == "AWS::SQS::Queue":
             url = sqs.get_queue_url(QueueName=resources[logical_id].rsplit("/", 1)[-1])["QueueUrl"]
             resources[logical_id] = url
-            arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+            arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"][
+                "QueueArn"
+            ]
             url_by_arn[arn] = url
     for spec in functions.values():  # env vars that hold queue URLs: use the endpoint form
         for key, value in list(spec.environment.items()):
@@ -354,3 +369,36 @@ def restore_environment(previous: Mapping[str, str | None]) -> None:
             os.environ.pop(key, None)
         else:
             os.environ[key] = value
+
+
+def reset_sdk_caches() -> None:
+    """Forget cached settings, clients, secrets and table bindings (after the environment changed)."""
+    from carsbot.adapters import aws, secrets
+    from carsbot.adapters.db import bind_tables
+    from carsbot.config import reset_settings
+
+    reset_settings()
+    aws.client.cache_clear()
+    secrets.reset_secrets_cache()
+    bind_tables()
+
+
+@contextmanager
+def local_aws(
+    *, parameters: Mapping[str, str] | None = None, secret_values: Mapping[str, str] | None = None
+) -> Iterator[LocalStack]:
+    """A moto server holding the template's resources, with this process pointed at it.
+
+    The process environment gets the SDK endpoint and the functions' resolved ``CARSBOT_*`` variables for
+    the duration of the block, exactly as Lambda would give them to the handlers.
+    """
+    with moto_server() as endpoint:
+        previous = apply_environment(point_sdks_at(endpoint))
+        try:
+            stack = deploy(endpoint, parameters=parameters, secret_values=secret_values)
+            previous.update(apply_environment(stack.function_environment()))
+            reset_sdk_caches()
+            yield stack
+        finally:
+            restore_environment(previous)
+            reset_sdk_caches()

@@ -1,0 +1,441 @@
+"""A local OpenAI-compatible chat-completions server for the demo, the benchmark and tests.
+
+It answers ``POST /v1/chat/completions`` with structured output the way OpenAI does for
+``response_format={"type": "json_schema", ...}``: the assistant message content is a JSON object with
+exactly the schema's properties. The values come from the rules engine's extraction of the post text
+found in the user message, plus a plain Russian description built only from those facts, so the answer
+is deterministic and never invents anything (unless told to, see :meth:`Reply.hallucinated`).
+``usage`` is computed from the request size (about four characters per token).
+
+Every request is recorded. Failures are scripted with a queue of :class:`Reply` objects (consumed one per
+request) and an optional default reply used when the queue is empty (persistent failures)::
+
+    with OpenAIStandIn() as server:
+        server.enqueue(Reply.rate_limited(retry_after="1"), Reply.server_error())
+        client = OpenAI(base_url=server.base_url, api_key="sk-test")
+        ...
+        assert len(server.requests) == 3
+
+The server runs its own asyncio loop in a daemon thread, bound to ``127.0.0.1`` on a free port.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import math
+import os
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from types import TracebackType
+from typing import Any
+
+from aiohttp import web
+
+from carsbot.adapters.llm_openai import LlmListing, post_text_from_prompt
+from carsbot.contracts import ListingFields
+
+CHARS_PER_TOKEN = 4
+HALLUCINATED_PHONE = "+7 999 000-11-22"
+
+_TRANSMISSION_RU = {"automatic": "автомат", "manual": "механика", "robot": "робот", "variator": "вариатор"}
+_DRIVE_RU = {"fwd": "передний", "rwd": "задний", "awd": "полный"}
+
+
+@dataclass(frozen=True)
+class Reply:
+    """One scripted answer of the stand-in.
+
+    ``status`` other than 200 returns an OpenAI-style error body; ``delay`` waits before answering (use it
+    with a short client timeout to simulate timeouts); ``content`` replaces the assistant content
+    verbatim (e.g. invalid JSON); ``hallucinate_phone`` / ``hallucinate_price`` add a contact / price the
+    post does not contain to an otherwise normal answer.
+    """
+
+    status: int = 200
+    headers: dict[str, str] = field(default_factory=dict)
+    delay: float = 0.0
+    content: str | None = None
+    hallucinate_phone: str | None = None
+    hallucinate_price: int | None = None
+
+    @classmethod
+    def ok(cls) -> Reply:
+        return cls()
+
+    @classmethod
+    def rate_limited(cls, retry_after: str | None = "1", *, retry_after_ms: str | None = None) -> Reply:
+        headers: dict[str, str] = {}
+        if retry_after is not None:
+            headers["retry-after"] = retry_after
+        if retry_after_ms is not None:
+            headers["retry-after-ms"] = retry_after_ms
+        return cls(status=429, headers=headers)
+
+    @classmethod
+    def server_error(cls, status: int = 500) -> Reply:
+        return cls(status=status)
+
+    @classmethod
+    def slow(cls, delay: float) -> Reply:
+        return cls(delay=delay)
+
+    @classmethod
+    def malformed(cls) -> Reply:
+        return cls(content='{"is_car_sale": tru')
+
+    @classmethod
+    def hallucinated(cls, phone: str | None = HALLUCINATED_PHONE, price: int | None = None) -> Reply:
+        return cls(hallucinate_phone=phone, hallucinate_price=price)
+
+
+@dataclass(frozen=True)
+class RecordedRequest:
+    """What the stand-in received (and how it answered)."""
+
+    path: str
+    model: str | None
+    post_text: str | None
+    status: int
+    authorized: bool
+    structured: bool  # response_format was a strict json_schema
+    prompt_tokens: int
+    completion_tokens: int
+    received_at: float
+    body: dict[str, Any] = field(repr=False, default_factory=dict)
+
+
+def _default_extractor(text: str) -> ListingFields:
+    from carsbot.core.extraction.rules import extract_rules
+
+    return extract_rules(text)
+
+
+def _tokens(chars: int) -> int:
+    return max(1, math.ceil(chars / CHARS_PER_TOKEN))
+
+
+def _money(value: int) -> str:
+    return f"{value:,}".replace(",", " ")
+
+
+def describe(fields: ListingFields) -> str | None:
+    """A plain Russian description made only of the extracted facts (``None`` for non-sales)."""
+    if not fields.is_car_sale:
+        return None
+    title = " ".join(part for part in (fields.brand, fields.model) if part) or "автомобиль"
+    sentences = [f"Продаётся {title}" + (f" {fields.year} года выпуска" if fields.year else "") + "."]
+    if fields.mileage is not None:
+        sentences.append(f"Пробег {_money(fields.mileage)} км.")
+    technical = []
+    if fields.engine_volume:
+        technical.append(f"двигатель {fields.engine_volume:g} л")
+    if fields.transmission:
+        technical.append(f"коробка передач {_TRANSMISSION_RU[fields.transmission]}")
+    if fields.drive:
+        technical.append(f"{_DRIVE_RU[fields.drive]} привод")
+    if technical:
+        sentences.append(("; ".join(technical) + ".").capitalize())
+    if fields.owners_count is not None:
+        sentences.append(f"Владельцев по ПТС: {fields.owners_count}.")
+    if fields.autoteka:
+        sentences.append(f"История: {fields.autoteka}.")
+    if fields.equipment:
+        sentences.append("В комплектации: " + ", ".join(fields.equipment) + ".")
+    if fields.city:
+        sentences.append(f"Город: {fields.city}.")
+    if fields.price:
+        price = f"Цена {_money(fields.price)} ₽"
+        if fields.market_price:
+            price += f", рыночная цена по словам продавца {_money(fields.market_price)} ₽"
+        sentences.append(price + ".")
+    return " ".join(sentences)
+
+
+def build_answer(
+    fields: ListingFields, properties: list[str] | None = None, reply: Reply | None = None
+) -> dict[str, Any]:
+    """The structured-output object for ``fields`` with exactly ``properties`` (default: LlmListing's)."""
+    values: dict[str, Any] = fields.model_dump(mode="json")
+    values["reason"] = "car sale" if fields.is_car_sale else (fields.reason or "not a car sale")
+    values["description"] = describe(fields)
+    if reply is not None and reply.hallucinate_phone:
+        values["phones"] = [*values.get("phones", []), reply.hallucinate_phone]
+    if reply is not None and reply.hallucinate_price:
+        values["price"] = reply.hallucinate_price
+    names = properties or list(LlmListing.model_fields)
+    answer: dict[str, Any] = {}
+    for name in names:
+        value = values.get(name)
+        spec = LlmListing.model_fields.get(name)
+        if value is None and spec is not None and not spec.is_required():
+            value = spec.get_default(call_default_factory=True)
+        answer[name] = value
+    return answer
+
+
+class OpenAIStandIn:
+    """OpenAI-compatible ``/v1/chat/completions`` on ``127.0.0.1``; see the module docstring."""
+
+    def __init__(
+        self,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        api_key: str | None = None,
+        extractor: Callable[[str], ListingFields] | None = None,
+    ) -> None:
+        self.host = host
+        self.port = port
+        self.api_key = api_key  # when set, other keys get 401
+        self._extractor = extractor or _default_extractor
+        self._lock = threading.Lock()
+        self._queue: deque[Reply] = deque()
+        self._default: Reply | None = None
+        self._requests: list[RecordedRequest] = []
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._runner: web.AppRunner | None = None
+        self._thread: threading.Thread | None = None
+        self._ready = threading.Event()
+        self._start_error: BaseException | None = None
+        self._counter = 0
+
+    # ------------------------------------------------------------------------------------ control
+
+    @property
+    def base_url(self) -> str:
+        if not self.port:
+            raise RuntimeError("the stand-in is not running")
+        return f"http://{self.host}:{self.port}/v1"
+
+    @property
+    def requests(self) -> list[RecordedRequest]:
+        with self._lock:
+            return list(self._requests)
+
+    @property
+    def completions(self) -> list[RecordedRequest]:
+        """Recorded chat-completion requests (every attempt, failed ones included)."""
+        return [r for r in self.requests if r.path.endswith("/chat/completions")]
+
+    def enqueue(self, *replies: Reply) -> None:
+        with self._lock:
+            self._queue.extend(replies)
+
+    def set_default(self, reply: Reply | None) -> None:
+        """The reply used when the queue is empty (``None``: a normal answer)."""
+        with self._lock:
+            self._default = reply
+
+    def reset(self) -> None:
+        with self._lock:
+            self._queue.clear()
+            self._default = None
+            self._requests.clear()
+
+    def start(self) -> OpenAIStandIn:
+        if self._thread is not None:
+            return self
+        self._thread = threading.Thread(target=self._run, name="openai-standin", daemon=True)
+        self._thread.start()
+        self._ready.wait(timeout=10)
+        if self._start_error is not None:
+            raise RuntimeError("the OpenAI stand-in failed to start") from self._start_error
+        if not self.port:
+            raise RuntimeError("the OpenAI stand-in did not start in time")
+        return self
+
+    def stop(self) -> None:
+        loop, thread = self._loop, self._thread
+        if loop is None or thread is None:
+            return
+        with contextlib.suppress(RuntimeError):
+            asyncio.run_coroutine_threadsafe(self._shutdown(), loop).result(timeout=10)
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(timeout=10)
+        self._thread = None
+        self._loop = None
+
+    def __enter__(self) -> OpenAIStandIn:
+        return self.start()
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
+
+    # ------------------------------------------------------------------------------------ server
+
+    def _run(self) -> None:
+        loop = asyncio.new_event_loop()
+        self._loop = loop
+        asyncio.set_event_loop(loop)
+        try:
+            loop.run_until_complete(self._startup())
+        except BaseException as exc:
+            self._start_error = exc
+            self._ready.set()
+            loop.close()
+            return
+        self._ready.set()
+        try:
+            loop.run_forever()
+        finally:
+            pending = [task for task in asyncio.all_tasks(loop) if not task.done()]
+            for task in pending:
+                task.cancel()
+            if pending:
+                loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
+            loop.close()
+
+    async def _startup(self) -> None:
+        app = web.Application(client_max_size=4 * 1024 * 1024)
+        app.router.add_post("/v1/chat/completions", self._chat_completions)
+        app.router.add_get("/v1/models", self._models)
+        runner = web.AppRunner(app, shutdown_timeout=0.5, access_log=None)
+        await runner.setup()
+        site = web.TCPSite(runner, self.host, self.port)
+        await site.start()
+        self._runner = runner
+        self.port = int(runner.addresses[0][1])
+
+    async def _shutdown(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+    def _next_reply(self) -> Reply:
+        with self._lock:
+            if self._queue:
+                return self._queue.popleft()
+            return self._default or Reply()
+
+    def _record(self, request: RecordedRequest) -> None:
+        with self._lock:
+            self._requests.append(request)
+
+    async def _models(self, request: web.Request) -> web.Response:
+        return web.json_response({"object": "list", "data": [{"id": "standin", "object": "model"}]})
+
+    @staticmethod
+    def _error(status: int, message: str, headers: dict[str, str] | None = None) -> web.Response:
+        kind = {
+            400: "invalid_request_error",
+            401: "authentication_error",
+            429: "rate_limit_exceeded",
+        }.get(status, "server_error")
+        body = {"error": {"message": message, "type": kind, "param": None, "code": kind}}
+        return web.json_response(body, status=status, headers=headers)
+
+    async def _chat_completions(self, request: web.Request) -> web.Response:
+        received = time.time()
+        try:
+            body = await request.json()
+        except ValueError:
+            body = None
+        if not isinstance(body, dict):
+            return self._error(400, "request body must be a JSON object")
+        authorized = self.api_key is None or request.headers.get("Authorization") == f"Bearer {self.api_key}"
+        messages = body.get("messages") if isinstance(body.get("messages"), list) else []
+        user_messages = [m for m in messages if isinstance(m, dict) and m.get("role") == "user"]
+        user_content = user_messages[-1].get("content") if user_messages else None
+        if isinstance(user_content, list):  # content parts
+            user_content = "".join(p.get("text", "") for p in user_content if isinstance(p, dict))
+        post_text = post_text_from_prompt(user_content) if isinstance(user_content, str) else None
+        response_format = body.get("response_format") or {}
+        schema_spec = response_format.get("json_schema") if isinstance(response_format, dict) else None
+        structured = bool(
+            isinstance(response_format, dict)
+            and response_format.get("type") == "json_schema"
+            and isinstance(schema_spec, dict)
+            and schema_spec.get("strict") is True
+        )
+        prompt_chars = sum(len(str(m.get("content", ""))) for m in messages if isinstance(m, dict))
+        prompt_chars += len(json.dumps(response_format, ensure_ascii=False)) if response_format else 0
+        prompt_tokens = _tokens(prompt_chars)
+
+        reply = self._next_reply()
+        if reply.delay:
+            await asyncio.sleep(reply.delay)
+
+        def record(status: int, completion_tokens: int = 0) -> None:
+            self._record(
+                RecordedRequest(
+                    path=request.path,
+                    model=body.get("model"),
+                    post_text=post_text,
+                    status=status,
+                    authorized=authorized,
+                    structured=structured,
+                    prompt_tokens=prompt_tokens if status == 200 else 0,
+                    completion_tokens=completion_tokens,
+                    received_at=received,
+                    body=body,
+                )
+            )
+
+        if not authorized:
+            record(401)
+            return self._error(401, "Incorrect API key provided.")
+        if reply.status != 200:
+            record(reply.status)
+            return self._error(reply.status, f"stand-in scripted failure {reply.status}", reply.headers)
+        if post_text is None:
+            record(400)
+            return self._error(400, "no user message")
+        if not structured:
+            record(400)
+            return self._error(400, "this stand-in only answers strict json_schema structured output")
+
+        if reply.content is not None:
+            content = reply.content
+        else:
+            schema = schema_spec.get("schema") if isinstance(schema_spec, dict) else None
+            properties = list((schema or {}).get("properties", {}) or {}) or None
+            try:
+                fields = self._extractor(post_text)
+            except Exception as exc:  # a broken extractor must show up as a server error, not a hang
+                record(500)
+                return self._error(500, f"stand-in extractor failed: {type(exc).__name__}")
+            content = json.dumps(build_answer(fields, properties, reply), ensure_ascii=False)
+        completion_tokens = _tokens(len(content))
+        record(200, completion_tokens)
+        with self._lock:
+            self._counter += 1
+            number = self._counter
+        return web.json_response(
+            {
+                "id": f"chatcmpl-standin-{number}",
+                "object": "chat.completion",
+                "created": int(received),
+                "model": body.get("model") or "standin",
+                "choices": [
+                    {
+                        "index": 0,
+                        "message": {"role": "assistant", "content": content, "refusal": None},
+                        "finish_reason": "stop",
+                        "logprobs": None,
+                    }
+                ],
+                "usage": {
+                    "prompt_tokens": prompt_tokens,
+                    "completion_tokens": completion_tokens,
+                    "total_tokens": prompt_tokens + completion_tokens,
+                },
+            }
+        )
+
+
+def main() -> None:  # pragma: no cover - manual use: python -m carsbot.local.openai_standin
+    with OpenAIStandIn(port=int(os.environ.get("STANDIN_PORT", "0"))) as server:
+        print(f"OpenAI stand-in listening on {server.base_url} (Ctrl+C to stop)", flush=True)
+        with contextlib.suppress(KeyboardInterrupt):
+            threading.Event().wait()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

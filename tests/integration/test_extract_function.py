@@ -1,0 +1,164 @@
+"""The extract function through its real handler: SQS (moto server) -> DynamoDB -> publish queue."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+
+from carsbot.adapters.aws import client
+from carsbot.adapters.db import ListingModel, PostModel
+from carsbot.config import get_settings
+from carsbot.contracts import ListingMessage, PostKind, QueuedPost
+from carsbot.local.runner import LocalLambdaRunner
+from carsbot.local.stack import LocalStack
+
+SALE = (
+    "🔥 Продаю Тойота Камри 2018 г.\n"
+    "Двигатель 2.5 л, АКПП, пробег 98 000 км, 1 владелец.\n"
+    "Город: Казань.\n"
+    "Цена 2 150 000 ₽\n"
+    "Тел: +7 912 345-67-89, @camry_seller"
+)
+SALE_COPY = (
+    "Тойота Камри 2018, 2.5 автомат, пробег 98 т.км, один хозяин, в Казани. "
+    "Цена 2 120 000 руб. Звоните 8 (912) 345-67-89"
+)
+NOT_A_SALE = "Куплю Ладу Весту до 900 000 ₽ в Казани, без ДТП. Пишите @buyer_kzn"
+T0 = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
+
+
+def post(
+    channel_id: int, message_id: int, text: str, kind: PostKind = PostKind.NEW, minutes: int = 0
+) -> QueuedPost:
+    return QueuedPost(
+        kind=kind,
+        channel_id=channel_id,
+        message_id=message_id,
+        text=text,
+        date=T0 + timedelta(minutes=minutes),
+        edit_date=T0 + timedelta(minutes=minutes + 5) if kind is PostKind.EDIT else None,
+        channel_username=f"cars{channel_id}",
+    )
+
+
+def enqueue(*bodies: QueuedPost | str) -> None:
+    url = get_settings().posts_queue_url
+    for body in bodies:
+        text = body if isinstance(body, str) else body.model_dump_json()
+        client("sqs").send_message(QueueUrl=url, MessageBody=text)
+
+
+def drain_extract(runner: LocalLambdaRunner, rounds: int = 20) -> None:
+    from carsbot.local.runner import PumpStats
+
+    mapping = next(m for m in runner.stack.mappings if m.function == "ExtractFunction")
+    stats = PumpStats()
+    for _ in range(rounds):
+        if runner.pump_once(mapping, stats) == 0:
+            break
+
+
+def publish_messages() -> list[ListingMessage]:
+    url = get_settings().publish_queue_url
+    found = []
+    while True:
+        got = client("sqs").receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=0)
+        if not got.get("Messages"):
+            return found
+        for m in got["Messages"]:
+            found.append(ListingMessage.model_validate_json(m["Body"]))
+            client("sqs").delete_message(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"])
+
+
+def test_sale_becomes_one_listing_even_when_delivered_twice(
+    aws: LocalStack, runner: LocalLambdaRunner
+) -> None:
+    sale = post(1001, 10, SALE)
+    enqueue(sale, sale)
+    drain_extract(runner)
+
+    row = PostModel.get(sale.post_id)
+    assert row.status == "listing" and row.engine == "rules"
+    listing = ListingModel.get(row.listing_id)
+    assert (listing.brand, listing.model, listing.year, listing.price) == ("Toyota", "Camry", 2018, 2_150_000)
+    assert listing.phones == ["+79123456789"] and listing.usernames == ["camry_seller"]
+    assert listing.status == "pending" and listing.brand_model == "toyota|camry"
+    messages = publish_messages()
+    assert [(m.action, m.listing_id) for m in messages] == [("publish", row.listing_id)]
+
+
+def test_non_sale_is_recorded_as_rejected_with_reason(aws: LocalStack, runner: LocalLambdaRunner) -> None:
+    enqueue(post(1001, 11, NOT_A_SALE), post(1001, 12, ""), post(1001, 13, "🚗🔥🔥💰"))
+    drain_extract(runner)
+    for message_id in (11, 12, 13):
+        row = PostModel.get(f"1001:{message_id}")
+        assert row.status == "rejected" and row.reason, message_id
+    assert PostModel.get("1001:11").reason == "buy_request"
+    assert publish_messages() == []
+
+
+def test_same_car_in_another_channel_is_a_duplicate(aws: LocalStack, runner: LocalLambdaRunner) -> None:
+    enqueue(post(1001, 20, SALE))
+    drain_extract(runner)
+    enqueue(post(2002, 7, SALE_COPY, minutes=30))
+    drain_extract(runner)
+
+    original = PostModel.get("1001:20")
+    copy = PostModel.get("2002:7")
+    assert copy.status == "duplicate" and copy.listing_id == original.listing_id
+    assert ListingModel.get(original.listing_id).duplicate_post_ids == {"2002:7"}
+    assert len(publish_messages()) == 1
+
+
+def test_malformed_message_fails_alone_and_is_dead_lettered(
+    aws: LocalStack, runner: LocalLambdaRunner
+) -> None:
+    enqueue("{not json", json.dumps({"channel_id": 5}), post(1001, 30, SALE))
+    drain_extract(runner, rounds=30)
+
+    assert PostModel.get("1001:30").status == "listing"
+    dlq = aws.dlq_of("PostsQueue")
+    assert dlq
+    dead = client("sqs").receive_message(QueueUrl=dlq, MaxNumberOfMessages=10, WaitTimeSeconds=0)["Messages"]
+    assert sorted(m["Body"] for m in dead) == sorted(["{not json", json.dumps({"channel_id": 5})])
+
+
+def test_edit_updates_listing_and_deletion_withdraws_it(aws: LocalStack, runner: LocalLambdaRunner) -> None:
+    enqueue(post(1001, 40, SALE))
+    drain_extract(runner)
+    listing_id = PostModel.get("1001:40").listing_id
+    ListingModel(listing_id).update(actions=[ListingModel.status.set("published")])  # as the publisher would
+    publish_messages()
+
+    enqueue(post(1001, 40, SALE.replace("2 150 000", "1 990 000"), kind=PostKind.EDIT, minutes=60))
+    drain_extract(runner)
+    assert ListingModel.get(listing_id).price == 1_990_000
+    assert [m.action for m in publish_messages()] == ["update"]
+
+    enqueue(post(1001, 40, "", kind=PostKind.DELETE, minutes=90))
+    drain_extract(runner)
+    assert ListingModel.get(listing_id).status == "removed"
+    assert PostModel.get("1001:40").status == "removed"
+    assert [m.action for m in publish_messages()] == ["remove"]
+
+
+def test_edit_to_sold_withdraws_listing(aws: LocalStack, runner: LocalLambdaRunner) -> None:
+    enqueue(post(1001, 50, SALE))
+    drain_extract(runner)
+    listing_id = PostModel.get("1001:50").listing_id
+    ListingModel(listing_id).update(actions=[ListingModel.status.set("published")])
+    publish_messages()
+    enqueue(post(1001, 50, "ПРОДАНО! " + SALE, kind=PostKind.EDIT, minutes=10))
+    drain_extract(runner)
+    assert ListingModel.get(listing_id).status == "sold"
+    assert [m.action for m in publish_messages()] == ["remove"]
+
+
+def test_huge_post_is_handled(aws: LocalStack, runner: LocalLambdaRunner) -> None:
+    huge = SALE + "\n" + ("Отличное состояние, вложений не требует. " * 400)
+    assert len(huge) > 10_000
+    enqueue(post(1001, 60, huge))
+    drain_extract(runner)
+    row = PostModel.get("1001:60")
+    assert row.status == "listing"
+    assert ListingModel.get(row.listing_id).price == 2_150_000
