@@ -18,7 +18,7 @@ SAMPLE = "sample_posts.jsonl"
 
 
 def load_posts(path: Path | None = None) -> list[QueuedPost]:
-    """Parse a JSONL file of queued posts (the bundled sample by default); a bad line raises with its number."""
+    """Parse a JSONL file of queued posts (default: the bundled sample); a bad line raises with its number."""
     source = path or resources.files("carsbot.local").joinpath("data", SAMPLE)
     text = source.read_text(encoding="utf-8")
     posts = []
