@@ -1,5 +1,8 @@
 # carsbot developer entry points. Each target creates the virtualenv it needs.
 SHELL := /bin/bash
+.SHELLFLAGS := -o pipefail -ec
+# pip chatter about optional local indexes that do not exist on this machine
+PIP_QUIET := 2>&1 | { grep -v "^WARNING: Location 'file://" || true; }
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
@@ -11,16 +14,16 @@ PY312_DIR := $(dir $(firstword $(wildcard $(HOME)/.pyenv/versions/3.12*/bin/pyth
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[dev]'
+	$(PY) -m pip install --quiet --upgrade pip $(PIP_QUIET)
+	$(PY) -m pip install --quiet -e '.[dev]' $(PIP_QUIET)
 	touch $@
 
 venv: $(VENV)/.installed
 
 $(SAM_VENV)/.installed:
 	$(PYTHON) -m venv $(SAM_VENV)
-	$(SAM_VENV)/bin/python -m pip install --quiet --upgrade pip
-	$(SAM_VENV)/bin/python -m pip install --quiet aws-sam-cli
+	$(SAM_VENV)/bin/python -m pip install --quiet --upgrade pip $(PIP_QUIET)
+	$(SAM_VENV)/bin/python -m pip install --quiet 'aws-sam-cli>=1.120,<2' $(PIP_QUIET)
 	touch $@
 
 ## Run the whole pipeline locally on the embedded default (no credentials needed).
