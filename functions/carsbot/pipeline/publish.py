@@ -1,0 +1,555 @@
+"""The publish use-case: a ``ListingMessage`` -> a post in the news channel (or an edit of it).
+
+At most once (docs/publishing.md): a listing is *claimed* with a conditional update
+(``pending -> publishing``) before anything is sent, so duplicate deliveries and concurrent
+invocations skip it. A definite failure (Telegram refused or never received the request) releases the
+claim and raises, so the queue retries; success stores the message ids and ``published``. When the
+outcome is unknown (a timeout after the request was written, or a crash that left a stale claim) the
+listing becomes ``publish_unknown`` and is *not* re-sent: a missing post is preferable to a
+duplicate in a public channel, and the state is logged and counted for operators.
+
+The channel's rate limit (``publish_rate_per_minute``, an album counting as N messages) is shared by
+every invocation through a sliding-window counter in the state table.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any, Literal, cast
+
+from pynamodb.exceptions import DoesNotExist, UpdateError
+
+from carsbot.adapters.db.models import ChannelModel, ListingModel, StateModel
+from carsbot.adapters.telegram_bot import (
+    MediaItem,
+    OutcomeUnknownError,
+    PermanentTelegramError,
+    RetryableTelegramError,
+    SentPost,
+)
+from carsbot.config import Settings, get_settings
+from carsbot.contracts import ListingMessage
+from carsbot.core.formatting import CAPTION_LIMIT, TEXT_LIMIT, ListingView, render_post
+from carsbot.observability import logger, metrics
+
+if TYPE_CHECKING:
+    from carsbot.adapters.telegram_bot import ChannelBot
+
+Result = Literal["published", "updated", "removed", "skipped", "unknown"]
+
+# A "publishing" claim older than this is a crashed attempt (the function timeout is 60 s; the queue's
+# visibility timeout, after which the same message comes back, is 360 s).
+CLAIM_STALE_AFTER = timedelta(seconds=300)
+WITHDRAWN = ("removed", "sold")
+
+
+class PublishError(Exception):
+    """Publishing a listing failed; the record must fail (and be retried / dead-lettered)."""
+
+
+class RetryablePublishError(PublishError):
+    """Transient: the queue should deliver the message again (``retry_after`` when known)."""
+
+    def __init__(self, message: str, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class RateLimitedError(RetryablePublishError):
+    """The channel's posting window is full for longer than this invocation may wait."""
+
+
+class PermanentPublishError(PublishError):
+    """Retrying will not help (chat not found, no rights, a rejected post); ends in the DLQ."""
+
+
+class ListingNotFoundError(PublishError):
+    """The message names a listing that does not exist."""
+
+
+@dataclass
+class PublishOutcome:
+    listing_id: str
+    action: str
+    result: Result
+    message_ids: list[int] = field(default_factory=list)
+    reason: str | None = None
+
+
+def _metric(name: str, value: float = 1) -> None:
+    from aws_lambda_powertools.metrics import MetricUnit
+
+    metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
+
+
+def _conditional_failure(exc: Exception) -> bool:
+    return getattr(exc, "cause_response_code", None) == "ConditionalCheckFailedException"
+
+
+def listing_view(listing: ListingModel) -> ListingView:
+    """The formatter's view of a stored listing (contacts only for scrubbing, never rendered)."""
+    return ListingView(
+        listing_id=listing.listing_id,
+        brand=listing.brand,
+        model=listing.model,
+        year=_int(listing.year),
+        price=_int(listing.price),
+        market_price=_int(listing.market_price),
+        market_estimate=_int(listing.market_estimate),
+        saving=_int(listing.saving),
+        below_market=bool(listing.below_market),
+        mileage=_int(listing.mileage),
+        engine_volume=float(listing.engine_volume) if listing.engine_volume else None,
+        transmission=listing.transmission,
+        drive=listing.drive,
+        owners_count=_int(listing.owners_count),
+        city=listing.city,
+        fuel=listing.fuel,
+        autoteka=listing.autoteka,
+        equipment=tuple(_strs(listing.equipment)),
+        description=listing.description,
+        seller_phones=tuple(_strs(listing.phones)),
+        seller_usernames=tuple(_strs(listing.usernames)),
+    )
+
+
+def _int(value: Any) -> int | None:
+    return int(value) if value is not None else None
+
+
+def _ints(values: Any) -> list[int]:
+    return [int(v) for v in values or ()]
+
+
+def _strs(values: Any) -> list[str]:
+    return [str(v) for v in values or ()]
+
+
+# ---------------------------------------------------------------------- rate limit
+
+
+class ChannelRateLimiter:
+    """At most ``per_minute`` messages a minute to one channel, shared through the state table.
+
+    A sliding-window counter: one item per minute (``ratelimit#<channel>#<minute>``, TTL'd), and a
+    request of ``n`` messages is admitted when ``previous * (1 - elapsed) + current + n <= limit``.
+    The increment is conditional, so concurrent invocations never overshoot the bound they computed.
+    """
+
+    def __init__(
+        self,
+        channel: str,
+        per_minute: int,
+        *,
+        clock: Callable[[], float] = time.time,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.channel = channel
+        self.per_minute = max(1, per_minute)
+        self._clock = clock
+        self._sleep = sleep
+
+    def _key(self, window: int) -> str:
+        return f"ratelimit#{self.channel}#{window}"
+
+    def _count(self, window: int) -> int:
+        try:
+            return int(StateModel.get(self._key(window), consistent_read=True).counter or 0)
+        except DoesNotExist:
+            return 0
+
+    def acquire(self, n: int = 1, *, max_wait: float = 0.0) -> float:
+        """Reserve ``n`` messages, waiting up to ``max_wait`` seconds; returns the time waited.
+
+        Raises ``RateLimitedError`` (with ``retry_after``) when the window does not open in time.
+        """
+        n = min(max(1, n), self.per_minute)
+        waited = 0.0
+        while True:
+            now = self._clock()
+            window = int(now // 60)
+            elapsed = (now % 60) / 60
+            previous = self._count(window - 1)
+            current = self._count(window)
+            allowed = math.floor(self.per_minute - previous * (1 - elapsed) + 1e-9) - n
+            if current <= allowed:
+                try:
+                    StateModel(self._key(window)).update(
+                        actions=[
+                            StateModel.counter.add(n),
+                            StateModel.expires_at.set(datetime.fromtimestamp((window + 3) * 60, UTC)),
+                            StateModel.updated_at.set(datetime.fromtimestamp(now, UTC)),
+                        ],
+                        condition=StateModel.counter.does_not_exist() | (StateModel.counter <= allowed),
+                    )
+                    return waited
+                except UpdateError as exc:
+                    if not _conditional_failure(exc):
+                        raise
+                    continue  # another invocation took the slot: recompute
+            wait = self._wait_needed(now, previous, current, n)
+            if waited + wait > max_wait:
+                raise RateLimitedError(
+                    f"channel {self.channel} is at its limit of {self.per_minute} messages a minute",
+                    retry_after=wait,
+                )
+            self._sleep(wait)
+            waited += wait
+
+    def _wait_needed(self, now: float, previous: int, current: int, n: int) -> float:
+        to_next_window = 60 - (now % 60)
+        if current + n > self.per_minute or previous == 0:
+            return to_next_window + 0.05
+        # previous * (1 - e) <= limit - current - n  <=>  e >= 1 - (limit - current - n) / previous
+        needed = 1 - (self.per_minute - current - n) / previous
+        return max(0.05, min(to_next_window + 0.05, (needed - (now % 60) / 60) * 60 + 0.05))
+
+
+# ---------------------------------------------------------------------- the publisher
+
+
+class Publisher:
+    """Handles publish / update / remove messages for one invocation (one bot session)."""
+
+    def __init__(
+        self,
+        settings: Settings | None = None,
+        *,
+        bot_factory: Callable[[], ChannelBot] | None = None,
+        media_loader: Callable[[str, list[str]], list[MediaItem]] | None = None,
+        clock: Callable[[], float] = time.time,
+        sleep: Callable[[float], None] = time.sleep,
+        time_budget: float | None = None,
+        max_rate_wait: float = 25.0,
+        claim_stale_after: timedelta = CLAIM_STALE_AFTER,
+    ) -> None:
+        self.settings = settings or get_settings()
+        self._bot_factory = bot_factory
+        self._bot: ChannelBot | None = None
+        self._media_loader = media_loader
+        self._clock = clock
+        self._sleep = sleep
+        self._deadline = clock() + time_budget if time_budget is not None else None
+        self.max_rate_wait = max_rate_wait
+        self.claim_stale_after = claim_stale_after
+        self.channel = self.settings.news_channel_id
+        self.limiter = ChannelRateLimiter(
+            self.channel, self.settings.publish_rate_per_minute, clock=clock, sleep=sleep
+        )
+        self._blocked_until = 0.0  # after a long 429 / full window: fail the rest of the batch fast
+
+    # ------------------------------------------------------------------ resources
+
+    @property
+    def bot(self) -> ChannelBot:
+        if self._bot is None:
+            if self._bot_factory is not None:
+                self._bot = self._bot_factory()
+            else:
+                from carsbot.adapters.telegram_bot import ChannelBot
+
+                self._bot = ChannelBot.from_settings(self.settings, sleep=self._sleep)
+        return self._bot
+
+    def close(self) -> None:
+        if self._bot is not None:
+            self._bot.close()
+            self._bot = None
+
+    def __enter__(self) -> Publisher:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _now(self) -> datetime:
+        return datetime.fromtimestamp(self._clock(), UTC)
+
+    def _max_wait(self) -> float:
+        if self._deadline is None:
+            return self.max_rate_wait
+        return max(0.0, min(self.max_rate_wait, self._deadline - self._clock()))
+
+    def _reserve(self, n: int) -> None:
+        now = self._clock()
+        if now < self._blocked_until:
+            raise RateLimitedError("channel is rate limited", retry_after=self._blocked_until - now)
+        try:
+            self.limiter.acquire(n, max_wait=self._max_wait())
+        except RateLimitedError as exc:
+            self._blocked_until = self._clock() + (exc.retry_after or 1)
+            _metric("PublishRateLimited")
+            raise
+
+    def _on_retry_after(self, exc: RetryableTelegramError) -> None:
+        if exc.retry_after:
+            self._blocked_until = max(self._blocked_until, self._clock() + exc.retry_after)
+
+    # ------------------------------------------------------------------ entry point
+
+    def handle(self, message: ListingMessage) -> PublishOutcome:
+        try:
+            listing = ListingModel.get(message.listing_id, consistent_read=True)
+        except DoesNotExist:
+            raise ListingNotFoundError(f"listing {message.listing_id} does not exist") from None
+        if message.action == "publish":
+            return self.publish(listing)
+        if message.action == "update":
+            return self.update(listing)
+        return self.remove(listing)
+
+    # ------------------------------------------------------------------ publish
+
+    def _claim_is_stale(self, listing: ListingModel) -> bool:
+        claimed = listing.publish_claimed_at
+        return claimed is None or self._now() - claimed > self.claim_stale_after
+
+    def publish(self, listing: ListingModel) -> PublishOutcome:
+        lid = listing.listing_id
+        status = listing.status or "pending"
+        if status == "publishing":
+            if self._claim_is_stale(listing):
+                return self._mark_unknown(listing, "stale publishing claim (an earlier attempt crashed)")
+            return self._skip(listing, "publish", "claimed by another invocation")
+        if status != "pending":
+            return self._skip(listing, "publish", f"status is {status}")
+
+        claimed_at = self._now()
+        try:
+            listing.update(
+                actions=[
+                    ListingModel.status.set("publishing"),
+                    ListingModel.publish_claimed_at.set(claimed_at),
+                    ListingModel.updated_at.set(claimed_at),
+                ],
+                condition=ListingModel.status == "pending",
+            )
+        except UpdateError as exc:
+            if not _conditional_failure(exc):
+                raise
+            return self._skip(listing, "publish", "lost the claim to a concurrent delivery")
+
+        try:
+            sent = self._send_new(listing)
+        except OutcomeUnknownError as exc:
+            return self._mark_unknown(listing, str(exc))
+        except RetryableTelegramError as exc:
+            self._release(listing, str(exc))
+            self._on_retry_after(exc)
+            _metric("PublishRetried")
+            raise RetryablePublishError(f"listing {lid}: {exc}", retry_after=exc.retry_after) from exc
+        except PermanentTelegramError as exc:
+            self._release(listing, str(exc))
+            _metric("PublishFailed")
+            logger.error(
+                "publish failed permanently",
+                extra={"listing_id": lid, "method": exc.method, "error": exc.description},
+            )
+            raise PermanentPublishError(f"listing {lid}: {exc}") from exc
+        except BaseException:
+            # Anything before Telegram accepted the post (rate limit window, S3, rendering): not sent.
+            self._release(listing, None)
+            raise
+        return self._record_published(listing, sent)
+
+    def _send_new(self, listing: ListingModel) -> SentPost:
+        view = listing_view(listing)
+        bot_username = self.settings.bot_username
+        media = self._load_media(listing)
+        if media:
+            self._reserve(len(media))
+            caption = render_post(view, bot_username, CAPTION_LIMIT)
+            try:
+                return self.bot.send_media(self.channel, caption, media)
+            except PermanentTelegramError as exc:
+                if exc.chat_level:
+                    raise
+                # The media itself was refused (format, size...): publish the post as text instead.
+                logger.warning(
+                    "media rejected, publishing as text",
+                    extra={"listing_id": listing.listing_id, "error": exc.description},
+                )
+                _metric("PublishMediaFallback")
+        self._reserve(1)
+        return self.bot.send_text(self.channel, render_post(view, bot_username, TEXT_LIMIT))
+
+    def _load_media(self, listing: ListingModel) -> list[MediaItem]:
+        keys = _strs(listing.media_keys)[:10]
+        bucket = self.settings.media_bucket
+        if not keys or not bucket:
+            return []
+        if self._media_loader is not None:
+            return self._media_loader(bucket, keys)
+        from carsbot.adapters.telegram_bot import load_media
+
+        return load_media(bucket, keys)
+
+    def _release(self, listing: ListingModel, error: str | None) -> None:
+        """Give the claim back (nothing was posted) so a retry may publish."""
+        actions: list[Any] = [
+            ListingModel.status.set("pending"),
+            ListingModel.publish_claimed_at.remove(),
+            ListingModel.updated_at.set(self._now()),
+        ]
+        if error:
+            actions.append(ListingModel.publish_error.set(error[:1000]))
+        try:
+            listing.update(actions=actions, condition=ListingModel.status == "publishing")
+        except UpdateError as exc:
+            if not _conditional_failure(exc):
+                logger.exception(
+                    "could not release the publish claim", extra={"listing_id": listing.listing_id}
+                )
+                raise
+
+    def _record_published(self, listing: ListingModel, sent: SentPost) -> PublishOutcome:
+        now = self._now()
+        lid = listing.listing_id
+        stored: list[Any] = [
+            ListingModel.published_message_ids.set(cast(Any, sent.message_ids)),
+            ListingModel.published_at.set(now),
+            ListingModel.publish_error.remove(),
+            ListingModel.updated_at.set(now),
+        ]
+        withdrawn = False
+        try:
+            listing.update(
+                actions=[*stored, ListingModel.status.set("published")],
+                condition=ListingModel.status == "publishing",
+            )
+        except UpdateError as exc:
+            if not _conditional_failure(exc):
+                raise
+            # Withdrawn (sold/deleted at the source) while we were sending: keep the ids, then mark it.
+            listing.update(actions=stored)
+            listing.refresh(consistent_read=True)
+            withdrawn = listing.status in WITHDRAWN
+        _metric("ListingsPublished")
+        if len(sent.message_ids) > 1:
+            _metric("PublishedAlbumItems", len(sent.message_ids))
+        logger.info(
+            "listing published",
+            extra={"listing_id": lid, "message_ids": sent.message_ids, "kind": sent.kind},
+        )
+        self._count_channel_post(listing, now)
+        if withdrawn:
+            try:
+                self.remove(listing)
+            except PublishError as exc:  # the "remove" message queued by the withdrawal retries it
+                logger.warning(
+                    "could not mark the withdrawn listing yet", extra={"listing_id": lid, "error": str(exc)}
+                )
+        return PublishOutcome(lid, "publish", "published", list(sent.message_ids))
+
+    def _count_channel_post(self, listing: ListingModel, now: datetime) -> None:
+        """Best effort: the source channel's published_count / last_post_at (for the admin sheet)."""
+        if listing.channel_id is None:
+            return
+        try:
+            for row in ChannelModel.by_channel_id.query(int(listing.channel_id)):
+                ChannelModel(row.ref).update(
+                    actions=[ChannelModel.published_count.add(1), ChannelModel.last_post_at.set(now)],
+                    condition=ChannelModel.ref.exists(),
+                )
+        except Exception:
+            logger.warning(
+                "could not update channel stats", extra={"channel_id": listing.channel_id}, exc_info=True
+            )
+
+    def _mark_unknown(self, listing: ListingModel, reason: str) -> PublishOutcome:
+        now = self._now()
+        try:
+            listing.update(
+                actions=[
+                    ListingModel.status.set("publish_unknown"),
+                    ListingModel.publish_error.set(reason[:1000]),
+                    ListingModel.updated_at.set(now),
+                ],
+                condition=ListingModel.status == "publishing",
+            )
+        except UpdateError as exc:
+            if not _conditional_failure(exc):
+                raise
+        _metric("PublishOutcomeUnknown")
+        logger.error(
+            "publish outcome unknown; not re-sending (at-most-once)",
+            extra={"listing_id": listing.listing_id, "reason": reason},
+        )
+        return PublishOutcome(listing.listing_id, "publish", "unknown", reason=reason)
+
+    def _skip(self, listing: ListingModel, action: str, reason: str) -> PublishOutcome:
+        _metric("PublishSkipped")
+        logger.info(
+            "listing skipped", extra={"listing_id": listing.listing_id, "action": action, "reason": reason}
+        )
+        return PublishOutcome(
+            listing.listing_id, action, "skipped", _ints(listing.published_message_ids), reason
+        )
+
+    # ------------------------------------------------------------------ update / remove
+
+    def _edit(self, listing: ListingModel, *, removed: bool) -> None:
+        """Re-render the published post (caption for media posts, text otherwise)."""
+        ids = _ints(listing.published_message_ids)
+        view = listing_view(listing)
+        first = min(ids)
+        caption = render_post(view, self.settings.bot_username, CAPTION_LIMIT, removed=removed)
+        text = render_post(view, self.settings.bot_username, TEXT_LIMIT, removed=removed)
+        media_first = len(ids) > 1 or bool(listing.media_keys)
+        self._reserve(1)
+        try:
+            try:
+                if media_first:
+                    self.bot.edit_caption(self.channel, first, caption)
+                else:
+                    self.bot.edit_text(self.channel, first, text)
+            except PermanentTelegramError as exc:
+                if not exc.kind_mismatch:
+                    raise
+                if media_first:
+                    self.bot.edit_text(self.channel, first, text)
+                else:
+                    self.bot.edit_caption(self.channel, first, caption)
+        except RetryableTelegramError as exc:  # edits are idempotent: an unknown outcome is retried too
+            self._on_retry_after(exc)
+            raise RetryablePublishError(f"listing {listing.listing_id}: {exc}", exc.retry_after) from exc
+        except PermanentTelegramError as exc:
+            _metric("PublishEditFailed")
+            logger.error(
+                "editing the published post failed",
+                extra={"listing_id": listing.listing_id, "method": exc.method, "error": exc.description},
+            )
+            raise PermanentPublishError(f"listing {listing.listing_id}: {exc}") from exc
+
+    def update(self, listing: ListingModel) -> PublishOutcome:
+        status = listing.status or "pending"
+        ids = _ints(listing.published_message_ids)
+        if status in WITHDRAWN:
+            return self._skip(listing, "update", f"status is {status}")
+        if ids:
+            self._edit(listing, removed=False)
+            listing.update(actions=[ListingModel.updated_at.set(self._now())])
+            _metric("ListingsUpdated")
+            return PublishOutcome(listing.listing_id, "update", "updated", ids)
+        if status == "publishing" and not self._claim_is_stale(listing):
+            # The post is being sent right now, maybe with the old data: come back after it.
+            raise RetryablePublishError(f"listing {listing.listing_id} is being published; update later")
+        return self._skip(listing, "update", f"nothing published (status {status})")
+
+    def remove(self, listing: ListingModel) -> PublishOutcome:
+        status = listing.status or "pending"
+        ids = _ints(listing.published_message_ids)
+        final = status if status in WITHDRAWN else "removed"
+        if ids:
+            self._edit(listing, removed=True)
+        elif status == "publishing" and not self._claim_is_stale(listing):
+            raise RetryablePublishError(f"listing {listing.listing_id} is being published; remove later")
+        if status != final:
+            listing.update(actions=[ListingModel.status.set(final), ListingModel.updated_at.set(self._now())])
+        _metric("ListingsRemoved")
+        logger.info("listing withdrawn", extra={"listing_id": listing.listing_id, "message_ids": ids})
+        return PublishOutcome(listing.listing_id, "remove", "removed", ids)

@@ -1,0 +1,103 @@
+"""Publish function: publish queue -> news channel (Bot API), at most once per listing.
+
+Thin: each SQS record is parsed into a ``ListingMessage`` and handed to ``Publisher``
+(``carsbot.pipeline.publish``). A record that fails — malformed body, a transient Bot API or AWS error,
+a permanent Bot API error — fails alone (a batch item failure): the queue delivers it again and, after
+``maxReceiveCount`` receives, moves it to the publish DLQ. The reason is logged every time.
+
+Cold start: aiogram (~2 s to import) is imported only when the first record needs the Bot API.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from typing import Any
+
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from pydantic import ValidationError
+
+from carsbot.adapters.db import bind_tables
+from carsbot.config import Settings, get_settings
+from carsbot.contracts import ListingMessage
+from carsbot.observability import logger, metrics, tracer
+from carsbot.pipeline.publish import (
+    PermanentPublishError,
+    Publisher,
+    PublishError,
+    RetryablePublishError,
+)
+
+# Seconds kept free at the end of an invocation (for the DynamoDB writes after a send).
+SAFETY_MARGIN = 10.0
+
+processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
+_bound: Settings | None = None
+_publisher: Publisher | None = None
+
+
+class MalformedMessageError(ValueError):
+    """The record's body is not a ListingMessage; it fails until the queue dead-letters it."""
+
+
+def _settings() -> Settings:
+    """Settings, with the tables bound once per container (again only if the settings were reset)."""
+    global _bound
+    settings = get_settings()
+    if settings is not _bound:
+        bind_tables(settings)
+        _bound = settings
+    return settings
+
+
+def record_handler(record: SQSRecord) -> dict[str, Any]:
+    receive_count = record.attributes.approximate_receive_count
+    try:
+        message = ListingMessage.model_validate_json(record.body)
+    except ValidationError as exc:
+        logger.error(
+            "malformed publish message",
+            extra={
+                "message_id": record.message_id,
+                "receive_count": receive_count,
+                "errors": exc.errors(include_input=False, include_url=False)[:5],
+            },
+        )
+        raise MalformedMessageError(f"record {record.message_id} is not a ListingMessage") from None
+    assert _publisher is not None, "record_handler runs inside handler()"
+    extra = {"listing_id": message.listing_id, "action": message.action, "receive_count": receive_count}
+    try:
+        outcome = _publisher.handle(message)
+    except RetryablePublishError as exc:
+        logger.warning("publish will be retried", extra={**extra, "error": str(exc)})
+        raise
+    except PermanentPublishError as exc:
+        logger.error(
+            "publish failed permanently; dead-lettered after retries", extra={**extra, "error": str(exc)}
+        )
+        raise
+    except PublishError as exc:
+        logger.error("publish failed", extra={**extra, "error": str(exc)})
+        raise
+    return asdict(outcome)
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
+    global _publisher
+    settings = _settings()
+    budget = None
+    if context is not None and hasattr(context, "get_remaining_time_in_millis"):
+        budget = max(0.0, context.get_remaining_time_in_millis() / 1000 - SAFETY_MARGIN)
+    _publisher = Publisher(settings, time_budget=budget)
+    try:
+        return process_partial_response(
+            event=event, record_handler=record_handler, processor=processor, context=context
+        )
+    finally:
+        _publisher.close()
+        _publisher = None
