@@ -345,6 +345,10 @@ def deploy(
         for m in lambda_client.list_event_source_mappings()["EventSourceMappings"]
         if m["EventSourceArn"] in url_by_arn and m["FunctionArn"] in by_arn
     ]
+    # The runner is the poller: switch moto's own pollers off (they would try to run the code in Docker
+    # and use up receives).
+    for m in lambda_client.list_event_source_mappings()["EventSourceMappings"]:
+        lambda_client.update_event_source_mapping(UUID=m["UUID"], Enabled=False)
     return LocalStack(
         endpoint_url=endpoint_url,
         stack_name=stack_name,

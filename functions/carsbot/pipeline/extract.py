@@ -26,6 +26,14 @@ from carsbot.observability import logger, metrics
 MAX_STORED_TEXT = 20_000  # characters of source text kept on the post row
 DEDUP_TTL_DAYS = 30
 FINAL_POST_STATES = {"listing", "rejected", "duplicate", "removed"}
+SCALAR_FIELDS = (
+    "brand", "model", "year", "price", "market_price", "mileage", "engine_volume", "transmission",
+    "drive", "owners_count", "city", "fuel", "autoteka", "description",
+)  # fmt: skip
+EDITABLE_FIELDS = (
+    *SCALAR_FIELDS, "equipment", "phones", "usernames", "brand_model", "market_estimate", "market_source",
+    "saving", "below_market",
+)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -245,10 +253,7 @@ class ExtractService:
 
     @staticmethod
     def _apply_fields(listing: ListingModel, fields: ListingFields, score: pricing.DealScore) -> None:
-        for name in (
-            "brand", "model", "year", "price", "market_price", "mileage", "engine_volume", "transmission",
-            "drive", "owners_count", "city", "fuel", "autoteka", "description",
-        ):  # fmt: skip
+        for name in SCALAR_FIELDS:
             setattr(listing, name, getattr(fields, name))
         listing.equipment = list(fields.equipment)
         listing.phones = list(fields.phones)
@@ -285,11 +290,19 @@ class ExtractService:
         score = pricing.deal_score(
             fields.price, fields.market_price, self._comparable_prices(fields, listing.listing_id)
         )
+        # Update only what the edit changes: never overwrite the publish state written concurrently.
         self._apply_fields(listing, fields, score)
         listing.fields_json = fields.model_dump(mode="json")
         listing.engine = result.engine
         listing.updated_at = datetime.now(UTC)
-        listing.save()
+        listing.update(
+            actions=[
+                getattr(ListingModel, name).set(getattr(listing, name))
+                if getattr(listing, name) not in (None, [])
+                else getattr(ListingModel, name).remove()
+                for name in (*EDITABLE_FIELDS, "fields_json", "engine", "updated_at")
+            ]
+        )
         if listing.status in {"published", "pending", "publishing"}:
             action = "update" if listing.status == "published" else "publish"
             self.send(
