@@ -106,6 +106,7 @@ class RecordedRequest:
     prompt_tokens: int
     completion_tokens: int
     received_at: float
+    delay: float = 0.0  # scripted delay before the answer (the client may have timed out)
     body: dict[str, Any] = field(repr=False, default_factory=dict)
 
 
@@ -340,7 +341,8 @@ class OpenAIStandIn:
         if not isinstance(body, dict):
             return self._error(400, "request body must be a JSON object")
         authorized = self.api_key is None or request.headers.get("Authorization") == f"Bearer {self.api_key}"
-        messages = body.get("messages") if isinstance(body.get("messages"), list) else []
+        raw_messages = body.get("messages")
+        messages: list[Any] = raw_messages if isinstance(raw_messages, list) else []
         user_messages = [m for m in messages if isinstance(m, dict) and m.get("role") == "user"]
         user_content = user_messages[-1].get("content") if user_messages else None
         if isinstance(user_content, list):  # content parts
@@ -359,37 +361,51 @@ class OpenAIStandIn:
         prompt_tokens = _tokens(prompt_chars)
 
         reply = self._next_reply()
+        response, status, completion_tokens = self._answer(
+            reply, body, authorized, structured, post_text, schema_spec, prompt_tokens, received
+        )
+        # Recorded on arrival, before any scripted delay, so requests the client gave up on still count.
+        self._record(
+            RecordedRequest(
+                path=request.path,
+                model=body.get("model"),
+                post_text=post_text,
+                status=status,
+                authorized=authorized,
+                structured=structured,
+                prompt_tokens=prompt_tokens if status == 200 else 0,
+                completion_tokens=completion_tokens,
+                received_at=received,
+                delay=reply.delay,
+                body=body,
+            )
+        )
         if reply.delay:
             await asyncio.sleep(reply.delay)
+        return response
 
-        def record(status: int, completion_tokens: int = 0) -> None:
-            self._record(
-                RecordedRequest(
-                    path=request.path,
-                    model=body.get("model"),
-                    post_text=post_text,
-                    status=status,
-                    authorized=authorized,
-                    structured=structured,
-                    prompt_tokens=prompt_tokens if status == 200 else 0,
-                    completion_tokens=completion_tokens,
-                    received_at=received,
-                    body=body,
-                )
-            )
-
+    def _answer(
+        self,
+        reply: Reply,
+        body: dict[str, Any],
+        authorized: bool,
+        structured: bool,
+        post_text: str | None,
+        schema_spec: Any,
+        prompt_tokens: int,
+        received: float,
+    ) -> tuple[web.Response, int, int]:
+        """The response for one request, its status and its completion tokens."""
         if not authorized:
-            record(401)
-            return self._error(401, "Incorrect API key provided.")
+            return self._error(401, "Incorrect API key provided."), 401, 0
         if reply.status != 200:
-            record(reply.status)
-            return self._error(reply.status, f"stand-in scripted failure {reply.status}", reply.headers)
+            message = f"stand-in scripted failure {reply.status}"
+            return self._error(reply.status, message, reply.headers), reply.status, 0
         if post_text is None:
-            record(400)
-            return self._error(400, "no user message")
+            return self._error(400, "no user message"), 400, 0
         if not structured:
-            record(400)
-            return self._error(400, "this stand-in only answers strict json_schema structured output")
+            message = "this stand-in only answers strict json_schema structured output"
+            return self._error(400, message), 400, 0
 
         if reply.content is not None:
             content = reply.content
@@ -399,15 +415,13 @@ class OpenAIStandIn:
             try:
                 fields = self._extractor(post_text)
             except Exception as exc:  # a broken extractor must show up as a server error, not a hang
-                record(500)
-                return self._error(500, f"stand-in extractor failed: {type(exc).__name__}")
+                return self._error(500, f"stand-in extractor failed: {type(exc).__name__}"), 500, 0
             content = json.dumps(build_answer(fields, properties, reply), ensure_ascii=False)
         completion_tokens = _tokens(len(content))
-        record(200, completion_tokens)
         with self._lock:
             self._counter += 1
             number = self._counter
-        return web.json_response(
+        response = web.json_response(
             {
                 "id": f"chatcmpl-standin-{number}",
                 "object": "chat.completion",
@@ -428,6 +442,7 @@ class OpenAIStandIn:
                 },
             }
         )
+        return response, 200, completion_tokens
 
 
 def main() -> None:  # pragma: no cover - manual use: python -m carsbot.local.openai_standin
