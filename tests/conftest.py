@@ -26,7 +26,8 @@ os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
 
 @pytest.fixture(scope="session")
 def aws_stack() -> Iterator[LocalStack]:
-    with local_aws(secret_values={"BotTokenSecret": f'{{"token": "{TEST_BOT_TOKEN}"}}'}) as stack:
+    quiet = {"POWERTOOLS_LOG_LEVEL": "WARNING"}
+    with local_aws(secret_values={"BotTokenSecret": f'{{"token": "{TEST_BOT_TOKEN}"}}'}, extra_env=quiet) as stack:
         yield stack
 
 

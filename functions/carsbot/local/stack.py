@@ -16,6 +16,7 @@ import json
 import logging
 import os
 import re
+import warnings
 import zipfile
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -220,6 +221,7 @@ def deploy(
     import boto3
 
     logging.getLogger("moto").setLevel(logging.ERROR)
+    warnings.filterwarnings("ignore", message="Tried to parse AWS::", category=UserWarning)
     session = boto3.session.Session(
         aws_access_key_id=FAKE_CREDENTIALS["AWS_ACCESS_KEY_ID"],
         aws_secret_access_key=FAKE_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
@@ -389,18 +391,22 @@ def reset_sdk_caches() -> None:
 
 @contextmanager
 def local_aws(
-    *, parameters: Mapping[str, str] | None = None, secret_values: Mapping[str, str] | None = None
+    *,
+    parameters: Mapping[str, str] | None = None,
+    secret_values: Mapping[str, str] | None = None,
+    extra_env: Mapping[str, str] | None = None,
 ) -> Iterator[LocalStack]:
     """A moto server holding the template's resources, with this process pointed at it.
 
     The process environment gets the SDK endpoint and the functions' resolved ``CARSBOT_*`` variables for
-    the duration of the block, exactly as Lambda would give them to the handlers.
+    the duration of the block, exactly as Lambda would give them to the handlers (``extra_env`` last, e.g.
+    a quieter log level).
     """
     with moto_server() as endpoint:
         previous = apply_environment(point_sdks_at(endpoint))
         try:
             stack = deploy(endpoint, parameters=parameters, secret_values=secret_values)
-            previous.update(apply_environment(stack.function_environment()))
+            previous.update(apply_environment({**stack.function_environment(), **(extra_env or {})}))
             reset_sdk_caches()
             yield stack
         finally:

@@ -1,0 +1,125 @@
+"""``carsbot demo``: the whole pipeline on one machine, with no credentials (the embedded default).
+
+A local AWS (moto server) holds the resources of template.yaml itself; the replay source queues the
+bundled sample posts exactly as the monitor would; a runner pumps each queue into its function with
+Lambda-shaped events; a local Bot API stand-in records what the publish function sent and the channel
+feed is shown in the terminal. The last line is the summary.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+DEMO_BOT_TOKEN = "123456:LOCAL-demo-token"  # a fake token for the local Bot API stand-in only
+QUIET_ENV = {
+    "POWERTOOLS_METRICS_DISABLED": "true",
+    "POWERTOOLS_TRACE_DISABLED": "true",
+    "POWERTOOLS_LOG_LEVEL": "ERROR",
+}
+
+
+@dataclass
+class DemoSummary:
+    posts: int
+    listings: int
+    rejected: int
+    duplicates: int
+    published: int
+    failed: int
+    seconds: float
+
+    def line(self) -> str:
+        return (
+            f"summary: posts={self.posts} listings={self.listings} rejected={self.rejected} "
+            f"duplicates={self.duplicates} published={self.published} failed={self.failed} "
+            f"seconds={self.seconds:.2f}"
+        )
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    parser = subparsers.add_parser(
+        "demo",
+        help="run the whole pipeline locally on the bundled sample (no credentials needed)",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("posts", nargs="?", type=Path, help="JSONL of queued posts (default: the bundled sample)")
+    parser.add_argument("--quiet", action="store_true", help="print only the summary line")
+    parser.add_argument("--verbose", action="store_true", help="show the functions' structured logs")
+    parser.add_argument(
+        "--real-rate", action="store_true", help="publish at the real channel limit (20 posts a minute)"
+    )
+    parser.set_defaults(func=run)
+
+
+def _count(model: type, attribute: str, value: str) -> int:
+    return sum(1 for item in model.scan() if getattr(item, attribute) == value)  # type: ignore[attr-defined]
+
+
+def run_demo(
+    posts_path: Path | None = None, *, real_rate: bool = False, verbose: bool = False
+) -> tuple[DemoSummary, str]:
+    """Run the pipeline; returns the summary and the rendered channel feed."""
+    from carsbot.adapters.db import ListingModel, PostModel
+    from carsbot.adapters.aws import client
+    from carsbot.config import get_settings
+    from carsbot.local.botapi_standin import BotApiStandin
+    from carsbot.local.replay import load_posts, replay, store_placeholder_media
+    from carsbot.local.runner import LocalLambdaRunner
+    from carsbot.local.stack import local_aws
+
+    posts = load_posts(posts_path)
+    started = time.perf_counter()
+    with BotApiStandin() as bot_api:
+        parameters = {"BotApiBase": bot_api.base_url, "ExtractEngine": "auto"}
+        if not real_rate:  # the stand-in is not Telegram: do not wait out the channel limit locally
+            parameters["PublishRatePerMinute"] = "6000"
+        secrets = {"BotTokenSecret": f'{{"token": "{DEMO_BOT_TOKEN}"}}'}
+        with local_aws(parameters=parameters, secret_values=secrets, extra_env=quiet_env(verbose)) as stack:
+            settings = get_settings()
+            store_placeholder_media(posts, settings.media_bucket)
+            for _ in replay(posts, settings.posts_queue_url):
+                pass
+            stats = LocalLambdaRunner(stack).drain()
+            sqs = client("sqs")
+            dead = 0
+            for mapping in stack.mappings:
+                queue_logical = next(lid for lid, url in stack.resources.items() if url == mapping.queue_url)
+                dlq = stack.dlq_of(queue_logical)
+                if dlq:
+                    attrs = sqs.get_queue_attributes(QueueUrl=dlq, AttributeNames=["ApproximateNumberOfMessages"])
+                    dead += int(attrs["Attributes"]["ApproximateNumberOfMessages"])
+            published = sum(1 for item in ListingModel.scan() if item.published_message_ids)
+            summary = DemoSummary(
+                posts=len(posts),
+                listings=sum(1 for _ in ListingModel.scan()) - _count(ListingModel, "status", "duplicate"),
+                rejected=_count(PostModel, "status", "rejected"),
+                duplicates=_count(PostModel, "status", "duplicate"),
+                published=published,
+                failed=dead + sum(len(s.errors) for s in stats.values()),
+                seconds=time.perf_counter() - started,
+            )
+            feed = bot_api.render_feed()
+    return summary, feed
+
+
+def quiet_env(verbose: bool) -> dict[str, str]:
+    env = dict(QUIET_ENV)
+    if verbose:
+        env["POWERTOOLS_LOG_LEVEL"] = "INFO"
+    return env
+
+
+def run(args: argparse.Namespace) -> int:
+    os.environ.update(quiet_env(args.verbose))
+    summary, feed = run_demo(args.posts, real_rate=args.real_rate, verbose=args.verbose)
+    if not args.quiet:
+        print(feed)
+    print(summary.line())
+    sys.stdout.flush()
+    return 0 if summary.failed == 0 else 1
