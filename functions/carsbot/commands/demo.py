@@ -12,10 +12,12 @@ import argparse
 import os
 import sys
 import time
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 
-DEMO_BOT_TOKEN = "123456:LOCAL-demo-token"  # a fake token for the local Bot API stand-in only
+DEMO_BOT_TOKEN = "123456:LOCAL-demo-token"  # noqa: S105 - fake, for the local Bot API stand-in only
+DEMO_OPENAI_KEY = "sk-local-standin"  # fake, for the local OpenAI stand-in only
 QUIET_ENV = {
     "POWERTOOLS_METRICS_DISABLED": "true",
     "POWERTOOLS_TRACE_DISABLED": "true",
@@ -32,6 +34,7 @@ class DemoSummary:
     published: int
     failed: int
     seconds: float
+    llm_calls: int = 0
 
     def line(self) -> str:
         return (
@@ -48,9 +51,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("posts", nargs="?", type=Path, help="JSONL of queued posts (default: the bundled sample)")
+    parser.add_argument(
+        "posts", nargs="?", type=Path, help="JSONL of queued posts (default: the bundled sample)"
+    )
     parser.add_argument("--quiet", action="store_true", help="print only the summary line")
     parser.add_argument("--verbose", action="store_true", help="show the functions' structured logs")
+    parser.add_argument(
+        "--llm-standin",
+        action="store_true",
+        help="extract with the LLM engine against a local OpenAI-compatible stand-in",
+    )
     parser.add_argument(
         "--real-rate", action="store_true", help="publish at the real channel limit (20 posts a minute)"
     )
@@ -62,11 +72,15 @@ def _count(model: type, attribute: str, value: str) -> int:
 
 
 def run_demo(
-    posts_path: Path | None = None, *, real_rate: bool = False, verbose: bool = False
+    posts_path: Path | None = None,
+    *,
+    real_rate: bool = False,
+    verbose: bool = False,
+    llm_standin: bool = False,
 ) -> tuple[DemoSummary, str]:
     """Run the pipeline; returns the summary and the rendered channel feed."""
-    from carsbot.adapters.db import ListingModel, PostModel
     from carsbot.adapters.aws import client
+    from carsbot.adapters.db import ListingModel, PostModel
     from carsbot.config import get_settings
     from carsbot.local.botapi_standin import BotApiStandin
     from carsbot.local.replay import load_posts, replay, store_placeholder_media
@@ -75,11 +89,18 @@ def run_demo(
 
     posts = load_posts(posts_path)
     started = time.perf_counter()
-    with BotApiStandin() as bot_api:
+    with BotApiStandin() as bot_api, ExitStack() as optional:
         parameters = {"BotApiBase": bot_api.base_url, "ExtractEngine": "auto"}
         if not real_rate:  # the stand-in is not Telegram: do not wait out the channel limit locally
             parameters["PublishRatePerMinute"] = "6000"
         secrets = {"BotTokenSecret": f'{{"token": "{DEMO_BOT_TOKEN}"}}'}
+        llm = None
+        if llm_standin:  # the LLM engine against a local OpenAI-compatible stand-in
+            from carsbot.local.openai_standin import OpenAIStandIn
+
+            llm = optional.enter_context(OpenAIStandIn(api_key=DEMO_OPENAI_KEY))
+            parameters["OpenAIBaseUrl"] = llm.base_url
+            secrets["OpenAISecret"] = f'{{"api_key": "{DEMO_OPENAI_KEY}"}}'
         with local_aws(parameters=parameters, secret_values=secrets, extra_env=quiet_env(verbose)) as stack:
             settings = get_settings()
             store_placeholder_media(posts, settings.media_bucket)
@@ -92,7 +113,9 @@ def run_demo(
                 queue_logical = next(lid for lid, url in stack.resources.items() if url == mapping.queue_url)
                 dlq = stack.dlq_of(queue_logical)
                 if dlq:
-                    attrs = sqs.get_queue_attributes(QueueUrl=dlq, AttributeNames=["ApproximateNumberOfMessages"])
+                    attrs = sqs.get_queue_attributes(
+                        QueueUrl=dlq, AttributeNames=["ApproximateNumberOfMessages"]
+                    )
                     dead += int(attrs["Attributes"]["ApproximateNumberOfMessages"])
             published = sum(1 for item in ListingModel.scan() if item.published_message_ids)
             summary = DemoSummary(
@@ -103,6 +126,7 @@ def run_demo(
                 published=published,
                 failed=dead + sum(len(s.errors) for s in stats.values()),
                 seconds=time.perf_counter() - started,
+                llm_calls=len(llm.requests) if llm is not None else 0,
             )
             feed = bot_api.render_feed()
     return summary, feed
@@ -117,9 +141,13 @@ def quiet_env(verbose: bool) -> dict[str, str]:
 
 def run(args: argparse.Namespace) -> int:
     os.environ.update(quiet_env(args.verbose))
-    summary, feed = run_demo(args.posts, real_rate=args.real_rate, verbose=args.verbose)
+    summary, feed = run_demo(
+        args.posts, real_rate=args.real_rate, verbose=args.verbose, llm_standin=args.llm_standin
+    )
     if not args.quiet:
         print(feed)
+        if args.llm_standin:
+            print(f"llm: {summary.llm_calls} calls for {summary.posts} posts")
     print(summary.line())
     sys.stdout.flush()
     return 0 if summary.failed == 0 else 1
