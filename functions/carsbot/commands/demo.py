@@ -68,7 +68,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
 
 
 def _count(model: type, attribute: str, value: str) -> int:
-    return sum(1 for item in model.scan() if getattr(item, attribute) == value)  # type: ignore[attr-defined]
+    return sum(1 for item in model.scan() if getattr(item, attribute) == value)  # type: ignore[attr-defined,misc]
 
 
 def run_demo(

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Literal
 
 from pynamodb.exceptions import DoesNotExist, PutError
 
@@ -255,9 +255,9 @@ class ExtractService:
     def _apply_fields(listing: ListingModel, fields: ListingFields, score: pricing.DealScore) -> None:
         for name in SCALAR_FIELDS:
             setattr(listing, name, getattr(fields, name))
-        listing.equipment = list(fields.equipment)
-        listing.phones = list(fields.phones)
-        listing.usernames = list(fields.usernames)
+        listing.equipment = list(fields.equipment)  # type: ignore[arg-type]  # pynamodb's list typing
+        listing.phones = list(fields.phones)  # type: ignore[arg-type]  # pynamodb's list typing
+        listing.usernames = list(fields.usernames)  # type: ignore[arg-type]  # pynamodb's list typing
         listing.brand_model = brand_model_key(fields.brand, fields.model)
         listing.market_estimate = score.market_estimate
         listing.market_source = score.source
@@ -304,7 +304,7 @@ class ExtractService:
             ]
         )
         if listing.status in {"published", "pending", "publishing"}:
-            action = "update" if listing.status == "published" else "publish"
+            action: Literal["publish", "update"] = "update" if listing.status == "published" else "publish"
             self.send(
                 self.settings.publish_queue_url,
                 ListingMessage(action=action, listing_id=listing.listing_id, post_id=post.post_id),
