@@ -34,6 +34,8 @@ from typing import Any
 
 from aiohttp import web
 
+from carsbot.local.http_standin import BackgroundHttpServer
+
 SEND_METHODS = ("sendmessage", "sendphoto", "sendvideo", "sendmediagroup")
 _ALLOWED_TAGS = {
     "b",
@@ -151,8 +153,11 @@ class StoredMessage:
     deleted: bool = False
 
 
-class BotApiStandin:
+class BotApiStandin(BackgroundHttpServer):
     """The stand-in server. Thread-safe recording; use as a context manager."""
+
+    thread_name = "botapi-standin"
+    client_max_size = 200 * 1024 * 1024
 
     def __init__(
         self,
@@ -164,6 +169,7 @@ class BotApiStandin:
         per_chat_per_minute: int = 20,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
+        super().__init__()
         self.bot_username = bot_username
         self.token = token
         self.known_chats = {str(c) for c in known_chats} if known_chats is not None else None
@@ -179,72 +185,15 @@ class BotApiStandin:
         self._stalls: list[tuple[str | None, float]] = []
         self._sent_at: dict[int, deque[float]] = {}
         self._group_seq = 0
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._runner: web.AppRunner | None = None
-        self._thread: threading.Thread | None = None
-        self.port = 0
 
     # ------------------------------------------------------------------ lifecycle
 
     @property
     def base_url(self) -> str:
-        if not self.port:
-            raise RuntimeError("stand-in is not started")
-        return f"http://127.0.0.1:{self.port}"
+        return self.root_url
 
-    def start(self) -> BotApiStandin:
-        ready = threading.Event()
-        errors: list[BaseException] = []
-
-        def run() -> None:
-            loop = asyncio.new_event_loop()
-            asyncio.set_event_loop(loop)
-            self._loop = loop
-            try:
-                loop.run_until_complete(self._start_server())
-            except BaseException as exc:
-                errors.append(exc)
-                ready.set()
-                return
-            ready.set()
-            loop.run_forever()
-            loop.run_until_complete(self._stop_server())
-            loop.close()
-
-        self._thread = threading.Thread(target=run, name="botapi-standin", daemon=True)
-        self._thread.start()
-        ready.wait(timeout=10)
-        if errors:
-            raise errors[0]
-        if not self.port:
-            raise RuntimeError("Bot API stand-in did not start")
-        return self
-
-    def stop(self) -> None:
-        if self._loop and self._thread and self._thread.is_alive():
-            self._loop.call_soon_threadsafe(self._loop.stop)
-            self._thread.join(timeout=10)
-        self._thread = None
-
-    def __enter__(self) -> BotApiStandin:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-    async def _start_server(self) -> None:
-        app = web.Application(client_max_size=200 * 1024 * 1024)
+    def setup_routes(self, app: web.Application) -> None:
         app.router.add_route("*", "/bot{token}/{method}", self._handle)
-        runner = web.AppRunner(app, access_log=None)
-        await runner.setup()
-        site = web.TCPSite(runner, "127.0.0.1", 0)
-        await site.start()
-        self._runner = runner
-        self.port = int(runner.addresses[0][1])
-
-    async def _stop_server(self) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
 
     # ------------------------------------------------------------------ test controls
 

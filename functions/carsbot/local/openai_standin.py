@@ -31,13 +31,13 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from types import TracebackType
 from typing import Any
 
 from aiohttp import web
 
 from carsbot.adapters.llm_openai import LlmListing, post_text_from_prompt
 from carsbot.contracts import ListingFields
+from carsbot.local.http_standin import BackgroundHttpServer
 
 CHARS_PER_TOKEN = 4
 HALLUCINATED_PHONE = "+7 999 000-11-22"
@@ -179,7 +179,7 @@ def build_answer(
     return answer
 
 
-class OpenAIStandIn:
+class OpenAIStandIn(BackgroundHttpServer):
     """OpenAI-compatible ``/v1/chat/completions`` on ``127.0.0.1``; see the module docstring."""
 
     def __init__(
@@ -190,28 +190,22 @@ class OpenAIStandIn:
         api_key: str | None = None,
         extractor: Callable[[str], ListingFields] | None = None,
     ) -> None:
-        self.host = host
-        self.port = port
+        super().__init__(host=host, port=port)
         self.api_key = api_key  # when set, other keys get 401
         self._extractor = extractor or _default_extractor
         self._lock = threading.Lock()
         self._queue: deque[Reply] = deque()
         self._default: Reply | None = None
         self._requests: list[RecordedRequest] = []
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._runner: web.AppRunner | None = None
-        self._thread: threading.Thread | None = None
-        self._ready = threading.Event()
-        self._start_error: BaseException | None = None
         self._counter = 0
 
     # ------------------------------------------------------------------------------------ control
 
+    thread_name = "openai-standin"
+
     @property
     def base_url(self) -> str:
-        if not self.port:
-            raise RuntimeError("the stand-in is not running")
-        return f"http://{self.host}:{self.port}/v1"
+        return f"{self.root_url}/v1"
 
     @property
     def requests(self) -> list[RecordedRequest]:
@@ -238,76 +232,9 @@ class OpenAIStandIn:
             self._default = None
             self._requests.clear()
 
-    def start(self) -> OpenAIStandIn:
-        if self._thread is not None:
-            return self
-        self._thread = threading.Thread(target=self._run, name="openai-standin", daemon=True)
-        self._thread.start()
-        self._ready.wait(timeout=10)
-        if self._start_error is not None:
-            raise RuntimeError("the OpenAI stand-in failed to start") from self._start_error
-        if not self.port:
-            raise RuntimeError("the OpenAI stand-in did not start in time")
-        return self
-
-    def stop(self) -> None:
-        loop, thread = self._loop, self._thread
-        if loop is None or thread is None:
-            return
-        with contextlib.suppress(RuntimeError):
-            asyncio.run_coroutine_threadsafe(self._shutdown(), loop).result(timeout=10)
-        loop.call_soon_threadsafe(loop.stop)
-        thread.join(timeout=10)
-        self._thread = None
-        self._loop = None
-
-    def __enter__(self) -> OpenAIStandIn:
-        return self.start()
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.stop()
-
-    # ------------------------------------------------------------------------------------ server
-
-    def _run(self) -> None:
-        loop = asyncio.new_event_loop()
-        self._loop = loop
-        asyncio.set_event_loop(loop)
-        try:
-            loop.run_until_complete(self._startup())
-        except BaseException as exc:
-            self._start_error = exc
-            self._ready.set()
-            loop.close()
-            return
-        self._ready.set()
-        try:
-            loop.run_forever()
-        finally:
-            pending = [task for task in asyncio.all_tasks(loop) if not task.done()]
-            for task in pending:
-                task.cancel()
-            if pending:
-                loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
-            loop.close()
-
-    async def _startup(self) -> None:
-        app = web.Application(client_max_size=4 * 1024 * 1024)
+    def setup_routes(self, app: web.Application) -> None:
         app.router.add_post("/v1/chat/completions", self._chat_completions)
         app.router.add_get("/v1/models", self._models)
-        runner = web.AppRunner(app, shutdown_timeout=0.5, access_log=None)
-        await runner.setup()
-        site = web.TCPSite(runner, self.host, self.port)
-        await site.start()
-        self._runner = runner
-        self.port = int(runner.addresses[0][1])
-
-    async def _shutdown(self) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
 
     def _next_reply(self) -> Reply:
         with self._lock:
