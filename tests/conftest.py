@@ -26,8 +26,8 @@ os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
 
 @pytest.fixture(scope="session")
 def aws_stack() -> Iterator[LocalStack]:
-    quiet = {"POWERTOOLS_LOG_LEVEL": "WARNING"}
-    with local_aws(secret_values={"BotTokenSecret": f'{{"token": "{TEST_BOT_TOKEN}"}}'}, extra_env=quiet) as stack:
+    secrets = {"BotTokenSecret": f'{{"token": "{TEST_BOT_TOKEN}"}}'}
+    with local_aws(secret_values=secrets, extra_env={"POWERTOOLS_LOG_LEVEL": "WARNING"}) as stack:
         yield stack
 
 

@@ -17,6 +17,7 @@ from itertools import pairwise
 
 import phonenumbers
 import pytest
+
 from carsbot.contracts import PostKind, QueuedPost
 
 SAMPLE = files("carsbot.local").joinpath("data/sample_posts.jsonl")

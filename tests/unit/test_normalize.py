@@ -1,0 +1,424 @@
+"""Unit tests for every normaliser of the rules engine, over the notations real channels use."""
+
+from __future__ import annotations
+
+import pytest
+
+from carsbot.core.extraction import normalize as nz
+
+
+@pytest.mark.parametrize(
+    ("text", "price"),
+    [
+        ("1 350 000 ₽", 1_350_000),
+        ("Цена: 1 350 000 руб.", 1_350_000),
+        ("1.35 млн", 1_350_000),
+        ("1,35млн", 1_350_000),
+        ("цена 2 млн 150 тыс", 2_150_000),
+        ("850к", 850_000),
+        ("850 тыс", 850_000),
+        ("850т.р", 850_000),
+        ("1 350 т.р.", 1_350_000),
+        ("1350000р", 1_350_000),
+        ("Цена вопроса: 2.850.000 руб", 2_850_000),
+        ("Стоимость - 1 250 000 рублей", 1_250_000),
+        ("💰 2 100 000", 2_100_000),
+        ("цена 560", 560_000),  # shorthand posts: thousands
+        ("цена 1.2", 1_200_000),  # shorthand posts: millions
+        ("прошу 640", 640_000),
+        ("Отдам за 450 тыс.", 450_000),
+        ("1,05 лям, торг", 1_050_000),
+        ("цена 1.1кк", 1_100_000),
+        ("Audi A6 2012, 190 тыс км, 1 300 000. Ростов", 1_300_000),  # bare grouped amount
+        ("торг 50к, цена 900 000", 900_000),  # the keyed price wins over the bargaining margin
+        ("ниже рынка, цена 700к", 700_000),
+        ("Цена 1 350 000 (ниже рынка на 200к)", 1_350_000),
+    ],
+)
+def test_price_notations(text: str, price: int) -> None:
+    assert nz.parse_price(text) == price
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Цена договорная",
+        "пробег 98 000 км",
+        "2018 г.в., 150 л.с.",
+        "расход 7 л/100 км",
+        "аренда 2 200 руб/сутки",
+        "кредит от 15 000 ₽/мес",
+        "",
+    ],
+)
+def test_no_price(text: str) -> None:
+    assert nz.parse_price(text) is None
+
+
+@pytest.mark.parametrize(
+    ("text", "market"),
+    [
+        ("рынок 1.5", 1_500_000),
+        ("по рынку 1 600 000", 1_600_000),
+        ("Цена 1.2 рынок 1.5", 1_500_000),
+        ("💰1 200 000 / рынок 1 450 000", 1_450_000),
+        ("💸 2 240 000 ₽ (по рынку от 2 390 000)", 2_390_000),
+        ("цена 1 250 000, рыночная 1 400 000", 1_400_000),
+        ("Цена 850т.р, рынок 950т.р", 950_000),
+        ("цена 2 100 000 рублей — ниже рынка!", None),
+        ("Цена 1 350 000 (ниже рынка на 200к)", None),
+        ("Toyota Camry 2018, 1 350 000 ₽", None),
+    ],
+)
+def test_market_price(text: str, market: int | None) -> None:
+    assert nz.parse_market_price(text) == market
+
+
+def test_market_and_price_are_told_apart_in_either_order() -> None:
+    assert nz.parse_price("рынок 1.6 цена 1.3") == 1_300_000
+    assert nz.parse_market_price("рынок 1.6 цена 1.3") == 1_600_000
+
+
+@pytest.mark.parametrize(
+    ("text", "km"),
+    [
+        ("98 т.км", 98_000),
+        ("98 000 км", 98_000),
+        ("98к км", 98_000),
+        ("Пробег: 98 тыс.км", 98_000),
+        ("пробег 120", 120_000),
+        ("Пробег 150т", 150_000),
+        ("пробег 80 тыс (после капремонта)", 80_000),
+        ("🛣 85 000", 85_000),
+        ("135000км", 135_000),
+        ("Одометр 145 000.", 145_000),
+        ("Пробег по одометру 98 000", 98_000),
+        ("87тыс пробег, кондей", 87_000),
+        ("210 т км", 210_000),
+        ("1.6/МКПП/88 000 км", 88_000),
+        ("пробег 1 200 000 км", 1_200_000),
+    ],
+)
+def test_mileage_notations(text: str, km: int) -> None:
+    assert nz.parse_mileage(text) == km
+
+
+@pytest.mark.parametrize("text", ["расход 7 л/100км", "5 км от метро", "цена 98 000 ₽", "до 200 км/ч", ""])
+def test_no_mileage(text: str) -> None:
+    assert nz.parse_mileage(text) is None
+
+
+@pytest.mark.parametrize(
+    ("text", "year"),
+    [
+        ("2018 г.", 2018),
+        ("2018г.в.", 2018),
+        ("2018 года выпуска", 2018),
+        ("Год выпуска: 2018", 2018),
+        ("г.в. 2015", 2015),
+        ("18 год", 2018),
+        ("08 г.в.", 2008),
+        ("Гранта лифтбек 19г, 87тыс пробег", 2019),
+        ("1995 г.в.", 1995),
+        ("📅 2020", 2020),
+    ],
+)
+def test_year_notations(text: str, year: int) -> None:
+    assert nz.parse_year(text) == year
+
+
+def test_bare_year_only_where_allowed() -> None:
+    assert nz.parse_year("Toyota Camry 2018") is None
+    assert nz.parse_year("Toyota Camry 2018", bare_ok=True) == 2018
+    # "куплена в 2019 году", "гарантия до 2028 года" are not the model year
+    assert nz.parse_year("гарантия до 2028 года") is None
+    assert nz.parse_year("куплена в 2019 г.") is None
+    assert nz.parse_year("владею 12 лет") is None
+    assert nz.parse_year("ВАЗ 2114", bare_ok=True) is None
+
+
+@pytest.mark.parametrize(
+    ("text", "litres"),
+    [
+        ("2.0л", 2.0),
+        ("1,6 л", 1.6),
+        ("1598 см3", 1.6),
+        ("1.4 TSI", 1.4),
+        ("двигатель 2.5", 2.5),
+        ("Двигатель: 2.0 л / 150 л.с., бензин", 2.0),
+        ("2.0 AT", 2.0),
+        ("1.6 механика", 1.6),
+        ("1.4/АКПП/90 000 км", 1.4),
+        ("дизель 2.4, АКПП", 2.4),
+        ("4.8 V8, 400 л.с.", 4.8),
+        ("1.5T 7DCT", 1.5),
+        ("1.3 TCe CVT", 1.3),
+        ("мотор 1.8 турбо", 1.8),
+    ],
+)
+def test_engine_volume_notations(text: str, litres: float) -> None:
+    assert nz.parse_engine_volume(text) == litres
+
+
+def test_engine_volume_not_from_power_price_or_bare_numbers() -> None:
+    assert nz.parse_engine_volume("150 л.с.") is None
+    assert nz.parse_engine_volume("цена 1.6 млн") is None
+    assert nz.parse_engine_volume("1.6") is None
+    assert nz.parse_engine_volume("", after_model=" 1.6 2018") == 1.6
+    assert nz.parse_engine_volume("", after_model=" 1.6 млн") is None
+
+
+@pytest.mark.parametrize(
+    ("text", "gearbox"),
+    [
+        ("АКПП", "automatic"),
+        ("коробка автомат", "automatic"),
+        ("2.0 AT", "automatic"),
+        ("КПП: автоматическая", "automatic"),
+        ("МКПП", "manual"),
+        ("механика 5ст", "manual"),
+        ("1.6 MT", "manual"),
+        ("1.6 мех", "manual"),
+        ("робот", "robot"),
+        ("DSG", "robot"),
+        ("7DCT", "robot"),
+        ("робот AMT", "robot"),
+        ("вариатор", "variator"),
+        ("CVT", "variator"),
+        ("не вариатор, а классический автомат", "automatic"),
+        ("климат автоматический", None),
+        ("климат-контроль: автомат", None),
+        ("", None),
+    ],
+)
+def test_transmission(text: str, gearbox: str | None) -> None:
+    assert nz.parse_transmission(text) == gearbox
+
+
+@pytest.mark.parametrize(
+    ("text", "drive"),
+    [
+        ("полный привод", "awd"),
+        ("4WD", "awd"),
+        ("AWD", "awd"),
+        ("4x4", "awd"),
+        ("4х4", "awd"),
+        ("4matic", "awd"),
+        ("quattro", "awd"),
+        ("дизель 2.4, АКПП, полный", "awd"),
+        ("полноприводный", "awd"),
+        ("передний привод", "fwd"),
+        ("Привод: передний", "fwd"),
+        ("АКПП, передний", "fwd"),
+        ("привод задний", "rwd"),
+        ("заднеприводный", "rwd"),
+        ("передний бампер в окрасе", None),
+        ("полный комплект ключей", None),
+    ],
+)
+def test_drive(text: str, drive: str | None) -> None:
+    assert nz.parse_drive(text) == drive
+
+
+@pytest.mark.parametrize(
+    ("text", "owners"),
+    [
+        ("1 хозяин", 1),
+        ("собственников: 2", 2),
+        ("Собственников: 4. Нужны деньги", 4),
+        ("один владелец", 1),
+        ("одна хозяйка", 1),
+        ("2 вл.", 2),
+        ("Владельцев по ПТС: 3", 3),
+        ("3 собственника", 3),
+        ("1 хоз", 1),
+        ("2 хоз по птс", 2),
+        ("первый хозяин", 1),
+        ("Я второй владелец", 2),
+        ("Владелец: 8 912 345 67 89", None),
+        ("владелец продаёт", None),
+    ],
+)
+def test_owners(text: str, owners: int | None) -> None:
+    assert nz.parse_owners(text) == owners
+
+
+@pytest.mark.parametrize(
+    ("text", "phones"),
+    [
+        ("8 (912) 345-67-89", ["+79123456789"]),
+        ("+7 912 345 67 89", ["+79123456789"]),
+        ("89123456789", ["+79123456789"]),
+        ("+7(912)3456789", ["+79123456789"]),
+        ("8-912-345-67-89", ["+79123456789"]),
+        ("т. 8-843-212-34-56", ["+78432123456"]),  # landline, Kazan
+        ("тел: 8 (3452) 12-34-56", ["+73452123456"]),  # landline, 4-digit area code
+        ("+7 (495) 123-45-67", ["+74951234567"]),
+        ("Звонить: 8 800 555-35-35", ["+78005553535"]),
+        ("WhatsApp: wa.me/79123456789", ["+79123456789"]),
+        ("+375 29 123-45-67", ["+375291234567"]),
+        ("+79123456789, 89123456780 и 8 912 345 67 89", ["+79123456789", "+79123456780"]),  # deduplicated
+        ("8 912 345 67 89 / 8 (343) 300-10-20", ["+79123456789", "+73433001020"]),
+        ("Камри 2018 1 350 000 89123456789", ["+79123456789"]),
+    ],
+)
+def test_phones(text: str, phones: list[str]) -> None:
+    assert nz.extract_phones(text) == phones
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "VIN XTA21140012345678",
+        "цена 1350000 год 2018",
+        "1 350 000 ₽, 2018 г.в., 98 000 км",
+        "8 900 000 руб",
+        "ID 123456789012",
+        "",
+    ],
+)
+def test_prices_years_and_vins_are_not_phones(text: str) -> None:
+    assert nz.extract_phones(text) == []
+
+
+@pytest.mark.parametrize(
+    ("text", "usernames"),
+    [
+        ("Связь @ivan_auto", ["ivan_auto"]),
+        ("писать t.me/ivan_auto", ["ivan_auto"]),
+        ("https://t.me/Ivan_Auto", ["Ivan_Auto"]),
+        ("@Ivan_Auto и @ivan_auto", ["Ivan_Auto"]),
+        ("@oleg_highlander / @irina_auto66", ["oleg_highlander", "irina_auto66"]),
+        ("Источник: t.me/tmn_auto/5123", []),  # a post link is the channel, not a contact
+        ("t.me/cars_channel/123", []),
+        ("Подписывайтесь @cars_ekb", []),
+        ("Разместить объявление: @admin_autochannel", []),
+        ("mail ivan@mail.ru", []),
+        ("@carsbot_demo_bot", []),
+        ("https://t.me/+AbCdEf", []),
+        ("t.me/joinchat/AAAA", []),
+        ("t.me/some_bot?start=abc", []),
+    ],
+)
+def test_usernames(text: str, usernames: list[str]) -> None:
+    assert nz.extract_usernames(text) == usernames
+
+
+@pytest.mark.parametrize(
+    ("text", "city"),
+    [
+        ("авто в Москве", "Москва"),
+        ("Мск", "Москва"),
+        ("из Казани", "Казань"),
+        ("г. Екатеринбург", "Екатеринбург"),
+        ("Екб", "Екатеринбург"),
+        ("Нижний Новгород", "Нижний Новгород"),
+        ("Находимся в Нижнем Новгороде", "Нижний Новгород"),
+        ("СПб", "Санкт-Петербург"),
+        ("в Питере", "Санкт-Петербург"),
+        ("в Санкт-Петербурге", "Санкт-Петербург"),
+        ("Ростов-на-Дону", "Ростов-на-Дону"),
+        ("в Ростове-на-Дону", "Ростов-на-Дону"),
+        ("#казань", "Казань"),
+        ("#нижнийновгород", "Нижний Новгород"),
+        ("📍 Набережные Челны", "Набережные Челны"),
+        ("в Набережных Челнах", "Набережные Челны"),
+        ("осмотр в Туле", "Тула"),
+        ("во Владивостоке", "Владивосток"),
+        ("в Орле", "Орёл"),
+        ("г. Владимир", "Владимир"),
+        ("📍 Владимир", "Владимир"),
+        ("Владимир 89123456789", None),  # a first name, not the city
+        ("Орёл и решка", None),
+        ("", None),
+    ],
+)
+def test_cities_in_any_case(text: str, city: str | None) -> None:
+    assert nz.find_city(text) == city
+
+
+def test_city_after_an_explicit_location_label_wins() -> None:
+    assert nz.find_city("Пригнана из Москвы.\nЛокация: Казань") == "Казань"
+
+
+@pytest.mark.parametrize(
+    ("text", "brand", "model"),
+    [
+        ("Тойота Камри 2018", "Toyota", "Camry"),
+        ("камри 40", "Toyota", "Camry"),
+        ("камрюха", "Toyota", "Camry"),
+        ("Мерс E200 w212", "Mercedes-Benz", "E-Class"),
+        ("Продаётся Мерседес Е-класс", "Mercedes-Benz", "E-Class"),
+        ("бэха х5", "BMW", "X5"),
+        ("бэха", "BMW", None),
+        ("Продаю Ладу Весту", "Lada", "Vesta"),
+        ("ВАЗ 2114", "Lada", "2114"),
+        ("ВАЗ-2114", "Lada", "2114"),
+        ("Продам Жигули шестерку", "Lada", "2106"),
+        ("Хендай Солярис", "Hyundai", "Solaris"),
+        ("Хёндай Солярис", "Hyundai", "Solaris"),
+        ("Hyundai Solaris", "Hyundai", "Solaris"),
+        ("Киа Рио", "Kia", "Rio"),
+        ("Фольц Поло", "Volkswagen", "Polo"),
+        ("VW Polo", "Volkswagen", "Polo"),
+        ("Шкоду Октавию продам", "Skoda", "Octavia"),
+        ("Mazda 6 2018", "Mazda", "6"),
+        ("Mazda CX-5", "Mazda", "CX-5"),
+        ("Nissan X-Trail", "Nissan", "X-Trail"),
+        ("Toyota Land Cruiser Prado 150", "Toyota", "Land Cruiser Prado"),
+        ("Ленд Крузер 200", "Toyota", "Land Cruiser"),
+        ("Шевроле Нива", "Chevrolet", "Niva"),
+        ("Нива Шевроле", "Chevrolet", "Niva"),
+        ("Нива Легенд", "Lada", "Niva"),
+        ("Chery Tiggo 7 Pro Max", "Chery", "Tiggo 7 Pro"),
+        ("Вольво ХС90", "Volvo", "XC90"),
+        ("Хюндяй Салярис", "Hyundai", "Solaris"),  # misspelt: rapidfuzz
+    ],
+)
+def test_brand_and_model(text: str, brand: str, model: str | None) -> None:
+    vehicle = nz.find_vehicle(text)
+    assert (vehicle.brand, vehicle.model) == (brand, model)
+
+
+def test_digit_models_need_a_plausible_context() -> None:
+    assert nz.find_vehicle("BMW 3 хозяина").model is None  # an owners count, not the 3 Series
+    assert nz.find_vehicle("Доброе утро, подписчики!").brand is None
+
+
+def test_normalize_token_maps_cyrillic_lookalikes_in_codes() -> None:
+    assert nz.normalize_token("Х5") == "x5"
+    assert nz.normalize_token("Е200") == "e200"
+    assert nz.normalize_token("Камри") == "камри"
+
+
+@pytest.mark.parametrize(
+    ("text", "fuel"),
+    [("дизель 2.4", "diesel"), ("бензин", "petrol"), ("гибрид", "hybrid"), ("ГБО", "gas"), ("АКПП", None)],
+)
+def test_fuel(text: str, fuel: str | None) -> None:
+    assert nz.parse_fuel(text) == fuel
+
+
+@pytest.mark.parametrize(
+    ("text", "status"),
+    [
+        ("без ДТП", "без ДТП"),
+        ("не бита, не крашена", "без ДТП"),
+        ("битая", "после ДТП"),
+        ("автотека чистая", "автотека чистая"),
+        ("отличное состояние", None),
+    ],
+)
+def test_autoteka(text: str, status: str | None) -> None:
+    assert nz.parse_autoteka(text) == status
+
+
+def test_equipment() -> None:
+    items = nz.parse_equipment("Климат-контроль, подогрев сидений, камера заднего вида, кожаный салон, люк")
+    assert items == ["климат-контроль", "подогрев сидений", "камера заднего вида", "кожаный салон", "люк"]
+    assert nz.parse_equipment("") == []
+
+
+def test_prepare_text_unifies_spaces_dashes_and_yo() -> None:
+    assert nz.prepare_text("1\u00a0350\u202f000 — Хёндай") == "1 350 000 - Хендай"
+    assert nz.prepare_text("plain") == "plain"
