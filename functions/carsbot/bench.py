@@ -113,15 +113,85 @@ def rules_section(min_seconds: float = 1.5) -> list[str]:
     return out
 
 
+def bench_demo_section() -> list[str]:
+    """The demo's wall time per post, beside the bare local-AWS cost of moving the same posts (send,
+    receive, delete on the local posts queue) measured in the same run."""
+    import time
+
+    from carsbot.commands.demo import QUIET_ENV, run_demo
+
+    summary, _feed = run_demo()
+    per_post = summary.seconds / max(1, summary.posts)
+
+    from carsbot.adapters.aws import client
+    from carsbot.config import get_settings
+    from carsbot.local.replay import load_posts
+    from carsbot.local.stack import local_aws
+
+    posts = load_posts()
+    with local_aws(extra_env=QUIET_ENV):
+        sqs, url = client("sqs"), get_settings().posts_queue_url
+        started = time.perf_counter()
+        for post in posts:
+            sqs.send_message(QueueUrl=url, MessageBody=post.model_dump_json())
+        moved = 0
+        while moved < len(posts):
+            got = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=0).get(
+                "Messages", []
+            )
+            for message in got:
+                sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+            moved += len(got)
+        baseline = (time.perf_counter() - started) / len(posts)
+    return [
+        "== demo (whole local pipeline, bundled sample) ==",
+        summary.line(),
+        f"demo: {per_post * 1000:.1f} ms/post wall time (stack set-up included); "
+        f"baseline local SQS send+receive+delete {baseline * 1000:.1f} ms/post; "
+        f"the pipeline costs {per_post / baseline:.1f}x the bare queue round trip",
+    ]
+
+
+def llm_section() -> list[str]:
+    from carsbot.bench_llm import bench_llm
+
+    if not CORPUS.exists():
+        return ["llm engine: skipped (corpus not found)"]
+    report = bench_llm(CORPUS, out=None)
+    return [
+        "== LLM engine (auto, against the local OpenAI stand-in) ==",
+        f"llm engine [corpus]: {report['calls_per_post']:.2f} calls/post "
+        f"({report['calls_per_candidate']:.2f} per candidate), "
+        f"{report['input_tokens_per_call']:.0f} input + "
+        f"{report['output_tokens_per_call']:.0f} output tokens/call; "
+        f"baseline (old deployment) {report['baseline_calls_per_post']:.0f} calls/post: "
+        f"{report['baseline_calls_per_post'] / max(report['calls_per_post'], 1e-9):.1f}x fewer calls",
+    ]
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m carsbot.bench", description="carsbot benchmarks (printed)"
     )
     parser.add_argument("--seconds", type=float, default=1.5, help="minimum measuring time per figure")
+    parser.add_argument(
+        "--only", choices=("rules", "llm", "demo"), action="append", help="run only these sections"
+    )
     args = parser.parse_args(argv)
+    sections = args.only or ["rules", "llm", "demo"]
+    from carsbot.commands.demo import QUIET_ENV
+
+    os.environ.update(QUIET_ENV)
     print(f"carsbot benchmarks: {pin_one_core()}")
-    for line in rules_section(args.seconds):
-        print(line, flush=True)
+    if "rules" in sections:
+        for line in rules_section(args.seconds):
+            print(line, flush=True)
+    if "llm" in sections:
+        for line in llm_section():
+            print(line, flush=True)
+    if "demo" in sections:
+        for line in bench_demo_section():
+            print(line, flush=True)
     return 0
 
 

@@ -102,6 +102,9 @@ def run_demo(
             parameters["OpenAIBaseUrl"] = llm.base_url
             secrets["OpenAISecret"] = f'{{"api_key": "{DEMO_OPENAI_KEY}"}}'
         with local_aws(parameters=parameters, secret_values=secrets, extra_env=quiet_env(verbose)) as stack:
+            from carsbot.observability import logger
+
+            logger.setLevel(quiet_env(verbose)["POWERTOOLS_LOG_LEVEL"])  # also when created earlier
             settings = get_settings()
             store_placeholder_media(posts, settings.media_bucket)
             for _ in replay(posts, settings.posts_queue_url):

@@ -146,6 +146,8 @@ def transform_template(template: Mapping[str, Any], code_uri: str) -> dict[str, 
     """SAM -> CloudFormation, with every function's CodeUri pointing at ``code_uri`` (an s3:// URI)."""
     from samtranslator.translator.transform import transform
 
+    logging.getLogger("samtranslator").setLevel(logging.ERROR)  # no chatter about its own metrics
+
     sam = json.loads(json.dumps(template))
     sam.setdefault("Globals", {}).setdefault("Function", {})["CodeUri"] = code_uri
     for resource in sam["Resources"].values():
@@ -189,8 +191,13 @@ def moto_server() -> Iterator[str]:
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
     host, port = server.get_host_and_port()
+    endpoint = f"http://{host}:{port}"
+    # moto keeps its state per process, not per server: start from a clean slate.
+    import requests  # moto's own dependency
+
+    requests.post(f"{endpoint}/moto-api/reset", timeout=10).raise_for_status()
     try:
-        yield f"http://{host}:{port}"
+        yield endpoint
     finally:
         server.stop()
 
