@@ -10,7 +10,7 @@ SAM_VENV := .venv-sam
 # sam build needs an interpreter matching the Lambda runtime (python3.12) on PATH.
 PY312_DIR := $(dir $(firstword $(wildcard $(HOME)/.pyenv/versions/3.12*/bin/python3.12) $(shell command -v python3.12 2>/dev/null)))
 
-.PHONY: venv demo test lint typecheck unit template sam-build bench clean
+.PHONY: venv demo test lint typecheck unit quality template sam-build bench clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -31,7 +31,7 @@ demo: venv
 	$(VENV)/bin/carsbot demo
 
 ## Lint, type checks, template checks, sam build and the test suite.
-test: lint typecheck template unit
+test: lint typecheck template quality unit
 
 lint: venv
 	$(VENV)/bin/ruff check functions monitor tests infra
@@ -47,6 +47,10 @@ template: venv $(SAM_VENV)/.installed
 
 sam-build: $(SAM_VENV)/.installed
 	PATH="$(PY312_DIR):$$PATH" $(SAM_VENV)/bin/sam build --template template.yaml --build-dir .aws-sam/build --cached --parallel
+
+## Extraction quality gate on the labelled corpus (issue thresholds; exits non-zero below them).
+quality: venv
+	$(VENV)/bin/carsbot eval tests/data/corpus.jsonl --engine rules --check
 
 unit: venv
 	$(VENV)/bin/pytest -q
