@@ -7,6 +7,7 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 SAM_VENV := .venv-sam
+PY_DIRS := $(wildcard functions monitor tests infra)
 # sam build needs an interpreter matching the Lambda runtime (python3.12) on PATH.
 PY312_DIR := $(dir $(firstword $(wildcard $(HOME)/.pyenv/versions/3.12*/bin/python3.12) $(shell command -v python3.12 2>/dev/null)))
 
@@ -34,8 +35,8 @@ demo: venv
 test: lint typecheck template quality unit
 
 lint: venv
-	$(VENV)/bin/ruff check functions monitor tests infra
-	$(VENV)/bin/ruff format --check functions monitor tests infra
+	$(VENV)/bin/ruff check $(PY_DIRS)
+	$(VENV)/bin/ruff format --check $(PY_DIRS)
 
 typecheck: venv
 	$(VENV)/bin/mypy
