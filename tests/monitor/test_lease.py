@@ -1,0 +1,91 @@
+"""The session lease: one owner at a time, take-over after expiry, disconnect on loss."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from datetime import UTC, datetime, timedelta
+
+from monitor_harness import MONITOR_USER, Downstream, MonitorEnv, kill_monitor, stop_monitor, wait_for
+
+from carsbot.adapters.db.models import StateModel
+from carsbot_monitor import health
+from carsbot_monitor.lease import Lease
+from carsbot_monitor.registry import ChannelRegistry
+
+
+def test_lease_is_exclusive_renewable_and_expires(monitor_env: MonitorEnv) -> None:
+    first = Lease(duration=2.0, margin=0.5, owner="first")
+    second = Lease(duration=2.0, margin=0.5, owner="second")
+    assert first.try_acquire() and first.held
+    assert not second.try_acquire()
+    assert first.renew()
+    holder = second.holder()
+    assert holder is not None and holder.owner == "first" and holder.is_live()
+    assert first.release()
+    assert second.try_acquire()  # released: taken at once
+    assert not first.try_acquire()
+    assert not first.renew()  # its fencing token is stale
+    time.sleep(3.1)  # second never renews: its lease lapses
+    assert first.try_acquire()
+    assert not second.renew()
+    assert not second.held
+    item = StateModel.get("monitor#lease")
+    assert item.owner == "first" and item.version == 3  # one increment per acquisition
+
+
+def test_two_monitors_one_session_only_one_connects_and_the_other_takes_over(monitor_env: MonitorEnv) -> None:
+    world = monitor_env.world
+    channel = world.add_channel("Авто Самара", username="cars_smr", members=[MONITOR_USER])
+    monitor_env.store_session(monitor_env.new_session())
+    ChannelRegistry().add("@cars_smr")
+    downstream = Downstream(monitor_env)
+    config = monitor_env.config(lease_seconds=1.5, lease_margin_seconds=0.5, lease_renew_seconds=0.2)
+
+    async def scenario() -> None:
+        a, b = monitor_env.monitor(config), monitor_env.monitor(config)
+        task_a, task_b = asyncio.create_task(a.run()), asyncio.create_task(b.run())
+        await wait_for(lambda: channel.id in a.channels or channel.id in b.channels)
+        await world.publish(channel, "пост 1")
+        await downstream.until(lambda posts: len(posts) == 1)
+        await asyncio.sleep(1.0)  # several renewals: the standby never gets in
+        running, standby = (a, b) if a.state == "running" else (b, a)
+        running_task, standby_task = (task_a, task_b) if running is a else (task_b, task_a)
+        assert standby.state == "standby" and standby.connect_attempts == 0
+        assert running.connect_attempts == 1 and world.connects == 1 and len(world.connected) == 1
+
+        await kill_monitor(running_task)  # crash: the lease is not released
+        assert world.connected == []
+        message = await world.publish(channel, "пост 2, пока никого нет")  # nobody listens
+        await wait_for(lambda: standby.state == "running", timeout=10)
+        assert standby.connect_attempts == 1
+        await downstream.until(lambda posts: {p.message_id for p in posts} >= {message.id})  # caught up
+        await stop_monitor(standby, standby_task)
+        assert world.violations == []  # never two clients on the session at once
+
+    asyncio.run(scenario())
+
+
+def test_a_monitor_that_loses_its_lease_disconnects(monitor_env: MonitorEnv) -> None:
+    world = monitor_env.world
+    monitor_env.store_session(monitor_env.new_session())
+
+    async def scenario() -> None:
+        monitor = monitor_env.monitor(monitor_env.config(lease_seconds=2.0, lease_renew_seconds=0.2))
+        task = asyncio.create_task(monitor.run())
+        await wait_for(lambda: monitor.state == "running")
+        assert len(world.connected) == 1
+        # Another process took the lease (e.g. after this one was partitioned away).
+        StateModel(pk="monitor#lease").update(
+            actions=[
+                StateModel.owner.set("intruder"),
+                StateModel.version.add(1),
+                StateModel.expires_at.set(datetime.now(UTC) + timedelta(seconds=30)),
+            ]
+        )
+        await wait_for(lambda: world.connected == [] and monitor.state == "standby", timeout=5)
+        assert monitor.telemetry.counts[health.LEASE_LOST] == 1
+        await stop_monitor(monitor, task)
+        assert StateModel.get("monitor#lease").owner == "intruder"  # a stale owner never releases it
+
+    asyncio.run(scenario())
