@@ -58,6 +58,7 @@ unit: venv
 
 bench: venv
 	$(VENV)/bin/python -m carsbot.bench
+	$(VENV)/bin/python -m carsbot_monitor.bench
 
 clean:
 	rm -rf $(VENV) $(SAM_VENV) .aws-sam .mypy_cache .ruff_cache .pytest_cache
