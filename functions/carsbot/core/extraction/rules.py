@@ -69,7 +69,8 @@ _GIVEAWAY = _rx(
 _BUY = _rx(
     r"\bкуплю\b|\bкупим\b|\bпокупаем\b|\bвыкуп\w*|\bищу\b|\bищем\b|\bприобрету\b|\bрассмотрю\s+варианты|"
     r"\bнужн[аы]?\s+(?:машин\w*|авто\w*)|\bнужен\s+(?:автомобил\w*|авто)|интересует\s+(?:покупка|авто)|\bвозьму\b|"
-    r"срочн\w*\s+выкуп|дорого\s+(?:купим|куплю)|\bскупка\b|\bкупить\s+(?:авто|машину)\s+до"
+    r"срочн\w*\s+выкуп|дорого\s+(?:купим|куплю)|\bскупка\b|\bкупить\s+(?:авто|машину)\s+до",
+    negations=("с ", "под "),  # "аренда с выкупом" is a rental
 )
 _NOT_RENTAL = re.compile(
     r"\bне\s+(?:из-под\s+|из\s+под\s+|из\s+|под\s+|в\s+)?(?:такси|аренд\w*|каршеринг\w*|прокат\w*)"
@@ -124,6 +125,7 @@ _NEWS = _rx(
     r"|\bпрезентова\w*|\bпредставил\w*|\bпремьер\w*|\bстартовал\w*\s+продаж\w*|\bначал\w*\s+продаж\w*|\bпоявится\b|\bпоявились\b"
     r"|\bсборк\w*|\bзавод\w*|\bконцерн\w*|\bпроизводител\w*|\bрынок\s+(?:новых|подержанных|автомобилей|б/у)|\bпродаж[иа]\s+"
     r"(?:новых|автомобилей|подержанных|в\s+россии|выросли|упали|снизились)|\bрекомендованн\w*\s+цен\w*|\bмодельн\w*\s+ряд\w*"
+    r"|\bсообщил\w*|\bсерийн\w*\s+производств\w*|\bстартов\w*\s+цен\w*|\bэксперт\w*|\bожида\w*\s+(?:рост|подорожа|снижени|дефицит)\w*"
     r"|\bгибдд\s+(?:напоминает|предупреждает|сообщает)|\bштраф\w*|\bс\s+\d{1,2}\s+(?:января|февраля|марта|апреля|мая|июня|"
     r"июля|августа|сентября|октября|ноября|декабря)|\bдилер\w*\s+(?:сообщ|повыс|сниз)\w*|\bв\s+россии\b|\bрегулятор\w*"
 )
@@ -132,6 +134,26 @@ _QUESTION = _rx(
     r"|\bваше\s+мнение\b|\bпомогите\s+(?:выбрать|советом|разобраться)|\bчто\s+скажете\b|\bкто\s+подскажет\b|\bнужен\s+совет\b"
     r"|\bсколько\s+(?:\w+\s+)?(?:стоит|может\s+стоить|реально|просить|ставить)|\bкакой\s+(?:выбрать|лучше)\b|\bкакую\s+(?:выбрать|взять)|\bкто\s+ездит\b"
     r"|\bкто\s+владел\b|\bотзывы\s+владельцев|\bкак\s+(?:вам|считаете|быть)\b|\bчто\s+выбрать\b|\bопрос\b|\bголосуем\b|\bнормальная\s+цена\s*\?"
+)
+# Vehicles that are not cars (policy in docs/extraction.md): motorcycles, ATVs, snowmobiles, boats,
+# trailers, heavy trucks, buses and machinery. Light commercial vehicles (Газель, Transit) are cars.
+_NOT_CAR = _rx(
+    r"\bмотоцикл\w*|\bмопед\w*|\bскутер\w*|\bпитбайк\w*|\bмотобайк\w*|\bбайк\b|\bэндуро\b|\bквадроцикл\w*|\bквадрик\w*"
+    r"|\bснегоход\w*|\bгидроцикл\w*|\bмотобуксировщик\w*|\bлодк[аиу]\b|\bлодочн\w*|\bкатер\b|\bкатера\b|\bяхт[ауы]\b"
+    r"|\bприцеп\w*|\bполуприцеп\w*|\bсамосвал\w*|\bтягач\w*|\bэкскаватор\w*|\bтрактор\w*|\bпогрузчик\w*"
+    r"|\bспецтехник\w*|\bавтокран\w*|\bкамаз\w*|\bkamaz\b|\bмаз\b|\bscania\b|\bскания\b|\bавтобус\w*|\bмотоблок\w*"
+    r"|\bвелосипед\w*|\bсамокат\w*|\bбуран\b|\byamaha\b|\bямаха\b|\bkawasaki\b|\bкавасаки\b|\bducati\b|\bдукати\b"
+    r"|\bharley\b|\bхарлей\b|\bktm\b|\baprilia\b|\bstels\b|\bирбис\b|\birbis\b"
+)
+# Exchange-only posts: the owner swaps the car and does not sell it.
+_EXCHANGE_ONLY = _rx(
+    r"\bтолько\s+(?:на\s+)?обмен\w*|\bобмен\s+только\b|\bисключительно\s+обмен\w*|\bпродавать\s+не\s+(?:буду|хочу)"
+    r"|\bне\s+продаю\b|\bне\s+прода[её]тся\b|\bбез\s+продажи\b"
+)
+_SWAP = _rx(r"\b(?:меняю|поменяю|обменяю|обменяюсь|махнусь|махну)\b")
+_SALE_POSITIVE = _rx(
+    r"\bпрода(?:м|ю|ется|ётся|жа|ю)\b|\bв\s+продаже\b|\bна\s+продажу\b|\bfor\s+sale\b|\bотдам\s+за\b",
+    negations=("не ",),
 )
 _SALE = _rx(
     r"\bпрода(?:м|ю|ется|ётся|ем|ём|ажа|аю)\b|\bв\s+продаже\b|\bна\s+продажу\b|\bсрочно\b|\bторг\w*|\bобмен\w*|\bв\s+наличии\b"
@@ -194,6 +216,10 @@ def _mask(text: str, spans: list[tuple[int, int]]) -> str:
     return "".join(chars)
 
 
+# Lines that are never the title: hashtag-only lines and forwarded-message headers.
+_NOT_TITLE = re.compile(r"^(?:#\S+[\s,]*)+$|^(?:переслано|forwarded|пересланное|репост)\b")
+
+
 def _lines(text: str) -> list[str]:
     return [line.strip() for line in text.split("\n") if line.strip()]
 
@@ -215,7 +241,7 @@ def _analyse(raw: str) -> _Analysis:
 
     low = masked.lower()
     lines = _lines(low)
-    title = next((line for line in lines if _has_letters(line)), "")
+    title = next((line for line in lines if _has_letters(line) and not _NOT_TITLE.match(line)), "")
     head = low[:200]
 
     vehicle = nz.find_vehicle(masked)
@@ -228,6 +254,16 @@ def _analyse(raw: str) -> _Analysis:
     mileage = nz.parse_mileage(masked_no_money)
     if mileage is None and price_m is not None and price_m.keyed:
         mileage = _mileage_from_thousands(money, price_m)
+    if mileage is not None and price_m is not None and not price_m.keyed and price_m.value == mileage:
+        # "245тыс пробег 430т.р.": the thousands amount equal to the mileage is not the price
+        money = [m for m in money if m is not price_m]
+        price_m = nz.best_price(money)
+    if mileage is None:
+        unit_less = _mileage_among_prices(money)
+        if unit_less is not None:
+            mileage = unit_less.value
+            money = [m for m in money if m is not unit_less]
+            price_m = nz.best_price(money)
     year = nz.parse_year(masked_no_money)
     if year is None:
         bare_zone = title
@@ -237,7 +273,7 @@ def _analyse(raw: str) -> _Analysis:
             bare_zone += "\n" + masked_no_money[line_start : line_end if line_end >= 0 else None]
         year = nz.parse_year(bare_zone, bare_ok=True)
     after_model = masked_no_money[vehicle.end : vehicle.end + 24] if vehicle.end is not None else None
-    engine = nz.parse_engine_volume(masked_no_money, after_model=after_model)
+    engine = nz.parse_engine_volume(masked_no_money, after_model=after_model, list_ok=price_m is not None)
     transmission = nz.parse_transmission(masked)
     drive = nz.parse_drive(masked)
     owners = nz.parse_owners(masked_no_money)
@@ -282,6 +318,24 @@ def _mileage_from_thousands(money: list[nz.MoneyMention], price: nz.MoneyMention
             continue
         if _THOUSANDS_ONLY.match(m.raw.strip()):
             return m.value
+    return None
+
+
+_ROUBLES_OR_MILLIONS = re.compile(r"₽|руб|rub|rur|р\.?$|млн|миллион|mln|лям|мульт|кк", re.IGNORECASE)
+
+
+def _mileage_among_prices(money: list[nz.MoneyMention]) -> nz.MoneyMention | None:
+    """With no mileage stated, a thousands amount without a rouble unit next to a larger price is the
+    mileage: "87к, один хозяин, 1 070 000", "230 тыс, 2 владельца, 620к", "87 000 / 1 320 000".
+    """
+    prices = [m for m in money if m.role == "price"]
+    if len(prices) < 2:
+        return None
+    for m in prices:
+        if m.keyed or not 1_000 <= m.value < 1_000_000 or _ROUBLES_OR_MILLIONS.search(m.raw):
+            continue
+        if any(other is not m and other.value > m.value for other in prices):
+            return m
     return None
 
 
@@ -334,6 +388,12 @@ def _classify(a: _Analysis) -> tuple[bool, str | None, float]:
         return False, "buy_request", 0.95
     if _RENTAL.search(_NOT_RENTAL.sub(" ", masked)):
         return False, "rental", 0.93
+    not_car = _NOT_CAR.search(head)
+    if not_car and (a.vehicle.start is None or not_car.start() < a.vehicle.start):
+        return False, "not_car", 0.9
+    swap = _SWAP.search(masked)
+    if (_EXCHANGE_ONLY.search(masked) or (swap and swap.start() < 80)) and not _SALE_POSITIVE.search(masked):
+        return False, "exchange", 0.9
     parts_title = _PARTS.search(title) or _PARTS_SALE.search(head)
     if parts_title or (_PARTS.search(masked) and a.mileage is None):
         return False, "parts", 0.93
