@@ -15,6 +15,10 @@ import time
 from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from carsbot.local.stack import LocalStack
 
 DEMO_BOT_TOKEN = "123456:LOCAL-demo-token"  # noqa: S105 - fake, for the local Bot API stand-in only
 DEMO_OPENAI_KEY = "sk-local-standin"  # fake, for the local OpenAI stand-in only
@@ -61,6 +65,20 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         action="store_true",
         help="extract with the LLM engine against a local OpenAI-compatible stand-in",
     )
+    live = parser.add_argument_group(
+        "live (real monitor)",
+        "with real Telegram credentials, the real monitor replaces the replay source (see docs/monitor.md)",
+    )
+    live.add_argument("--live", action="store_true", help="run the real monitor instead of the replay source")
+    live.add_argument(
+        "--session-file",
+        type=Path,
+        help='JSON {"api_id": ..., "api_hash": "...", "session": "..."} (from carsbot session login)',
+    )
+    live.add_argument("--channel", action="append", default=[], help="source channel to watch (repeatable)")
+    live.add_argument("--minutes", type=float, help="stop after this many minutes (default: Ctrl-C)")
+    live.add_argument("--bot-token-file", type=Path, help="a real bot token: publish to a real channel")
+    live.add_argument("--news-channel", help="the real news channel (with --bot-token-file)")
     parser.add_argument(
         "--real-rate", action="store_true", help="publish at the real channel limit (20 posts a minute)"
     )
@@ -79,7 +97,6 @@ def run_demo(
     llm_standin: bool = False,
 ) -> tuple[DemoSummary, str]:
     """Run the pipeline; returns the summary and the rendered channel feed."""
-    from carsbot.adapters.aws import client
     from carsbot.adapters.db import ListingModel, PostModel
     from carsbot.config import get_settings
     from carsbot.local.botapi_standin import BotApiStandin
@@ -110,29 +127,34 @@ def run_demo(
             for _ in replay(posts, settings.posts_queue_url):
                 pass
             stats = LocalLambdaRunner(stack).drain()
-            sqs = client("sqs")
-            dead = 0
-            for mapping in stack.mappings:
-                queue_logical = next(lid for lid, url in stack.resources.items() if url == mapping.queue_url)
-                dlq = stack.dlq_of(queue_logical)
-                if dlq:
-                    attrs = sqs.get_queue_attributes(
-                        QueueUrl=dlq, AttributeNames=["ApproximateNumberOfMessages"]
-                    )
-                    dead += int(attrs["Attributes"]["ApproximateNumberOfMessages"])
-            published = sum(1 for item in ListingModel.scan() if item.published_message_ids)
             summary = DemoSummary(
                 posts=len(posts),
                 listings=sum(1 for _ in ListingModel.scan()) - _count(ListingModel, "status", "duplicate"),
                 rejected=_count(PostModel, "status", "rejected"),
                 duplicates=_count(PostModel, "status", "duplicate"),
-                published=published,
-                failed=dead + sum(len(s.errors) for s in stats.values()),
+                published=sum(1 for item in ListingModel.scan() if item.published_message_ids),
+                failed=dead_lettered(stack) + sum(len(s.errors) for s in stats.values()),
                 seconds=time.perf_counter() - started,
                 llm_calls=len(llm.requests) if llm is not None else 0,
             )
             feed = bot_api.render_feed()
     return summary, feed
+
+
+def dead_lettered(stack: LocalStack) -> int:
+    """Messages in the dead-letter queues of the function-fed queues."""
+    from carsbot.adapters.aws import client
+
+    dead = 0
+    for mapping in stack.mappings:
+        queue_logical = next(lid for lid, url in stack.resources.items() if url == mapping.queue_url)
+        dlq = stack.dlq_of(queue_logical)
+        if dlq:
+            attrs = client("sqs").get_queue_attributes(
+                QueueUrl=dlq, AttributeNames=["ApproximateNumberOfMessages"]
+            )
+            dead += int(attrs["Attributes"]["ApproximateNumberOfMessages"])
+    return dead
 
 
 def quiet_env(verbose: bool) -> dict[str, str]:
@@ -142,8 +164,31 @@ def quiet_env(verbose: bool) -> dict[str, str]:
     return env
 
 
+def run_live_mode(args: argparse.Namespace) -> int:
+    if not args.session_file or not args.channel:
+        raise SystemExit("--live needs --session-file and at least one --channel")
+    if bool(args.bot_token_file) != bool(args.news_channel):
+        raise SystemExit("--bot-token-file and --news-channel go together")
+    try:
+        from carsbot_monitor.live import LiveOptions, run_live
+    except ModuleNotFoundError as exc:
+        raise SystemExit(f"the monitor package is not installed: {exc}") from None
+    options = LiveOptions(
+        session_json=args.session_file.read_text(encoding="utf-8"),
+        channels=args.channel,
+        minutes=args.minutes,
+        bot_token=args.bot_token_file.read_text(encoding="utf-8").strip() if args.bot_token_file else None,
+        news_channel=args.news_channel,
+    )
+    summary = run_live(options)
+    print(summary.line())
+    return 0 if summary.failed == 0 else 1
+
+
 def run(args: argparse.Namespace) -> int:
     os.environ.update(quiet_env(args.verbose))
+    if args.live:
+        return run_live_mode(args)
     summary, feed = run_demo(
         args.posts, real_rate=args.real_rate, verbose=args.verbose, llm_standin=args.llm_standin
     )
