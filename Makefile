@@ -11,7 +11,7 @@ PY_DIRS := $(wildcard functions monitor tests infra)
 # sam build needs an interpreter matching the Lambda runtime (python3.12) on PATH.
 PY312_DIR := $(dir $(firstword $(wildcard $(HOME)/.pyenv/versions/3.12*/bin/python3.12) $(shell command -v python3.12 2>/dev/null)))
 
-.PHONY: venv demo test lint typecheck unit quality template sam-build bench clean
+.PHONY: venv demo test lint typecheck unit quality compat template sam-build bench clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -32,7 +32,7 @@ demo: venv
 	$(VENV)/bin/carsbot demo
 
 ## Lint, type checks, template checks, sam build and the test suite.
-test: lint typecheck template quality unit
+test: lint typecheck template quality unit compat
 
 lint: venv
 	$(VENV)/bin/ruff check $(PY_DIRS)
@@ -56,9 +56,24 @@ quality: venv
 unit: venv
 	$(VENV)/bin/pytest -q
 
+## The unit tests on the other supported Pythons (3.12 = the Lambda runtime, 3.13), where installed.
+COMPAT_PYTHONS := $(firstword $(wildcard $(HOME)/.pyenv/versions/3.12*/bin/python3.12)) \
+                  $(firstword $(wildcard $(HOME)/.pyenv/versions/3.13*/bin/python3.13))
+compat:
+	@if [ -z "$(strip $(COMPAT_PYTHONS))" ]; then echo "compat: no Python 3.12/3.13 found, skipped"; fi
+	@for py in $(COMPAT_PYTHONS); do \
+	  v=$$($$py -c 'import sys; print("%d.%d" % sys.version_info[:2])'); \
+	  if [ ! -f .venv-$$v/.installed ]; then \
+	    $$py -m venv .venv-$$v && .venv-$$v/bin/python -m pip install --quiet -e '.[dev]' $(PIP_QUIET) \
+	      && touch .venv-$$v/.installed; \
+	  fi; \
+	  echo "unit tests on Python $$v"; \
+	  .venv-$$v/bin/pytest -q -p no:cacheprovider tests/unit || exit 1; \
+	done
+
 bench: venv
 	$(VENV)/bin/python -m carsbot.bench
 	$(VENV)/bin/python -m carsbot_monitor.bench
 
 clean:
-	rm -rf $(VENV) $(SAM_VENV) .aws-sam .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) $(SAM_VENV) .venv-3.* .aws-sam .mypy_cache .ruff_cache .pytest_cache
