@@ -41,12 +41,14 @@ if TYPE_CHECKING:
 
 DEFAULT_BREAKER_FAILURES = 3
 DEFAULT_BREAKER_COOLDOWN = 60.0
+# With less time than this left before the invocation's deadline, the LLM is not called at all.
+MIN_LLM_SECONDS = 5.0
 
 
 class ListingClient(Protocol):
     """What the engine needs from an LLM adapter (``OpenAIListingClient`` implements it)."""
 
-    def extract(self, text: str) -> LlmResponse: ...
+    def extract(self, text: str, *, deadline: float | None = None) -> LlmResponse: ...
 
 
 KeyProvider = Callable[[], str | None]
@@ -239,7 +241,14 @@ class LlmExtractor:
         # secrets adapter): without this, a deployment with no key would call Secrets Manager per post.
         self._no_key_until = 0.0
         self._no_key_error: str | None = None
+        # ``time.monotonic()`` value by which an extraction must be over (the Lambda invocation's end);
+        # None = no limit. The LLM call, retries included, never runs past it: the rules engine answers.
+        self.deadline: float | None = None
         self.stats: Counter[str] = Counter()
+
+    def set_deadline(self, deadline: float | None) -> None:
+        """Bound every later extraction by ``deadline`` (a ``time.monotonic()`` value, None = no limit)."""
+        self.deadline = deadline
 
     # -------------------------------------------------------------------------------- collaborators
 
@@ -317,6 +326,10 @@ class LlmExtractor:
                 )
             return self._fallback(rules_fields, "llm skipped: no OpenAI key configured")
 
+        if self.deadline is not None and self.deadline - time.monotonic() < MIN_LLM_SECONDS:
+            left = max(0.0, self.deadline - time.monotonic())
+            return self._fallback(rules_fields, f"llm skipped: {left:.0f}s left in this invocation")
+
         if not self.breaker.allow():
             wait = self.breaker.seconds_until_probe()
             return self._fallback(rules_fields, f"llm skipped: circuit open ({wait:.0f}s to probe)")
@@ -332,7 +345,7 @@ class LlmExtractor:
         from carsbot.adapters.llm_openai import LlmError
 
         try:
-            response = client.extract(text)
+            response = client.extract(text, deadline=self.deadline)
         except LlmError as exc:
             self._count_calls(exc.attempts, 0, 0)
             if exc.availability:

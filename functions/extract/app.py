@@ -8,9 +8,11 @@ then dead-lettered by the queue's redrive policy.
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.idempotency import (
     DynamoDBPersistenceLayer,
@@ -26,6 +28,10 @@ from carsbot.contracts import QueuedPost
 from carsbot.engines import build_extractor
 from carsbot.observability import logger, metrics, tracer
 from carsbot.pipeline.extract import ExtractService
+
+# Seconds kept free at the end of an invocation: the LLM is not called past this point (the rules
+# engine answers instead), so a slow or failing API can never time the whole batch out.
+SAFETY_MARGIN = 15.0
 
 settings = get_settings()
 bind_tables(settings)
@@ -67,8 +73,11 @@ def record_handler(record: SQSRecord) -> dict[str, Any]:
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
 @metrics.log_metrics
-def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+def handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
     idempotency_config.register_lambda_context(context)
+    set_deadline = getattr(service().extractor, "set_deadline", None)
+    if callable(set_deadline) and hasattr(context, "get_remaining_time_in_millis"):
+        set_deadline(time.monotonic() + context.get_remaining_time_in_millis() / 1000 - SAFETY_MARGIN)
     return process_partial_response(
         event=event, record_handler=record_handler, processor=processor, context=context
     )

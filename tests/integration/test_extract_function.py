@@ -162,3 +162,35 @@ def test_huge_post_is_handled(aws: LocalStack, runner: LocalLambdaRunner) -> Non
     row = PostModel.get("1001:60")
     assert row.status == "listing"
     assert ListingModel.get(row.listing_id).price == 2_150_000
+
+
+DEALER_CAR_A = (
+    "Продаю Тойота Камри 2018 г., 2.5 АКПП, пробег 60 000 км, Казань. Цена 2 400 000 ₽. Тел: +7 912 111-22-33"
+)
+DEALER_CAR_B = (
+    "Тойота Камри 2018, 2.0 автомат, пробег 140 000 км, Казань, цена 1 650 000 руб. Тел +7 912 111-22-33"
+)
+DEALER_CAR_B_REPOST = (
+    "В продаже Камри (Тойота) 2018 года, пробег 140 т.км. 1 640 000 р. Звоните 8 912 111 22 33"
+)
+
+
+def test_same_dealer_different_prices_are_two_cars_and_a_repost_finds_the_second(
+    aws: LocalStack, runner: LocalLambdaRunner
+) -> None:
+    enqueue(post(1001, 70, DEALER_CAR_A))
+    drain_extract(runner)
+    enqueue(post(1001, 71, DEALER_CAR_B, minutes=1))
+    drain_extract(runner)
+    car_a, car_b = PostModel.get("1001:70"), PostModel.get("1001:71")
+    assert car_a.status == car_b.status == "listing"  # 31 % apart: never merged
+    assert car_a.listing_id != car_b.listing_id
+    assert ListingModel.get(car_b.listing_id).price == 1_650_000
+
+    # The second car re-posted elsewhere (price within a few percent) is a duplicate of *it*, even
+    # though the dealer's first car of the same model and year owns the fingerprint's first slot.
+    enqueue(post(2002, 8, DEALER_CAR_B_REPOST, minutes=30))
+    drain_extract(runner)
+    repost = PostModel.get("2002:8")
+    assert repost.status == "duplicate" and repost.listing_id == car_b.listing_id
+    assert sorted(m.listing_id for m in publish_messages()) == sorted([car_a.listing_id, car_b.listing_id])

@@ -9,8 +9,11 @@ from __future__ import annotations
 
 import json
 import socket
+import sys
+import time
 import uuid
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from email.utils import formatdate
 from pathlib import Path
 
@@ -22,6 +25,7 @@ from carsbot.core.extraction.rules import extract_rules, prefilter
 from carsbot.engines import build_extractor
 from carsbot.llm_engine import CircuitBreaker, reset_breakers
 from carsbot.local.openai_standin import OpenAIStandIn, Reply
+from carsbot.local.runner import LocalLambdaRunner
 from carsbot.local.stack import LocalStack
 
 API_KEY = "sk-test"
@@ -253,6 +257,64 @@ def test_unreachable_api_never_raises(llm_env: Settings, monkeypatch: pytest.Mon
     assert result.engine == "rules-fallback"
     assert result.llm_calls == 3 and len(sleeps) == 2
     assert any("connection" in note for note in result.notes)
+
+
+# ------------------------------------------------------------------------------------ invocation deadline
+
+
+def test_no_llm_call_when_the_invocation_is_nearly_over(llm_env: Settings, standin: OpenAIStandIn) -> None:
+    extractor = build_extractor("llm", llm_env, sleep=lambda _: None)
+    extractor.set_deadline(time.monotonic() + 1)  # type: ignore[attr-defined]
+    result = extractor.extract(CAR)
+    assert result.engine == "rules-fallback" and result.llm_calls == 0
+    assert result.fields == extract_rules(CAR)
+    assert standin.completions == []
+    assert any("left in this invocation" in note for note in result.notes)
+
+
+def test_no_retry_is_started_that_would_run_past_the_deadline(
+    llm_env: Settings, standin: OpenAIStandIn, sleeps: list[float]
+) -> None:
+    standin.enqueue(Reply.rate_limited(retry_after="9"))
+    breaker = CircuitBreaker(failure_threshold=5)
+    extractor = build_extractor("llm", llm_env, sleep=sleeps.append, breaker=breaker)
+    extractor.set_deadline(time.monotonic() + 10)  # type: ignore[attr-defined]
+    result = extractor.extract(CAR)
+    assert result.engine == "rules-fallback" and result.llm_calls == 1
+    assert _statuses(standin) == [429]
+    assert sleeps == []  # waiting 9 s, then a 2 s request, would end past the deadline
+
+
+def test_extract_handler_bounds_the_llm_by_the_invocation_time(
+    llm_env: Settings, standin: OpenAIStandIn, runner: LocalLambdaRunner, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from carsbot.adapters.aws import client
+    from carsbot.adapters.db import PostModel
+    from carsbot.contracts import QueuedPost
+    from carsbot.local.runner import LambdaContext, sqs_event
+    from carsbot.pipeline.extract import ExtractService
+
+    handler = runner.handler("ExtractFunction")
+    app = sys.modules[handler.__module__]
+    monkeypatch.setattr(app, "_service", ExtractService(llm_env, build_extractor("llm", llm_env)))
+    mapping = next(m for m in runner.stack.mappings if m.function == "ExtractFunction")
+    queue = mapping.queue_url
+    spec = runner.stack.functions["ExtractFunction"]
+
+    def run(message_id: int, timeout_seconds: int) -> PostModel:
+        body = QueuedPost(channel_id=3003, message_id=message_id, text=CAR, date=datetime.now(UTC))
+        client("sqs").send_message(QueueUrl=queue, MessageBody=body.model_dump_json())
+        got = client("sqs").receive_message(QueueUrl=queue, AttributeNames=["All"], WaitTimeSeconds=0)
+        context = LambdaContext(function_name=spec.name, timeout_seconds=timeout_seconds)
+        result = handler(sqs_event(got["Messages"], mapping.queue_arn), context)
+        assert result == {"batchItemFailures": []}
+        return PostModel.get(body.post_id)
+
+    assert run(1, spec.timeout).engine == "llm"
+    assert len(standin.completions) == 1
+    # Almost no time left in the invocation: the rules engine answers, the API is not called.
+    assert run(2, 16).engine == "rules-fallback"
+    assert len(standin.completions) == 1
 
 
 # ------------------------------------------------------------------------------------ call counting

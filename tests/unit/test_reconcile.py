@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from carsbot.contracts import ListingFields
@@ -102,6 +102,20 @@ def test_price_not_in_text_and_not_from_phone_digits() -> None:
     assert not price_in_text(999_000, "Toyota, звоните 8 999 123-45-67")
 
 
+NO_PRICE = (
+    "Toyota Corolla, двигатель 1.5 л, 109 л.с., АКПП, 2012 г., пробег 150 т.км, торг. Тел 8 912 345 67 89"
+)
+
+
+@pytest.mark.parametrize("invented", [1_500_000, 150_000, 109_000, 2_012_000])
+def test_engine_power_year_and_mileage_figures_are_not_prices(invented: int) -> None:
+    # A post without a price: an LLM price read off the engine volume, the power, the year or the
+    # mileage is not "present in the text" and must be dropped by the guard.
+    assert not price_in_text(invented, NO_PRICE)
+    fields = guard(ListingFields(is_car_sale=True, price=invented, market_price=invented), NO_PRICE).fields
+    assert fields.price is None and fields.market_price is None
+
+
 def test_username_must_be_a_whole_token() -> None:
     assert username_in_text("ivan_cars", POST)
     assert username_in_text("AUTO_MSK", POST)
@@ -148,10 +162,12 @@ def test_description_empty_or_contacts_only_is_none() -> None:
 
 @settings(max_examples=200, deadline=None)
 @given(st.text(max_size=400))
+@example("HTTP")  # a word, not a link
+@example("Звоните http://")
 def test_sanitiser_never_raises_and_output_is_clean(text: str) -> None:
     cleaned = sanitize_description(text)
     if cleaned is not None:
-        assert "http" not in cleaned.lower()
+        assert "http://" not in cleaned.lower() and "https://" not in cleaned.lower()
         assert len(cleaned.split(" ")) <= 100
 
 

@@ -257,6 +257,7 @@ class OpenAIListingClient:
             raise ValueError("api_key is required")
         self.model = model
         self.base_url = base_url
+        self.timeout = timeout
         self.max_attempts = max(1, max_attempts)
         self.backoff_base = backoff_base
         self.backoff_max = backoff_max
@@ -299,8 +300,12 @@ class OpenAIListingClient:
         ceiling = min(self.backoff_max, self.backoff_base * (2 ** (attempt - 1)))
         return ceiling * (0.5 + random.random() / 2)
 
-    def extract(self, text: str) -> LlmResponse:
-        """One logical call for one post (at most ``max_attempts`` HTTP requests). Raises LlmError."""
+    def extract(self, text: str, *, deadline: float | None = None) -> LlmResponse:
+        """One logical call for one post (at most ``max_attempts`` HTTP requests). Raises LlmError.
+
+        ``deadline`` (a ``time.monotonic()`` value) bounds the whole call: each request's timeout is cut
+        to the time left, and no retry starts that could not finish before it.
+        """
         openai = self._openai
         messages = build_messages(text, self.max_input_chars)
         options: dict[str, Any] = {}
@@ -313,12 +318,18 @@ class OpenAIListingClient:
             attempt += 1
             retry_after: float | None = None
             status: int | None = None
+            request_options = dict(options)
+            if deadline is not None:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise LlmError("no time left for the call", attempts=attempt - 1, availability=False)
+                request_options["timeout"] = min(self.timeout, left)
             try:
                 completion = self._client.chat.completions.parse(
                     model=self.model,
                     messages=messages,  # type: ignore[arg-type]
                     response_format=LlmListing,
-                    **options,
+                    **request_options,
                 )
             except openai.APIStatusError as exc:
                 status = exc.status_code
@@ -359,6 +370,13 @@ class OpenAIListingClient:
                     retry_after=retry_after,
                 )
             delay = retry_after if retry_after is not None else self._backoff(attempt)
+            if deadline is not None and time.monotonic() + delay + min(self.timeout, 5.0) > deadline:
+                raise LlmError(
+                    f"{failure}; no time left for attempt {attempt + 1} in this invocation",
+                    attempts=attempt,
+                    status=status,
+                    retry_after=retry_after,
+                )
             logger.info("openai retry", extra={"attempt": attempt, "failure": failure, "delay": delay})
             self._sleep(delay)
 

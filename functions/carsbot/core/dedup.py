@@ -14,6 +14,9 @@ import unicodedata
 from carsbot.contracts import ListingFields
 
 PRICE_TOLERANCE = 0.05  # 5 %
+# Listings one contact+car fingerprint can tell apart: a dealer's cars of the same model and year at
+# clearly different prices each own a slot (``car#...``, ``car#...#2``, ...). Text fingerprints have one.
+CAR_FINGERPRINT_SLOTS = 8
 _NON_WORD = re.compile(r"[\W_]+", re.UNICODE)
 
 
@@ -48,6 +51,13 @@ def fingerprints(fields: ListingFields, text: str) -> list[str]:
     if text_fp:
         found.append(text_fp)
     return found
+
+
+def fingerprint_slots(fingerprint: str) -> list[str]:
+    """The storage keys a fingerprint may occupy, first slot first."""
+    if not fingerprint.startswith("car#"):
+        return [fingerprint]
+    return [fingerprint, *(f"{fingerprint}#{n}" for n in range(2, CAR_FINGERPRINT_SLOTS + 1))]
 
 
 def prices_match(a: int | None, b: int | None, tolerance: float = PRICE_TOLERANCE) -> bool:

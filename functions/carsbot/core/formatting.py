@@ -150,15 +150,15 @@ _MENTION = re.compile(r"(?<![\w@])@[A-Za-z][A-Za-z0-9_]{2,31}\b")
 # Phones: international "+..." numbers, Russian numbers with a trunk prefix (8 / 7 / +7) in any
 # grouping, bare mobile numbers (9xx...), and bare runs of 10-12 digits. Prices ("1 350 000"),
 # mileage and years never match: they are shorter or grouped by thousands.
-_SEPS = r"[\s\-\u2010-\u2015]"
+_SEPS = r"[\s.\-\u2010-\u2015]"  # "8 916 123-45-67", "8.916.123.45.67", "123 - 45 - 67"
 _PHONES = (
     re.compile(r"\+\d(?:[\s\-\u2010-\u2015.()]{0,3}\d){6,14}(?!\d)"),
     re.compile(
-        rf"(?<![\d+])[78]{_SEPS}{{0,2}}\(?{_SEPS}{{0,1}}\d{{3,5}}{_SEPS}{{0,1}}\)?{_SEPS}{{0,2}}"
-        rf"\d{{1,3}}{_SEPS}{{0,2}}\d{{2}}{_SEPS}{{0,2}}\d{{2}}(?!\d)"
+        rf"(?<![\d+])[78]{_SEPS}{{0,3}}\(?{_SEPS}{{0,1}}\d{{3,5}}{_SEPS}{{0,1}}\)?{_SEPS}{{0,3}}"
+        rf"\d{{1,3}}{_SEPS}{{0,3}}\d{{2}}{_SEPS}{{0,3}}\d{{2}}(?!\d)"
     ),
     re.compile(
-        rf"(?<![\d+])\(?9\d{{2}}\)?{_SEPS}{{0,2}}\d{{3}}{_SEPS}{{0,2}}\d{{2}}{_SEPS}{{0,2}}\d{{2}}(?!\d)"
+        rf"(?<![\d+])\(?9\d{{2}}\)?{_SEPS}{{0,3}}\d{{3}}{_SEPS}{{0,3}}\d{{2}}{_SEPS}{{0,3}}\d{{2}}(?!\d)"
     ),
     re.compile(r"(?<!\d)\d{10,12}(?!\d)"),
 )

@@ -171,32 +171,41 @@ class ExtractService:
 
     # ------------------------------------------------------------------ duplicates
     def _find_duplicate(self, prints: list[str], price: int | None, own_id: str) -> str | None:
-        for fingerprint in prints:
-            try:
-                item = DedupModel.get(fingerprint)
-            except DoesNotExist:
-                continue
-            if item.listing_id != own_id and (
-                fingerprint.startswith("text#") or dedup.prices_match(price, _int(item.price))
-            ):
+        keys = [slot for fingerprint in prints for slot in dedup.fingerprint_slots(fingerprint)]
+        owners = {item.fingerprint: item for item in DedupModel.batch_get(keys)} if keys else {}
+        for key in keys:  # in order: a fingerprint's first slot before its later ones
+            item = owners.get(key)
+            if item is not None and item.listing_id != own_id and _same_car(key, price, item):
                 return item.listing_id
         return None
 
     def _claim_fingerprints(self, prints: list[str], listing_id: str, price: int | None) -> str | None:
-        expires = datetime.now(UTC).timestamp() + DEDUP_TTL_DAYS * 86400
+        """Claim each fingerprint for ``listing_id``; the id of an existing listing of the same car, if any.
+
+        A contact+car fingerprint has several slots: a dealer may sell two cars of the same model and
+        year at clearly different prices, and a re-post of the second car must still find it.
+        """
+        expires = datetime.fromtimestamp(datetime.now(UTC).timestamp() + DEDUP_TTL_DAYS * 86400, UTC)
         for fingerprint in prints:
-            item = DedupModel(fingerprint, listing_id=listing_id, price=price)
-            item.expires_at = datetime.fromtimestamp(expires, UTC)
-            try:
-                item.save(condition=DedupModel.fingerprint.does_not_exist())
-            except PutError as exc:
-                if not _conditional_failure(exc):
-                    raise
-                owner = DedupModel.get(fingerprint)
-                if owner.listing_id != listing_id and (
-                    fingerprint.startswith("text#") or dedup.prices_match(price, _int(owner.price))
-                ):
+            for slot in dedup.fingerprint_slots(fingerprint):
+                item = DedupModel(slot, listing_id=listing_id, price=price)
+                item.expires_at = expires
+                try:
+                    item.save(condition=DedupModel.fingerprint.does_not_exist())
+                    break
+                except PutError as exc:
+                    if not _conditional_failure(exc):
+                        raise
+                try:
+                    owner = DedupModel.get(slot, consistent_read=True)
+                except DoesNotExist:  # expired and deleted in between: try the slot again next time
+                    continue
+                if owner.listing_id == listing_id:
+                    break  # claimed by an earlier attempt of this post
+                if _same_car(slot, price, owner):
                     return owner.listing_id
+            else:
+                logger.warning("every dedup slot of a fingerprint is taken", extra={"listing_id": listing_id})
         return None
 
     def _mark_duplicate(self, row: PostModel, original_id: str, engine: str) -> Outcome:
@@ -345,6 +354,11 @@ class ExtractService:
 def _conditional_failure(exc: Exception) -> bool:
     cause = getattr(exc, "cause_response_code", None)
     return cause == "ConditionalCheckFailedException"
+
+
+def _same_car(key: str, price: int | None, owner: DedupModel) -> bool:
+    """Whether the listing owning fingerprint slot ``key`` is the car priced ``price``."""
+    return key.startswith("text#") or dedup.prices_match(price, _int(owner.price))
 
 
 def _int(value: Any) -> int | None:

@@ -62,9 +62,21 @@ _USERNAME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_]{3,31}$")
 _USERNAME_PREFIX_RE = re.compile(r"^(?:https?://)?(?:www\.)?(?:t(?:elegram)?\.me/|@)", re.IGNORECASE)
 # A number as written in ads: grouped thousands ("1 350 000", "1.350.000") or plain/decimal ("1.35", "850").
 _NUMBER_RE = re.compile(r"\d{1,3}(?:[ \u00a0\u202f\u2009.,']\d{3})+(?!\d)|\d+(?:[.,]\d+)?")
+# A number with one of these units after it, or one of these words before it, is a mileage, engine,
+# power or year figure, never a price: the guard does not read it as one ("1.5 л" is not 1 500 000 ₽).
+_NOT_PRICE_AFTER_RE = re.compile(
+    r"\s*(?:т\.?\s*км|тыс\w*\.?\s*км|ткм|км|km|л\.?\s*с|лс|hp|л\.|л\b|литр|l\b|г\.|г\b|гг|год|лет|"
+    r"куб|см|cc|квт|kw|владел|хозя)",
+    re.IGNORECASE,
+)
+_NOT_PRICE_BEFORE_RE = re.compile(
+    r"(?:пробег\w*|объ[её]м\w*|двигател\w*|дв\.|мощност\w*|год\w*|г\.\s*в\.?|владел\w*|хозя\w*)"
+    r"[\s:.\-\u2013\u2014]*$",
+    re.IGNORECASE,
+)
 _DIGIT_RUN_RE = re.compile(r"\+?\d[\d\s\u00a0\-().]*\d")
 _URL_RE = re.compile(
-    r"(?:https?://|www\.)\S+|\b(?:t|telegram)\.me/\S+|\b[\w.-]+\.(?:ru|com|рф|me|org|net)/\S*", re.I
+    r"(?:https?://|www\.)\S*|\b(?:t|telegram)\.me/\S+|\b[\w.-]+\.(?:ru|com|рф|me|org|net)/\S*", re.I
 )
 _EMAIL_RE = re.compile(r"\b[\w.+-]+@[\w-]+\.[\w.-]+\b")
 _HANDLE_RE = re.compile(r"(?<![\w@])@[A-Za-z0-9_]{3,}")
@@ -164,11 +176,18 @@ def price_candidates(text: str, region: str = DEFAULT_REGION) -> set[int]:
     Each number (phone numbers excluded) is read as written, in thousands ("850к", "1 350 т.р.",
     "цена 560") and in millions ("1.35 млн", "1,2кк"); grouped digits are also read as a decimal
     ("1.350" as 1350 and 1.35). The rules engine's own money parser adds its readings ("1 млн 200").
-    Used only to check presence, so it is deliberately generous.
+    Used only to check presence, so it is deliberately generous — except for numbers that are plainly
+    something else (a unit such as "л", "км", "л.с.", "г." after them, or "пробег", "двигатель", "год"
+    before them): "пробег 150 т.км" does not make 150 000 ₽ a price the text states.
     """
     text = _strip_phones(prepare_text(text), region)
     values: set[float] = {float(mention.value) for mention in find_money(text)}
-    for token in _NUMBER_RE.findall(text):
+    for match in _NUMBER_RE.finditer(text):
+        token = match.group()
+        if _NOT_PRICE_AFTER_RE.match(text, match.end()) or _NOT_PRICE_BEFORE_RE.search(
+            text, max(0, match.start() - 24), match.start()
+        ):
+            continue  # the money parser above already read it if it is an amount
         plain = re.sub(r"\D", "", token)
         if plain:
             values.add(float(plain))
