@@ -194,3 +194,29 @@ def test_same_dealer_different_prices_are_two_cars_and_a_repost_finds_the_second
     repost = PostModel.get("2002:8")
     assert repost.status == "duplicate" and repost.listing_id == car_b.listing_id
     assert sorted(m.listing_id for m in publish_messages()) == sorted([car_a.listing_id, car_b.listing_id])
+
+
+def test_configured_filters_reject_with_reason_and_keywords_cost_no_extraction(aws: LocalStack) -> None:
+    from carsbot.core.extraction.base import ExtractionResult
+    from carsbot.core.extraction.rules import RulesExtractor
+    from carsbot.pipeline.extract import ExtractService
+
+    seen: list[str] = []
+
+    class CountingRules:  # the real rules engine, counting how often extraction runs
+        name = "rules"
+
+        def extract(self, text: str) -> ExtractionResult:
+            seen.append(text)
+            return RulesExtractor().extract(text)
+
+    settings = get_settings().model_copy(update={"exclude_keywords": ["лизинг"], "min_price": 500_000})
+    service = ExtractService(settings, CountingRules())
+
+    leasing = service.process(post(1001, 70, "Авто в лизинг для юрлиц! " + SALE))
+    assert (leasing.status, leasing.reason) == ("rejected", "filter:exclude_keyword:лизинг")
+    assert seen == []  # rejected on the text alone: no extraction, so no LLM call either
+    cheap = service.process(post(1001, 71, SALE.replace("2 150 000", "350 000")))
+    assert (cheap.status, cheap.reason) == ("rejected", "filter:price_below_min")
+    assert PostModel.get("1001:71").reason == "filter:price_below_min"
+    assert service.process(post(1001, 72, SALE)).status == "listing"

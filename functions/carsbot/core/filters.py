@@ -17,16 +17,23 @@ class FilterRules:
     min_confidence: float = 0.0
 
 
-def rejection_reason(text: str, fields: ListingFields, rules: FilterRules) -> str | None:
-    """Why a car sale is filtered out (``filter:...``), or None when it passes."""
-    lowered = text.lower().replace("ё", "е")
+def _fold(text: str) -> str:
+    return text.lower().replace("ё", "е")
+
+
+def keyword_rejection(text: str, rules: FilterRules) -> str | None:
+    """The keyword filters, which need only the text: applied before extraction (no LLM call is spent)."""
+    lowered = _fold(text)
     for word in rules.exclude_keywords:
-        if word and word.lower().replace("ё", "е") in lowered:
+        if word and _fold(word) in lowered:
             return f"filter:exclude_keyword:{word}"
-    if rules.include_keywords and not any(
-        w and w.lower().replace("ё", "е") in lowered for w in rules.include_keywords
-    ):
+    if rules.include_keywords and not any(w and _fold(w) in lowered for w in rules.include_keywords):
         return "filter:no_include_keyword"
+    return None
+
+
+def fields_rejection(fields: ListingFields, rules: FilterRules) -> str | None:
+    """The filters on extracted fields: price range and minimum confidence."""
     if fields.price is not None:
         if rules.min_price is not None and fields.price < rules.min_price:
             return "filter:price_below_min"
@@ -35,3 +42,8 @@ def rejection_reason(text: str, fields: ListingFields, rules: FilterRules) -> st
     if fields.confidence < rules.min_confidence:
         return "filter:low_confidence"
     return None
+
+
+def rejection_reason(text: str, fields: ListingFields, rules: FilterRules) -> str | None:
+    """Why a car sale is filtered out (``filter:...``), or None when it passes."""
+    return keyword_rejection(text, rules) or fields_rejection(fields, rules)

@@ -20,7 +20,7 @@ from carsbot.config import Settings
 from carsbot.contracts import ListingFields, ListingMessage, PostKind, QueuedPost, listing_id_of
 from carsbot.core import dedup, pricing
 from carsbot.core.extraction.base import ExtractionResult, Extractor
-from carsbot.core.filters import FilterRules, rejection_reason
+from carsbot.core.filters import FilterRules, fields_rejection, keyword_rejection
 from carsbot.observability import logger, metrics
 
 MAX_STORED_TEXT = 20_000  # characters of source text kept on the post row
@@ -110,11 +110,14 @@ class ExtractService:
         return self._classify_and_store(post, row)
 
     def _classify_and_store(self, post: QueuedPost, row: PostModel) -> Outcome:
+        keyword_reason = keyword_rejection(post.text, self.filters)
+        if keyword_reason is not None:  # decided by the text alone: no extraction (and no LLM call)
+            return self._reject(row, keyword_reason, "filter")
         result = self.extractor.extract(post.text)
         fields = result.fields
         reason = None if fields.is_car_sale else (fields.reason or "not_car_sale")
         if reason is None:
-            reason = rejection_reason(post.text, fields, self.filters)
+            reason = fields_rejection(fields, self.filters)
         if reason is not None:
             return self._reject(row, reason, result.engine)
 
