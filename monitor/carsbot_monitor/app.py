@@ -156,6 +156,7 @@ class _Pending:
     record: ChannelRecord
     retry_at: float = 0.0
     failures: int = 0
+    rejoin: bool = False  # access was lost: only the resolver (a join) may bring it back
 
 
 # ---------------------------------------------------------------------------------------------- monitor
@@ -268,8 +269,8 @@ class Monitor:
                     await self._while_owner(lost)
                 finally:
                     keeper.cancel()
-                    await asyncio.gather(keeper, return_exceptions=True)
-                    await self._disconnect()
+                    await self._disconnect()  # first: never stay connected while waiting for tasks
+                    await self._finish_tasks([keeper])
                 if lost.is_set() and not self._stop.is_set():
                     self.telemetry.count(health.LEASE_LOST)
                     self.log.warning("session lease lost; disconnected, waiting to re-acquire it")
@@ -317,7 +318,8 @@ class Monitor:
                 lost.set()
                 return
             try:
-                renewed = await asyncio.wait_for(self._blocking(self.lease.renew), timeout=remaining)
+                async with asyncio.timeout(remaining):
+                    renewed = await self._blocking(self.lease.renew)
             except TimeoutError:
                 lost.set()
                 return
@@ -400,10 +402,10 @@ class Monitor:
         self.connect_attempts += 1
         self.telemetry.count(health.CONNECTS)
         try:
-            await asyncio.wait_for(client.connect(), timeout=self.config.connect_timeout_seconds)
-            user = await asyncio.wait_for(
-                verify_authorized(client), timeout=self.config.connect_timeout_seconds
-            )
+            async with asyncio.timeout(self.config.connect_timeout_seconds):
+                await client.connect()
+            async with asyncio.timeout(self.config.connect_timeout_seconds):
+                user = await verify_authorized(client)
         except BaseException:
             await _quiet_disconnect(client)
             raise
@@ -413,7 +415,11 @@ class Monitor:
         assert self._stop is not None
         self.state = "connecting"
         try:
-            client, user = await self._connect(credentials)
+            # Connecting can take a while (Telethon retries); losing the lease meanwhile aborts it at once,
+            # so this process never ends up connected while another one holds the lease.
+            client, user = await _unless_set(self._connect(credentials), self._stop, lost)
+        except _Interrupted:
+            return "stop" if self._stop.is_set() else "lost"
         except SessionDead as exc:
             self._mark_dead(credentials, exc.reason)
             return "dead"
@@ -459,8 +465,10 @@ class Monitor:
         finally:
             for task in tasks:
                 task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
+            # Disconnect before waiting for the tasks: a task that is slow to end (or swallows its
+            # cancellation) must never keep this process connected after the lease was lost.
             await self._disconnect()
+            await self._finish_tasks(self._phase_tasks)
         if self._stop.is_set():
             return "stop"
         if lost.is_set():
@@ -482,7 +490,17 @@ class Monitor:
     async def _drain(self) -> None:
         """On a graceful stop, give queued work a moment to finish (checkpoints cover the rest)."""
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self.queue.join(), timeout=5.0)
+            async with asyncio.timeout(5.0):
+                await self.queue.join()
+
+    async def _finish_tasks(self, tasks: Sequence[asyncio.Task[Any]], grace: float = 10.0) -> None:
+        """Cancel ``tasks`` and wait (at most ``grace`` seconds) until they have ended."""
+        stuck = await _cancel_and_wait(tasks, grace)
+        if stuck:
+            self.log.error(
+                "monitor tasks did not stop when cancelled; continuing without them",
+                extra={"tasks": sorted(task.get_name() for task in tasks if task in stuck)},
+            )
 
     async def _disconnect(self) -> None:
         client, self.client = self.client, None
@@ -663,6 +681,13 @@ class Monitor:
         low, high = ids[0], ids[-1]
         if high <= channel.checkpoint:
             return  # already queued (by a backfill)
+        if any(getattr(m, "grouped_id", None) is not None for m in messages):
+            # An album can reach us in pieces (an item's update late, e.g. after Telethon's gap recovery,
+            # or never pushed): queuing the items that arrived would split it into two posts, one maybe
+            # without its caption. History has every item: read it from the checkpoint instead (the
+            # backfill holds a trailing album back until it has settled).
+            await self._backfill(channel, "album")
+            return
         if low != channel.checkpoint + 1:
             # Something between the checkpoint and this message was not seen (or not queued): read
             # history from the checkpoint instead, which includes this message.
@@ -873,7 +898,9 @@ class Monitor:
             title=channel.info.title,
             last_message_id=channel.checkpoint,
         )
-        self.pending[channel.ref] = _Pending(record, retry_at=time.monotonic() + 60.0)
+        self.pending[channel.ref] = _Pending(
+            record, retry_at=time.monotonic() + self.config.rejoin_delay_seconds, rejoin=True
+        )
 
     # ------------------------------------------------------------------------------------ media
     async def _media_for(self, channel: ChannelState, messages: Iterable[Any]) -> list[MediaRef]:
@@ -946,7 +973,14 @@ class Monitor:
                 elif record.title != current.info.title or record.username != current.info.username:
                     current.info = ChannelInfo(current.channel_id, record.username, record.title)
                 continue
-            if record.resolved and not record.needs_start_point:
+            waiting = self.pending.get(record.ref)
+            if record.join_error:
+                self.pending.pop(record.ref, None)  # an admin has to act (add/resume clears the error)
+            elif waiting is not None and waiting.rejoin:
+                # Access was lost: watching it again from the stored id would only fail again; the
+                # resolver re-joins it (id + hash, or the invite) and then watches it.
+                waiting.record = record
+            elif record.resolved and not record.needs_start_point:
                 assert record.channel_id is not None
                 other = self.channels.get(record.channel_id)
                 if other is not None:
@@ -959,8 +993,6 @@ class Monitor:
                     continue
                 added.append(self._watch(record, record.last_message_id))
                 self.pending.pop(record.ref, None)
-            elif record.join_error:
-                self.pending.pop(record.ref, None)  # an admin has to act (add/resume clears the error)
             elif record.ref in self.pending:
                 self.pending[record.ref].record = record
             else:
@@ -1206,7 +1238,8 @@ class Monitor:
             if now - last_probe >= self.config.probe_seconds:
                 last_probe = now
                 try:
-                    await asyncio.wait_for(self.tg.probe(), timeout=self.config.connect_timeout_seconds)
+                    async with asyncio.timeout(self.config.connect_timeout_seconds):
+                        await self.tg.probe()
                     failures = 0
                 except SessionDead as exc:
                     self._session_died(exc)
@@ -1338,6 +1371,48 @@ async def _quiet_disconnect(client: Any) -> None:
         result = client.disconnect()
         if asyncio.iscoroutine(result) or isinstance(result, asyncio.Future):
             await result
+
+
+class _Interrupted(Exception):
+    """The awaited work was abandoned because a stop/lease-loss event was set."""
+
+
+async def _unless_set(awaitable: Any, *events: asyncio.Event) -> Any:
+    """The result of ``awaitable``, unless one of ``events`` is set first: then it is cancelled (and
+    waited for) and :class:`_Interrupted` is raised."""
+    task = asyncio.ensure_future(awaitable)
+    watcher = asyncio.ensure_future(_wait_any(*events))
+    try:
+        await asyncio.wait({task, watcher}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        watcher.cancel()
+        if not task.done():
+            task.cancel()
+        await _cancel_and_wait([watcher, task])
+    if not task.done() or task.cancelled():
+        raise _Interrupted()
+    return task.result()
+
+
+async def _cancel_and_wait(
+    tasks: Sequence[asyncio.Future[Any]], grace: float = 10.0
+) -> set[asyncio.Future[Any]]:
+    """Cancel ``tasks`` and wait until they end, cancelling again any that carry on (on Python 3.11 a
+    cancellation can be lost, e.g. inside ``asyncio.wait_for``). Returns those still running after
+    ``grace`` seconds (never waits longer)."""
+    pending = {task for task in tasks if not task.done()}
+    deadline = time.monotonic() + grace
+    while pending:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            break
+        for task in pending:
+            task.cancel()
+        _, pending = await asyncio.wait(pending, timeout=min(0.5, remaining))
+    for task in tasks:
+        if task.done() and not task.cancelled():
+            task.exception()  # retrieved: no "exception was never retrieved" noise
+    return pending
 
 
 async def _wait_any(*events: asyncio.Event, timeout: float | None = None) -> bool:

@@ -19,7 +19,7 @@ import hashlib
 import os
 import random
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -185,6 +185,10 @@ class OfflineTelegram:
         self.connects_by_key: Counter[bytes] = Counter()
         self.violations: list[str] = []
         self.fail_connects = 0
+        # While set and not open, connecting waits here (a slow network / handshake).
+        self.connect_gate: asyncio.Event | None = None
+        # request name -> coroutine function awaited before the request is answered (a slow server).
+        self.request_hooks: dict[str, Callable[[], Awaitable[None]]] = {}
         self.flood: dict[str, list[int]] = {}
         self.drop_rate = 0.0  # share of live updates Telegram "forgets" to push
         self.live = True
@@ -298,8 +302,13 @@ class OfflineTelegram:
         *,
         deliver: bool | None = None,
         date: datetime | None = None,
+        push_first: int | None = None,
     ) -> list[StoredMessage]:
-        """An album: one message per ``(caption, photo)``; captions may be empty on any item."""
+        """An album: one message per ``(caption, photo)``; captions may be empty on any item.
+
+        ``push_first=n`` pushes only the first ``n`` items live (the rest of the album's updates are
+        lost, as when Telegram does not push them); history has every item.
+        """
         grouped_id = self.rng.getrandbits(62) | (1 << 62)  # 64-bit album ids
         when = date or _now()
         messages = []
@@ -317,7 +326,7 @@ class OfflineTelegram:
                 )
             )
             channel.next_id += 1
-        await self._push_new(channel, messages, deliver)
+        await self._push_new(channel, messages if push_first is None else messages[:push_first], deliver)
         return messages
 
     async def service_message(self, channel: OfflineChannel, *, deliver: bool | None = None) -> StoredMessage:
@@ -446,6 +455,8 @@ class OfflineTelegram:
             raise ConnectionError("offline world: connection refused")
         if client._offline_connected:
             return
+        if self.connect_gate is not None:
+            await self.connect_gate.wait()
         if client.session.auth_key is None:  # a brand-new session (login): the key exchange
             client.session.set_dc(self.dc_id, TEST_ADDRESS, 443)
             client.session.auth_key = AuthKey(os.urandom(256))
@@ -472,6 +483,9 @@ class OfflineTelegram:
         name = type(request).__name__
         self.requests[name] += 1
         await asyncio.sleep(0)
+        hook = self.request_hooks.get(name)
+        if hook is not None:
+            await hook()
         key = client.auth_key_bytes
         if key in self.revoked:
             raise self.revoked[key](request=request)

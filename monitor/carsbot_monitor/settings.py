@@ -35,6 +35,9 @@ class MonitorSettings(BaseSettings):
     # Registry
     registry_reload_seconds: float = Field(default=30.0, gt=0, le=60.0)
     join_interval_seconds: float = Field(default=30.0, ge=0, description="Minimum gap between joins/resolves")
+    rejoin_delay_seconds: float = Field(
+        default=60.0, ge=0, description="Wait before re-joining a channel the account lost access to"
+    )
     initial_backfill_messages: int = Field(
         default=0, ge=0, le=100, description="Recent posts queued when a channel is first joined"
     )

@@ -44,7 +44,11 @@ def test_two_monitors_one_session_only_one_connects_and_the_other_takes_over(mon
 
     async def scenario() -> None:
         a, b = monitor_env.monitor(config), monitor_env.monitor(config)
-        task_a, task_b = asyncio.create_task(a.run()), asyncio.create_task(b.run())
+        task_a = asyncio.create_task(a.run())
+        # The contender starts once the lease is taken: moto's conditional writes are not atomic when two
+        # requests race (DynamoDB's are), which let both "acquire" version 1 on a loaded machine.
+        await wait_for(lambda: a.lease.held)
+        task_b = asyncio.create_task(b.run())
         await wait_for(lambda: channel.id in a.channels or channel.id in b.channels)
         await world.publish(channel, "пост 1")
         await downstream.until(lambda posts: len(posts) == 1)
@@ -87,5 +91,77 @@ def test_a_monitor_that_loses_its_lease_disconnects(monitor_env: MonitorEnv) -> 
         assert monitor.telemetry.counts[health.LEASE_LOST] == 1
         await stop_monitor(monitor, task)
         assert StateModel.get("monitor#lease").owner == "intruder"  # a stale owner never releases it
+
+    asyncio.run(scenario())
+
+
+def _take_lease(owner: str = "intruder") -> None:
+    """Another process takes the lease (e.g. after this one was partitioned away)."""
+    StateModel(pk="monitor#lease").update(
+        actions=[
+            StateModel.owner.set(owner),
+            StateModel.version.add(1),
+            StateModel.expires_at.set(datetime.now(UTC) + timedelta(seconds=30)),
+        ]
+    )
+
+
+def test_losing_the_lease_while_connecting_aborts_the_connection(monitor_env: MonitorEnv) -> None:
+    world = monitor_env.world
+    monitor_env.store_session(monitor_env.new_session())
+
+    async def scenario() -> None:
+        world.connect_gate = asyncio.Event()  # the handshake hangs (slow network, Telethon retrying)
+        config = monitor_env.config(lease_seconds=2.0, lease_renew_seconds=0.2, connect_timeout_seconds=60.0)
+        monitor = monitor_env.monitor(config)
+        task = asyncio.create_task(monitor.run())
+        await wait_for(lambda: world.connects == 1 and monitor.state == "connecting")
+        _take_lease()
+        # The monitor gives the connection attempt up at once instead of finishing it without the lease.
+        await wait_for(lambda: monitor.telemetry.counts[health.LEASE_LOST] == 1, timeout=5)
+        world.connect_gate.set()
+        await stop_monitor(monitor, task)
+        assert world.connected == [] and world.connects_by_key == {}  # the handshake never completed
+        assert StateModel.get("monitor#lease").owner == "intruder"
+
+    asyncio.run(scenario())
+
+
+def test_a_request_that_ignores_cancellation_does_not_keep_the_session_connected(
+    monitor_env: MonitorEnv,
+) -> None:
+    """Losing the lease disconnects first, then waits for the session's tasks.
+
+    A task can fail to end when cancelled (on Python 3.11 ``asyncio.wait_for`` drops a cancellation that
+    arrives as its inner call finishes). Waiting for the tasks before disconnecting kept such a monitor
+    connected to the session for ever after another process took the lease over.
+    """
+    world = monitor_env.world
+    monitor_env.store_session(monitor_env.new_session())
+
+    async def scenario() -> None:
+        entered, release = asyncio.Event(), asyncio.Event()
+
+        async def stubborn() -> None:
+            entered.set()
+            while not release.is_set():
+                try:
+                    await release.wait()
+                except asyncio.CancelledError:
+                    continue  # swallowed
+
+        world.request_hooks["GetStateRequest"] = stubborn
+        monitor = monitor_env.monitor(monitor_env.config(lease_seconds=2.0, probe_seconds=0.2))
+        task = asyncio.create_task(monitor.run())
+        try:
+            await wait_for(lambda: monitor.state == "running" and entered.is_set())
+            assert len(world.connected) == 1
+            _take_lease()
+            await wait_for(lambda: world.connected == [], timeout=5)
+        finally:
+            release.set()
+        await wait_for(lambda: monitor.telemetry.counts[health.LEASE_LOST] == 1, timeout=15)
+        await stop_monitor(monitor, task)
+        assert world.violations == []
 
     asyncio.run(scenario())

@@ -123,3 +123,44 @@ def test_album_edit_and_full_album_deletion(monitor_env: MonitorEnv) -> None:
         assert deletion.message_ids == [m.id for m in album]
 
     asyncio.run(scenario())
+
+
+def test_an_album_pushed_in_pieces_is_still_one_post(monitor_env: MonitorEnv) -> None:
+    """Only the first items' updates arrive live (the last comes late or never): still one post."""
+    world = monitor_env.world
+    channel = world.add_channel("Авто Сочи", username="cars_sochi", members=[MONITOR_USER])
+    monitor_env.store_session(monitor_env.new_session())
+    ChannelRegistry().add("@cars_sochi")
+    downstream = Downstream(monitor_env)
+
+    def checkpoint() -> int:
+        return ChannelRegistry().checkpoint_of("@cars_sochi") or 0
+
+    async def scenario() -> None:
+        monitor = monitor_env.monitor(monitor_env.config(catchup_interval_seconds=300.0))
+        task = asyncio.create_task(monitor.run())
+        await wait_for(lambda: channel.id in monitor.channels)
+        first = await world.publish(channel, "первый пост")
+        await wait_for(lambda: checkpoint() == first.id)  # start-up work done; no catch-up for 5 min
+        album = await world.publish_album(
+            channel,
+            [
+                ("", photo_bytes(11)),
+                ("", photo_bytes(12)),
+                ("Hyundai Solaris 2020, 1 250 000 ₽", photo_bytes(13)),
+            ],
+            push_first=2,  # Telethon delivers a 2-item album event; the captioned item is not pushed
+        )
+        await wait_for(lambda: checkpoint() >= album[1].id, timeout=10)
+        after = await world.publish(channel, "следующий пост")
+        await wait_for(lambda: checkpoint() == after.id, timeout=10)
+        await stop_monitor(monitor, task)
+
+        new = [p for p in downstream.poll() if p.kind is PostKind.NEW]
+        assert sorted(p.message_id for p in new) == [first.id, album[0].id, after.id]
+        (post,) = [p for p in new if p.message_id == album[0].id]
+        assert post.message_ids == [m.id for m in album]
+        assert post.text == "Hyundai Solaris 2020, 1 250 000 ₽"
+        assert [m.message_id for m in post.media] == [m.id for m in album]
+
+    asyncio.run(scenario())

@@ -175,3 +175,30 @@ def test_known_username_is_never_resolved_again_and_joins_are_robust(monitor_env
     assert records["+PrivInvite0002"].channel_id == member.id
     assert "expired" in (records["+PrivInvite0003"].join_error or "")
     assert "does not exist" in (records["@no_such_channel"].join_error or "")
+
+
+def test_a_channel_that_lost_the_account_is_joined_again_and_caught_up(monitor_env: MonitorEnv) -> None:
+    """Removed from a private channel: the monitor re-joins it through its invite and reads what it missed."""
+    world = monitor_env.world
+    channel = world.add_channel("Закрытый канал", invite="PrivInvite0009", members=[MONITOR_USER])
+    monitor_env.store_session(monitor_env.new_session())
+    ChannelRegistry().add("https://t.me/+PrivInvite0009")
+    downstream = Downstream(monitor_env)
+
+    async def scenario() -> None:
+        config = monitor_env.config(rejoin_delay_seconds=0.5, catchup_interval_seconds=0.5)
+        monitor = monitor_env.monitor(config)
+        task = asyncio.create_task(monitor.run())
+        await wait_for(lambda: channel.id in monitor.channels)
+        first = await world.publish(channel, "пост до исключения")
+        await downstream.until(lambda posts: first.id in {p.message_id for p in posts})
+        imports = world.requests["ImportChatInviteRequest"]
+
+        channel.members.discard(MONITOR_USER)  # the account was removed from the channel
+        missed = await world.publish(channel, "пост, пока аккаунта нет в канале")  # nobody receives it
+        await wait_for(lambda: MONITOR_USER in channel.members, timeout=10)  # joined again via the invite
+        assert world.requests["ImportChatInviteRequest"] == imports + 1
+        await downstream.until(lambda posts: missed.id in {p.message_id for p in posts})
+        await stop_monitor(monitor, task)
+
+    asyncio.run(scenario())
