@@ -232,12 +232,17 @@ def cmd_session_check(
     return 0
 
 
+CHECK_TIMEOUT_SECONDS = 80.0
+
+
 async def _check(client: Any) -> Any:
     from carsbot_monitor.session import verify_authorized
 
     try:
-        await asyncio.wait_for(client.connect(), timeout=60)
-        return await asyncio.wait_for(verify_authorized(client), timeout=60)
+        # One overall bound, ending before the check's own lease (120 s, 30 s margin) could be taken over.
+        async with asyncio.timeout(CHECK_TIMEOUT_SECONDS):
+            await client.connect()
+            return await verify_authorized(client)
     finally:
         result = client.disconnect()
         if asyncio.iscoroutine(result) or isinstance(result, asyncio.Future):
