@@ -4,8 +4,10 @@ Life cycle (see docs/monitor.md):
 
 1. **Lease** — wait until this process holds the session lease (DynamoDB); keep renewing it. Losing it
    ends the session at once (disconnect) and the process goes back to waiting.
-2. **Session** — read the current secret version; a version Telegram rejected is never used again, the
-   monitor waits (polling the secret) for a new one instead of retry-looping. Connect, verify.
+2. **Session** — read the current secret version; a version Telegram rejected (or that is not a valid
+   secret) is never used again. Then the previous version (``AWSPREVIOUS``) is used if it still works,
+   reported loudly; with neither, the monitor waits (polling the secret) for a new version instead of
+   retry-looping. Connect, verify.
 3. **Running** — live events are only enqueued; workers download media, send to SQS and advance the
    per-channel checkpoint. Catch-up (top-id probe + history backfill from the checkpoint) runs at start,
    after every (re)connect or rotation, periodically and from the idle watchdog. The registry is reloaded
@@ -215,6 +217,9 @@ class Monitor:
         self.albums = AlbumIndex()
         self.dead_versions: set[str] = set()
         self.rejected_versions: set[str] = set()
+        # Set while the session in use is the AWSPREVIOUS fallback: (unusable current version, reason).
+        self.fallback_from: tuple[str, str] | None = None
+        self._fallbacks_reported: set[tuple[str, str]] = set()
         self.connect_attempts = 0
         self.last_update = time.monotonic()
         self._deferred: deque[EditJob | DeleteJob] = deque(maxlen=10000)
@@ -353,30 +358,38 @@ class Monitor:
         return min(self.config.reconnect_max_seconds, base) * random.uniform(0.8, 1.2)
 
     async def _usable_credentials(self, lost: asyncio.Event) -> SessionCredentials | None:
-        """The current secret version, unless Telegram rejected it; then wait for a new version."""
+        """The credentials to connect with, or ``None`` once stopped or the lease is lost.
+
+        The current secret version, unless it is unusable (not a valid session secret, or rejected by
+        Telegram): then the previous version (``AWSPREVIOUS``) if that one is still usable — the fallback
+        is reported once connected (:meth:`_report_fallback`) and rotation keeps polling ``AWSCURRENT``.
+        With neither, wait (polling the secret) for a new version; an unusable version is never retried.
+        """
         assert self._stop is not None
         reported: str | None = None
         while not self._stop.is_set() and not lost.is_set():
             problem: str
             try:
-                version = await self._blocking(self.store.current_version)
+                current, previous = await self._blocking(self.store.staged_versions)
             except Exception as exc:
                 problem = (
                     str(exc) if isinstance(exc, SessionSecretError) else f"cannot read the secret: {exc!r}"
                 )
             else:
-                if version is None:
+                if current is None:
                     problem = "the session secret has no value; run `carsbot session login`"
-                elif version in self.dead_versions:
-                    problem = "the stored session was rejected by Telegram; waiting for a new secret version"
                 else:
-                    try:
-                        return await self._blocking(self.store.load, version)
-                    except SessionSecretError as exc:
-                        self.dead_versions.add(version)
-                        problem = str(exc)
-                    except Exception as exc:
-                        problem = f"cannot read the secret: {exc!r}"
+                    credentials, problem = await self._load_version(current)
+                    if credentials is not None:
+                        self.fallback_from = None
+                        return credentials
+                    # Only a version known to be unusable falls back (not a failed read: that is retried).
+                    if current in self.dead_versions and previous and previous != current:
+                        fallback, previous_problem = await self._load_version(previous)
+                        if fallback is not None:
+                            self.fallback_from = (current, problem)
+                            return fallback
+                        problem = f"{problem}; the previous version is unusable too: {previous_problem}"
             self.state = "waiting-session"
             if problem != reported:
                 reported = problem
@@ -384,13 +397,43 @@ class Monitor:
             await _wait_any(self._stop, lost, timeout=self.config.secret_poll_seconds)
         return None
 
+    async def _load_version(self, version: str) -> tuple[SessionCredentials | None, str]:
+        """The credentials of ``version``, or ``None`` and why not (an invalid secret is remembered)."""
+        if version in self.dead_versions:
+            return None, f"secret version {version} is unusable (invalid or rejected by Telegram)"
+        try:
+            return await self._blocking(self.store.load, version), ""
+        except SessionSecretError as exc:
+            self.dead_versions.add(version)
+            return None, f"secret version {version}: {exc}"
+        except Exception as exc:
+            return None, f"cannot read the secret: {exc!r}"
+
+    def _report_fallback(self, credentials: SessionCredentials) -> None:
+        """Connected with the previous secret version because the current one is unusable: say so."""
+        if self.fallback_from is None:
+            return
+        current, reason = self.fallback_from
+        key = (current, credentials.version_id or "")
+        if key in self._fallbacks_reported:
+            return
+        self._fallbacks_reported.add(key)
+        self.telemetry.count(health.SESSION_ROTATION_FAILED)
+        self.telemetry.flush()
+        self.log.error(
+            "the current session secret version is unusable; running on the previous version (AWSPREVIOUS)"
+            " until a working new version is stored",
+            extra={"secret_version": current, "previous_version": credentials.version_id, "reason": reason},
+        )
+
     def _mark_dead(self, credentials: SessionCredentials, reason: str) -> None:
         if credentials.version_id:
             self.dead_versions.add(credentials.version_id)
         self.telemetry.count(health.SESSION_INVALID)
         self.telemetry.flush()
         self.log.error(
-            "telegram rejected the session; not reconnecting until the secret gets a new version",
+            "telegram rejected the session; this secret version is never used again (the previous"
+            " version is tried if it is still usable, else the monitor waits for a new version)",
             extra={"reason": reason, "secret_version": credentials.version_id},
         )
 
@@ -437,6 +480,7 @@ class Monitor:
         self.account = describe_user(user)
         self._attach(client)
         self._backoff = 0
+        self._report_fallback(credentials)
         self.state = "running"
         self.log.info(
             "connected to telegram", extra={**self.account, "secret_version": credentials.version_id}
@@ -1285,6 +1329,7 @@ class Monitor:
         if fresh.same_session(current):
             # Same authorization re-stored: connecting it twice would duplicate the key. Just note it.
             self.credentials = fresh
+            self.fallback_from = None
             return False
         self.log.info("new session secret version; verifying it", extra={"secret_version": version})
         try:
@@ -1298,6 +1343,7 @@ class Monitor:
         old = self.client
         self._attach(client)
         self.client, self.credentials = client, fresh
+        self.fallback_from = None
         self.account = describe_user(user)
         if old is not None:
             self._detach(old)
@@ -1328,6 +1374,7 @@ class Monitor:
             "connected": self.client is not None,
             "account_id": self.account.get("account_id"),
             "secret_version": self.credentials.version_id if self.credentials else None,
+            "secret_fallback": self.fallback_from is not None,
             "channels": len(self.channels),
             "pending_channels": len(self.pending),
             "queue": self._queue.qsize() if self._queue is not None else 0,

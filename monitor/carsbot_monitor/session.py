@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from telethon import TelegramClient
 
 AWSCURRENT = "AWSCURRENT"
+AWSPREVIOUS = "AWSPREVIOUS"
 
 
 class SessionSecretError(RuntimeError):
@@ -91,14 +92,26 @@ class SessionStore:
 
     def current_version(self) -> str | None:
         """The version id that carries ``AWSCURRENT`` (no secret material is transferred)."""
+        return self.staged_versions()[0]
+
+    def staged_versions(self) -> tuple[str | None, str | None]:
+        """The version ids that carry ``AWSCURRENT`` and ``AWSPREVIOUS`` (one ``DescribeSecret``).
+
+        Secrets Manager moves ``AWSPREVIOUS`` to the old current version whenever a new version becomes
+        ``AWSCURRENT`` (``PutSecretValue``), so the previous session stays readable as a fallback.
+        """
         try:
             described = self.client.describe_secret(SecretId=self.secret_id)
         except self.client.exceptions.ResourceNotFoundException:
             raise SessionSecretError(f"the session secret {self.secret_id!r} does not exist") from None
+        current: str | None = None
+        previous: str | None = None
         for version_id, stages in (described.get("VersionIdsToStages") or {}).items():
             if AWSCURRENT in stages:
-                return str(version_id)
-        return None
+                current = str(version_id)
+            elif AWSPREVIOUS in stages:
+                previous = str(version_id)
+        return current, previous
 
     def load(self, version_id: str | None = None) -> SessionCredentials:
         """The credentials of ``version_id`` (default: the current version)."""
