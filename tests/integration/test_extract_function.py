@@ -70,9 +70,7 @@ def publish_messages() -> list[ListingMessage]:
             client("sqs").delete_message(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"])
 
 
-def test_sale_becomes_one_listing_even_when_delivered_twice(
-    aws: LocalStack, runner: LocalLambdaRunner
-) -> None:
+def test_sale_is_one_listing_if_sent_twice(aws: LocalStack, runner: LocalLambdaRunner) -> None:
     sale = post(1001, 10, SALE)
     enqueue(sale, sale)
     drain_extract(runner)
@@ -87,7 +85,7 @@ def test_sale_becomes_one_listing_even_when_delivered_twice(
     assert [(m.action, m.listing_id) for m in messages] == [("publish", row.listing_id)]
 
 
-def test_non_sale_is_recorded_as_rejected_with_reason(aws: LocalStack, runner: LocalLambdaRunner) -> None:
+def test_non_sale_recorded_rejected_reason(aws: LocalStack, runner: LocalLambdaRunner) -> None:
     enqueue(post(1001, 11, NOT_A_SALE), post(1001, 12, ""), post(1001, 13, "🚗🔥🔥💰"))
     drain_extract(runner)
     for message_id in (11, 12, 13):
@@ -97,7 +95,7 @@ def test_non_sale_is_recorded_as_rejected_with_reason(aws: LocalStack, runner: L
     assert publish_messages() == []
 
 
-def test_same_car_in_another_channel_is_a_duplicate(aws: LocalStack, runner: LocalLambdaRunner) -> None:
+def test_same_car_another_channel_duplicate(aws: LocalStack, runner: LocalLambdaRunner) -> None:
     enqueue(post(1001, 20, SALE))
     drain_extract(runner)
     enqueue(post(2002, 7, SALE_COPY, minutes=30))
@@ -110,9 +108,7 @@ def test_same_car_in_another_channel_is_a_duplicate(aws: LocalStack, runner: Loc
     assert len(publish_messages()) == 1
 
 
-def test_malformed_message_fails_alone_and_is_dead_lettered(
-    aws: LocalStack, runner: LocalLambdaRunner
-) -> None:
+def test_malformed_msg_fails_alone_dead_lettered(aws: LocalStack, runner: LocalLambdaRunner) -> None:
     enqueue("{not json", json.dumps({"channel_id": 5}), post(1001, 30, SALE))
     drain_extract(runner, rounds=30)
 
@@ -123,7 +119,7 @@ def test_malformed_message_fails_alone_and_is_dead_lettered(
     assert sorted(m["Body"] for m in dead) == sorted(["{not json", json.dumps({"channel_id": 5})])
 
 
-def test_edit_updates_listing_and_deletion_withdraws_it(aws: LocalStack, runner: LocalLambdaRunner) -> None:
+def test_edit_updates_listing_deletion_withdraws(aws: LocalStack, runner: LocalLambdaRunner) -> None:
     enqueue(post(1001, 40, SALE))
     drain_extract(runner)
     listing_id = PostModel.get("1001:40").listing_id
@@ -175,9 +171,7 @@ DEALER_CAR_B_REPOST = (
 )
 
 
-def test_same_dealer_different_prices_are_two_cars_and_a_repost_finds_the_second(
-    aws: LocalStack, runner: LocalLambdaRunner
-) -> None:
+def test_dealer_two_cars_repost_finds_second(aws: LocalStack, runner: LocalLambdaRunner) -> None:
     enqueue(post(1001, 70, DEALER_CAR_A))
     drain_extract(runner)
     enqueue(post(1001, 71, DEALER_CAR_B, minutes=1))
@@ -196,7 +190,7 @@ def test_same_dealer_different_prices_are_two_cars_and_a_repost_finds_the_second
     assert sorted(m.listing_id for m in publish_messages()) == sorted([car_a.listing_id, car_b.listing_id])
 
 
-def test_configured_filters_reject_with_reason_and_keywords_cost_no_extraction(aws: LocalStack) -> None:
+def test_filters_reject_keywords_before_extract(aws: LocalStack) -> None:
     from carsbot.core.extraction.base import ExtractionResult
     from carsbot.core.extraction.rules import RulesExtractor
     from carsbot.pipeline.extract import ExtractService

@@ -238,7 +238,7 @@ def test_timeouts_fall_back(
     assert any("timeout" in note for note in result.notes)
 
 
-def test_malformed_output_falls_back_without_retry(llm_env: Settings, standin: OpenAIStandIn) -> None:
+def test_malformed_output_falls_back_no_retry(llm_env: Settings, standin: OpenAIStandIn) -> None:
     standin.enqueue(Reply.malformed())
     breaker = CircuitBreaker(failure_threshold=1)
     result = build_extractor("llm", llm_env, breaker=breaker).extract(CAR)
@@ -262,7 +262,7 @@ def test_unreachable_api_never_raises(llm_env: Settings, monkeypatch: pytest.Mon
 # ------------------------------------------------------------------------------------ invocation deadline
 
 
-def test_no_llm_call_when_the_invocation_is_nearly_over(llm_env: Settings, standin: OpenAIStandIn) -> None:
+def test_no_llm_call_when_invocation_nearly_over(llm_env: Settings, standin: OpenAIStandIn) -> None:
     extractor = build_extractor("llm", llm_env, sleep=lambda _: None)
     extractor.set_deadline(time.monotonic() + 1)  # type: ignore[attr-defined]
     result = extractor.extract(CAR)
@@ -272,9 +272,7 @@ def test_no_llm_call_when_the_invocation_is_nearly_over(llm_env: Settings, stand
     assert any("left in this invocation" in note for note in result.notes)
 
 
-def test_no_retry_is_started_that_would_run_past_the_deadline(
-    llm_env: Settings, standin: OpenAIStandIn, sleeps: list[float]
-) -> None:
+def test_no_retry_past_the_deadline(llm_env: Settings, standin: OpenAIStandIn, sleeps: list[float]) -> None:
     standin.enqueue(Reply.rate_limited(retry_after="9"))
     breaker = CircuitBreaker(failure_threshold=5)
     extractor = build_extractor("llm", llm_env, sleep=sleeps.append, breaker=breaker)
@@ -285,7 +283,7 @@ def test_no_retry_is_started_that_would_run_past_the_deadline(
     assert sleeps == []  # waiting 9 s, then a 2 s request, would end past the deadline
 
 
-def test_extract_handler_bounds_the_llm_by_the_invocation_time(
+def test_handler_bounds_llm_by_remaining_time(
     llm_env: Settings, standin: OpenAIStandIn, runner: LocalLambdaRunner, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from carsbot.adapters.aws import client
@@ -320,7 +318,7 @@ def test_extract_handler_bounds_the_llm_by_the_invocation_time(
 # ------------------------------------------------------------------------------------ call counting
 
 
-def test_one_call_per_candidate_and_none_for_prefiltered(llm_env: Settings, standin: OpenAIStandIn) -> None:
+def test_one_call_per_candidate_none_prefiltered(llm_env: Settings, standin: OpenAIStandIn) -> None:
     posts = [CAR, *NEGATIVES, CAR_2, CAR_3]
     candidates = [text for text in posts if not prefilter(text).reject]
     rejected = [text for text in posts if prefilter(text).reject]
@@ -405,7 +403,7 @@ def test_breaker_unit_behaviour() -> None:
 # ------------------------------------------------------------------------------------ no key
 
 
-def test_auto_without_key_is_rules_and_makes_no_call(
+def test_auto_without_key_rules_makes_no_call(
     aws: LocalStack, standin: OpenAIStandIn, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     standin.reset()
@@ -425,7 +423,7 @@ def test_auto_without_key_is_rules_and_makes_no_call(
     assert standin.completions == []
 
 
-def test_auto_with_the_templates_empty_secret_is_rules(
+def test_auto_with_empty_secret_is_rules(
     aws: LocalStack, standin: OpenAIStandIn, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The stack's own OpenAI secret exists without a value until an admin stores the key."""
@@ -460,7 +458,7 @@ def test_auto_on_a_machine_without_aws_is_rules(
     assert standin.completions == []
 
 
-def test_missing_key_and_lookup_errors_are_remembered(standin: OpenAIStandIn) -> None:
+def test_missing_key_lookup_errors_remembered(standin: OpenAIStandIn) -> None:
     """A deployment without a key must not call Secrets Manager for every post."""
     standin.reset()
     lookups: list[str] = []
@@ -519,7 +517,7 @@ def _total(value: float | list[float]) -> float:
     return sum(value) if isinstance(value, list) else value
 
 
-def test_schema_near_misses_are_coerced_not_fatal() -> None:
+def test_schema_near_misses_coerced_not_fatal() -> None:
     """Servers that do not enforce the schema (Ollama, small models) still produce a usable answer."""
     listing = LlmListing.model_validate(
         {

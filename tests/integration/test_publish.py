@@ -119,7 +119,7 @@ def _lid(call: RecordedCall) -> str:
 # ---------------------------------------------------------------------------------------------- tests
 
 
-def test_published_once_even_when_delivered_twice(api: BotApiStandin, runner: LocalLambdaRunner) -> None:
+def test_published_once_when_delivered_twice(api: BotApiStandin, runner: LocalLambdaRunner) -> None:
     ChannelModel("@cars_kazan", channel_id=1001, title="Авто Казань").save()
     listing = make_listing("lstOnce00001")
     body = message_body(listing.listing_id)
@@ -159,9 +159,7 @@ def test_retry_after_429_is_honoured(api: BotApiStandin, runner: LocalLambdaRunn
     assert list(ListingModel.get(listing.listing_id).published_message_ids) == [1]
 
 
-def test_long_flood_wait_fails_the_record_and_releases_the_claim(
-    api: BotApiStandin, runner: LocalLambdaRunner
-) -> None:
+def test_long_flood_wait_releases_the_claim(api: BotApiStandin, runner: LocalLambdaRunner) -> None:
     first, second = make_listing(), make_listing()
     api.fail_next(429, retry_after=300, method="sendMessage")
     failed_record, next_record = (
@@ -183,9 +181,7 @@ def test_long_flood_wait_fails_the_record_and_releases_the_claim(
     assert ListingModel.get(first.listing_id).status == "published"
 
 
-def test_chat_not_found_fails_permanently_and_is_dead_lettered(
-    api: BotApiStandin, runner: LocalLambdaRunner
-) -> None:
+def test_chat_not_found_fails_perm_dead_lettered(api: BotApiStandin, runner: LocalLambdaRunner) -> None:
     listing = make_listing()
     api.fail_next(400, description="Bad Request: chat not found", method="sendMessage", times=100)
     settings = get_settings()
@@ -212,7 +208,7 @@ def test_chat_not_found_fails_permanently_and_is_dead_lettered(
     assert not stored.published_message_ids
 
 
-def test_malformed_bodies_fail_only_their_records(api: BotApiStandin, runner: LocalLambdaRunner) -> None:
+def test_malformed_bodies_fail_only_records(api: BotApiStandin, runner: LocalLambdaRunner) -> None:
     listing = make_listing()
     not_json = record("this is not json")
     missing_fields = record(json.dumps({"action": "publish"}))
@@ -257,7 +253,7 @@ def test_album_from_the_media_bucket(api: BotApiStandin, runner: LocalLambdaRunn
     assert "album of 3" in api.render_feed()
 
 
-def test_update_and_remove_edit_the_published_post(api: BotApiStandin, runner: LocalLambdaRunner) -> None:
+def test_update_remove_edit_published_post(api: BotApiStandin, runner: LocalLambdaRunner) -> None:
     listing = make_listing()
     assert invoke(runner, record(message_body(listing.listing_id))) == []
 
@@ -285,9 +281,7 @@ def test_removed_before_publishing_is_never_sent(api: BotApiStandin, runner: Loc
     assert ListingModel.get(listing.listing_id).status == "removed"
 
 
-def test_stale_claim_becomes_publish_unknown_and_is_not_resent(
-    api: BotApiStandin, runner: LocalLambdaRunner
-) -> None:
+def test_stale_claim_is_unknown_never_resent(api: BotApiStandin, runner: LocalLambdaRunner) -> None:
     crashed = make_listing(status="publishing", publish_claimed_at=datetime.now(UTC) - timedelta(minutes=30))
     busy = make_listing(status="publishing", publish_claimed_at=datetime.now(UTC))
 
@@ -319,7 +313,7 @@ def test_lost_response_is_not_resent(api: BotApiStandin, aws: LocalStack) -> Non
     assert stored.status == "publish_unknown" and "outcome unknown" in (stored.publish_error or "")
 
 
-def test_withdrawn_while_sending_is_marked_right_after(api: BotApiStandin, aws: LocalStack) -> None:
+def test_withdrawn_while_sending_marked_after(api: BotApiStandin, aws: LocalStack) -> None:
     listing = make_listing(media_keys=["media/1001/1.jpg"])
 
     def extractor_withdraws_meanwhile(bucket: str, keys: list[str]) -> list[Any]:
@@ -353,7 +347,7 @@ class FakeClock:
         self.now += seconds
 
 
-def test_channel_rate_limit_is_shared_and_counts_album_items(api: BotApiStandin, aws: LocalStack) -> None:
+def test_chan_rate_limit_shared_counts_album(api: BotApiStandin, aws: LocalStack) -> None:
     settings = get_settings().model_copy(update={"publish_rate_per_minute": 3})
     clock = FakeClock(start=1_800_000_000.0)  # a minute boundary
     sent_at: list[float] = []

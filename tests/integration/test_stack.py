@@ -30,7 +30,7 @@ def test_pynamodb_models_match_template_tables(aws: LocalStack) -> None:
         assert {idx.Meta.index_name for idx in model._indexes.values()} == declared, table
 
 
-def test_ttl_and_queue_attributes_come_from_template(aws: LocalStack) -> None:
+def test_ttl_and_queues_come_from_template(aws: LocalStack) -> None:
     ddb = client("dynamodb")
     ttl = ddb.describe_time_to_live(TableName=get_settings().dedup_table)["TimeToLiveDescription"]
     assert ttl["TimeToLiveStatus"] == "ENABLED" and ttl["AttributeName"] == "expires_at"

@@ -56,7 +56,7 @@ class SenderFaults:
             events.register(f"after-call.sqs.{operation}", self.after_call)
 
 
-def test_every_post_arrives_exactly_once_after_dedup_despite_kills(monitor_env: MonitorEnv) -> None:
+def test_every_post_exactly_once_despite_kills(monitor_env: MonitorEnv) -> None:
     world = monitor_env.world
     world.drop_rate = 0.2
     rng = random.Random(20241124)

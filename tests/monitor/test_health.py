@@ -29,7 +29,7 @@ def test_healthcheck_command(
     assert main(["monitor", "healthcheck", "--max-age", "900"]) == 0
 
 
-def test_running_monitor_beats_and_the_idle_watchdog_forces_a_catch_up(monitor_env: MonitorEnv) -> None:
+def test_heartbeat_and_idle_watchdog_catch_up(monitor_env: MonitorEnv) -> None:
     world = monitor_env.world
     channel = world.add_channel("Авто Тула", username="cars_tula", members=[MONITOR_USER])
     monitor_env.store_session(monitor_env.new_session())

@@ -14,7 +14,7 @@ from carsbot_monitor.lease import Lease
 from carsbot_monitor.registry import ChannelRegistry
 
 
-def test_lease_is_exclusive_renewable_and_expires(monitor_env: MonitorEnv) -> None:
+def test_lease_exclusive_renewable_expires(monitor_env: MonitorEnv) -> None:
     first = Lease(duration=2.0, margin=0.5, owner="first")
     second = Lease(duration=2.0, margin=0.5, owner="second")
     assert first.try_acquire() and first.held
@@ -34,7 +34,7 @@ def test_lease_is_exclusive_renewable_and_expires(monitor_env: MonitorEnv) -> No
     assert item.owner == "first" and item.version == 3  # one increment per acquisition
 
 
-def test_two_monitors_one_session_only_one_connects_and_the_other_takes_over(monitor_env: MonitorEnv) -> None:
+def test_only_one_connects_other_takes_over(monitor_env: MonitorEnv) -> None:
     world = monitor_env.world
     channel = world.add_channel("Авто Самара", username="cars_smr", members=[MONITOR_USER])
     monitor_env.store_session(monitor_env.new_session())
@@ -70,7 +70,7 @@ def test_two_monitors_one_session_only_one_connects_and_the_other_takes_over(mon
     asyncio.run(scenario())
 
 
-def test_a_monitor_that_loses_its_lease_disconnects(monitor_env: MonitorEnv) -> None:
+def test_monitor_loses_lease_disconnects(monitor_env: MonitorEnv) -> None:
     world = monitor_env.world
     monitor_env.store_session(monitor_env.new_session())
 
@@ -106,7 +106,7 @@ def _take_lease(owner: str = "intruder") -> None:
     )
 
 
-def test_losing_the_lease_while_connecting_aborts_the_connection(monitor_env: MonitorEnv) -> None:
+def test_losing_lease_while_connecting_aborts(monitor_env: MonitorEnv) -> None:
     world = monitor_env.world
     monitor_env.store_session(monitor_env.new_session())
 
@@ -127,7 +127,7 @@ def test_losing_the_lease_while_connecting_aborts_the_connection(monitor_env: Mo
     asyncio.run(scenario())
 
 
-def test_a_request_that_ignores_cancellation_does_not_keep_the_session_connected(
+def test_stuck_request_does_not_keep_session(
     monitor_env: MonitorEnv,
 ) -> None:
     """Losing the lease disconnects first, then waits for the session's tasks.

@@ -125,7 +125,7 @@ def test_album_edit_and_full_album_deletion(monitor_env: MonitorEnv) -> None:
     asyncio.run(scenario())
 
 
-def test_an_album_pushed_in_pieces_is_still_one_post(monitor_env: MonitorEnv) -> None:
+def test_album_pushed_pieces_one_post(monitor_env: MonitorEnv) -> None:
     """Only the first items' updates arrive live (the last comes late or never): still one post."""
     world = monitor_env.world
     channel = world.add_channel("Авто Сочи", username="cars_sochi", members=[MONITOR_USER])

@@ -53,7 +53,7 @@ SCRIPT = textwrap.dedent(
 )
 
 
-def test_live_mode_runs_the_real_monitor_through_the_pipeline(tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_live_mode_runs_real_monitor_pipeline(tmp_path) -> None:  # type: ignore[no-untyped-def]
     import os
 
     done = subprocess.run(

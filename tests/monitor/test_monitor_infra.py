@@ -77,7 +77,7 @@ def test_heartbeat_alarm_matches_the_metric(resources: dict[str, Any]) -> None:
     assert resources["MonitorSessionAlarm"]["Properties"]["MetricName"] == health.SESSION_INVALID
 
 
-def test_dockerfile_runs_the_same_command_as_non_root() -> None:
+def test_dockerfile_runs_same_command_non_root() -> None:
     text = (ROOT / "monitor" / "Dockerfile").read_text()
     stages = re.findall(r"^FROM (\S+) AS (\w+)", text, flags=re.M)
     assert [name for _, name in stages] == ["build", "runtime"]
@@ -89,7 +89,7 @@ def test_dockerfile_runs_the_same_command_as_non_root() -> None:
     assert 'CMD ["carsbot", "monitor", "healthcheck"]' in runtime
 
 
-def test_dockerfile_dependencies_agree_with_pyproject() -> None:
+def test_dockerfile_dependencies_agree_pyproject() -> None:
     text = (ROOT / "monitor" / "Dockerfile").read_text()
     pinned = dict(re.findall(r'"([a-z0-9-]+)(?:\[[a-z]+\])?([<>=!][^"]+)"', text))
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
@@ -103,7 +103,7 @@ def test_dockerfile_dependencies_agree_with_pyproject() -> None:
         assert spec == declared[name], name
 
 
-def test_ignore_file_sends_only_what_the_image_needs() -> None:
+def test_ignore_file_sends_only_what_image_needs() -> None:
     lines = (ROOT / "monitor" / "Dockerfile.dockerignore").read_text().splitlines()
     assert "**" in lines and "!monitor/carsbot_monitor/**" in lines and "!functions/carsbot/**" in lines
     assert Path(ROOT / "functions" / "carsbot").is_dir()

@@ -121,7 +121,7 @@ def test_registry_changes_apply_without_restart(monitor_env: MonitorEnv) -> None
     assert world.requests["ResolveUsernameRequest"] == 1
 
 
-def test_known_username_is_never_resolved_again_and_joins_are_robust(monitor_env: MonitorEnv) -> None:
+def test_known_username_never_resolved_again(monitor_env: MonitorEnv) -> None:
     world = monitor_env.world
     public = world.add_channel("Авто Омск", username="cars_omsk")
     invite = world.add_channel("Закрытый канал", invite="PrivInvite0001")
@@ -177,7 +177,7 @@ def test_known_username_is_never_resolved_again_and_joins_are_robust(monitor_env
     assert "does not exist" in (records["@no_such_channel"].join_error or "")
 
 
-def test_a_channel_that_lost_the_account_is_joined_again_and_caught_up(monitor_env: MonitorEnv) -> None:
+def test_lost_channel_is_rejoined_and_caught_up(monitor_env: MonitorEnv) -> None:
     """Removed from a private channel: the monitor re-joins it through its invite and reads what it missed."""
     world = monitor_env.world
     channel = world.add_channel("Закрытый канал", invite="PrivInvite0009", members=[MONITOR_USER])

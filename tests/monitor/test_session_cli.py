@@ -12,7 +12,7 @@ from carsbot_monitor.lease import Lease
 from carsbot_monitor.session import verify_authorized
 
 
-def test_login_with_2fa_stores_a_new_secret_version(monitor_env: MonitorEnv) -> None:
+def test_login_2fa_stores_new_secret_version(monitor_env: MonitorEnv) -> None:
     world = monitor_env.world
     phone = "+79991234567"
     world.create_account(777001, username="fresh_monitor", phone=phone, password="correct horse")
@@ -53,7 +53,7 @@ def test_login_with_2fa_stores_a_new_secret_version(monitor_env: MonitorEnv) -> 
     assert asyncio.run(whoami()) == 777001
 
 
-def test_check_reports_the_account_and_never_prints_the_session(monitor_env: MonitorEnv) -> None:
+def test_check_reports_account_hides_session(monitor_env: MonitorEnv) -> None:
     credentials = monitor_env.new_session()
     version = monitor_env.store_session(credentials)
     out: list[str] = []
@@ -68,7 +68,7 @@ def test_check_reports_the_account_and_never_prints_the_session(monitor_env: Mon
     assert Lease().try_acquire()  # the check released the lease
 
 
-def test_check_refuses_while_the_monitor_holds_the_session(monitor_env: MonitorEnv) -> None:
+def test_check_refuses_while_monitor_holds(monitor_env: MonitorEnv) -> None:
     monitor_env.store_session(monitor_env.new_session())
     running = Lease(owner="monitor:elsewhere", duration=60, margin=10)
     assert running.try_acquire()

@@ -15,7 +15,7 @@ from carsbot_monitor.registry import ChannelRegistry
 from carsbot_monitor.session import SessionCredentials
 
 
-def test_rotation_mid_stream_switches_session_without_losing_posts(monitor_env: MonitorEnv) -> None:
+def test_rotation_mid_stream_loses_no_post(monitor_env: MonitorEnv) -> None:
     world = monitor_env.world
     channel = world.add_channel("Авто Пермь", username="cars_perm", members=[MONITOR_USER])
     first = monitor_env.new_session()
@@ -72,9 +72,7 @@ def test_rotation_mid_stream_switches_session_without_losing_posts(monitor_env: 
     "error",
     [errors.AuthKeyUnregisteredError, errors.SessionRevokedError, errors.AuthKeyDuplicatedError],
 )
-def test_rejected_session_stops_connecting_reports_and_waits_for_a_new_secret(
-    monitor_env: MonitorEnv, error: type[errors.RPCError]
-) -> None:
+def test_rejected_session_stops_and_waits(monitor_env: MonitorEnv, error: type[errors.RPCError]) -> None:
     world = monitor_env.world
     channel = world.add_channel("Авто Уфа", username="cars_ufa", members=[MONITOR_USER])
     _put_raw_version(monitor_env, "{}")  # no usable AWSPREVIOUS version to fall back to
@@ -107,7 +105,7 @@ def test_rejected_session_stops_connecting_reports_and_waits_for_a_new_secret(
     asyncio.run(scenario())
 
 
-def test_a_session_rejected_at_start_is_not_retried(monitor_env: MonitorEnv) -> None:
+def test_session_rejected_start_not_retried(monitor_env: MonitorEnv) -> None:
     session = monitor_env.new_session()
     monitor_env.world.revoke(session, errors.AuthKeyDuplicatedError)
     _put_raw_version(monitor_env, "{}")  # no usable AWSPREVIOUS version to fall back to
@@ -150,7 +148,7 @@ def _stage_of(env: MonitorEnv, version: str, stage: str) -> bool:
     return bool(response["VersionId"] == version)
 
 
-def test_restart_with_a_broken_current_version_runs_on_the_previous_one(monitor_env: MonitorEnv) -> None:
+def test_restart_broken_current_runs_previous(monitor_env: MonitorEnv) -> None:
     world = monitor_env.world
     channel = world.add_channel("Авто Самара", username="cars_samara", members=[MONITOR_USER])
     good = monitor_env.new_session()
@@ -195,7 +193,7 @@ def test_restart_with_a_broken_current_version_runs_on_the_previous_one(monitor_
     asyncio.run(scenario())
 
 
-def test_restart_with_a_revoked_current_version_uses_the_previous_without_a_retry_storm(
+def test_restart_revoked_current_uses_previous(
     monitor_env: MonitorEnv,
 ) -> None:
     world = monitor_env.world
@@ -232,7 +230,7 @@ def test_restart_with_a_revoked_current_version_uses_the_previous_without_a_retr
     asyncio.run(scenario())
 
 
-def test_running_on_the_previous_version_switches_to_a_good_new_version(monitor_env: MonitorEnv) -> None:
+def test_on_previous_switches_to_good_new(monitor_env: MonitorEnv) -> None:
     world = monitor_env.world
     channel = world.add_channel("Авто Омск", username="cars_omsk", members=[MONITOR_USER])
     good = monitor_env.new_session()
@@ -266,7 +264,7 @@ def test_running_on_the_previous_version_switches_to_a_good_new_version(monitor_
     asyncio.run(scenario())
 
 
-def test_both_versions_unusable_waits_for_a_new_one(monitor_env: MonitorEnv) -> None:
+def test_both_versions_unusable_waits_new_one(monitor_env: MonitorEnv) -> None:
     world = monitor_env.world
     previous = monitor_env.new_session()
     world.revoke(previous, errors.AuthKeyUnregisteredError)

@@ -19,13 +19,13 @@ def car(**kw: object) -> ListingFields:
     return ListingFields.model_validate(base)
 
 
-def test_stated_market_price_wins_over_comparables() -> None:
+def test_stated_market_price_beats_comparables() -> None:
     score = pricing.deal_score(1_800_000, 2_000_000, [1_000_000] * 10)
     assert score.source == "stated" and score.market_estimate == 2_000_000
     assert score.saving == 200_000 and score.saving_share == 0.1 and score.below_market
 
 
-def test_median_of_comparables_needs_enough_samples() -> None:
+def test_median_comparables_needs_enough_samples() -> None:
     assert pricing.deal_score(1_000_000, None, [1_100_000] * 4).market_estimate is None
     score = pricing.deal_score(1_000_000, None, [1_000_000, 1_100_000, 1_200_000, 1_300_000, 5_000_000])
     assert score.source == "comparables" and score.market_estimate == 1_200_000 and score.samples == 5
@@ -39,7 +39,7 @@ def test_no_saving_when_price_at_or_above_market() -> None:
     assert tiny.saving == 10_000 and not tiny.below_market  # 0.5 % is not "below market"
 
 
-def test_same_car_same_contact_shares_fingerprint_across_channels() -> None:
+def test_same_car_contact_shares_fingerprint() -> None:
     a = car(phones=["+79123456789"])
     b = car(phones=["+79123456789"], price=1_990_000)
     assert set(dedup.car_fingerprints(a)) == set(dedup.car_fingerprints(b))
@@ -49,12 +49,12 @@ def test_same_car_same_contact_shares_fingerprint_across_channels() -> None:
     assert not set(dedup.car_fingerprints(a)) & set(dedup.car_fingerprints(other_year))
 
 
-def test_no_car_fingerprint_without_model_or_contact() -> None:
+def test_no_car_fingerprint_no_model_or_contact() -> None:
     assert dedup.car_fingerprints(car(phones=[], usernames=[])) == []
     assert dedup.car_fingerprints(car(model=None, phones=["+79123456789"])) == []
 
 
-def test_text_fingerprint_ignores_emoji_spacing_and_case() -> None:
+def test_text_fingerprint_ignores_emoji_spacing() -> None:
     one = "🔥 Продаю Тойоту Камри 2018, пробег 98 000 км, цена 2 000 000 ₽. Торг у капота!"
     two = "Продаю тойоту камри 2018 пробег 98000 км цена 2000000 ₽ торг у капота"
     assert dedup.text_fingerprint(one) == dedup.text_fingerprint(two) is not None

@@ -78,14 +78,14 @@ def test_extract_file_exact_contract(tmp_path: Path, capsys: pytest.CaptureFixtu
     assert second["id"] == 2 and second["is_car_sale"] is False and second["phones"] == []
 
 
-def test_extract_output_is_utf8_not_ascii_escaped(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_extract_output_utf8_not_ascii_escaped(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     src = tmp_path / "p.jsonl"
     src.write_text(json.dumps({"id": "c", "text": SALE}, ensure_ascii=False) + "\n", encoding="utf-8")
     main(["extract", str(src), "--engine", "rules"])
     assert '"city": "Казань"' in capsys.readouterr().out
 
 
-def test_extract_bad_lines_produce_error_objects_and_processing_continues(
+def test_extract_bad_lines_produce_error_objects(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     lines = [
@@ -145,9 +145,7 @@ def test_eval_on_corpus_passes_the_check(capsys: pytest.CaptureFixture[str]) -> 
     assert "check: passed" in out
 
 
-def test_eval_fails_and_names_the_missed_threshold(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_eval_fails_names_missed_threshold(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     corpus = tmp_path / "tiny.jsonl"
     rows = [
         {"id": "1", "text": SALE, "expected": {"is_car_sale": True, "brand": "Toyota", "year": 2017}},

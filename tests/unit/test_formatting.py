@@ -166,7 +166,7 @@ def test_unknown_fields_are_omitted() -> None:
     assert "🚗 <b>Автомобиль</b>" in bare and "Цена не указана" in bare
 
 
-def test_saving_from_stated_market_price_and_flag_only() -> None:
+def test_saving_stated_market_price_flag_only() -> None:
     stated = render_post(replace(FULL, market_estimate=None, market_price=1_600_000), BOT)
     assert "📉 Выгода 250 000 ₽ (16%) — ниже рынка" in stated
     explicit = render_post(replace(FULL, saving=100_000, market_estimate=1_450_000), BOT)
@@ -207,7 +207,7 @@ def test_usernames_links_and_emails_never_appear() -> None:
     assert "Авто в хорошем состоянии" in post and "люк" in post
 
 
-def test_known_seller_contacts_are_scrubbed_in_any_spelling() -> None:
+def test_seller_contacts_scrubbed_any_spelling() -> None:
     view = replace(
         FULL,
         description="Спросить Ивана: 9 1 6 1 2 3 4 5 6 7 или ivan_cars в телеге. Машина на ходу.",
@@ -225,7 +225,7 @@ def test_scrub_keeps_prices_years_and_mileage() -> None:
     assert scrub_contacts(text) == text
 
 
-def test_caption_fallback_drops_description_first_and_keeps_the_link() -> None:
+def test_caption_fallback_keeps_the_link() -> None:
     long_description = "Очень подробное описание автомобиля. " * 60
     view = replace(FULL, description=long_description)
     caption = render_post(view, BOT, CAPTION_LIMIT)
@@ -238,7 +238,7 @@ def test_caption_fallback_drops_description_first_and_keeps_the_link() -> None:
     assert long_description.strip() in visible_text(text)  # fits a text message whole
 
 
-def test_huge_fields_degrade_but_the_link_survives() -> None:
+def test_huge_fields_degrade_but_link_survives() -> None:
     view = replace(
         FULL,
         brand="Б" * 3000,
@@ -262,7 +262,7 @@ def test_emoji_are_measured_in_utf16_units() -> None:
     assert LINK in caption
 
 
-def test_removed_post_has_banner_and_no_contacts_link() -> None:
+def test_removed_post_has_banner_no_contacts() -> None:
     post = render_post(FULL, BOT, CAPTION_LIMIT, removed=True)
     assert post.startswith(f"<b>{REMOVED_BANNER}</b>")
     assert "start=l_" not in post and CONTACTS_LABEL not in post

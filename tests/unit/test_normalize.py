@@ -74,7 +74,7 @@ def test_market_price(text: str, market: int | None) -> None:
     assert nz.parse_market_price(text) == market
 
 
-def test_market_and_price_are_told_apart_in_either_order() -> None:
+def test_market_price_told_apart_either_order() -> None:
     assert nz.parse_price("рынок 1.6 цена 1.3") == 1_300_000
     assert nz.parse_market_price("рынок 1.6 цена 1.3") == 1_600_000
 
@@ -160,7 +160,7 @@ def test_engine_volume_notations(text: str, litres: float) -> None:
     assert nz.parse_engine_volume(text) == litres
 
 
-def test_engine_volume_not_from_power_price_or_bare_numbers() -> None:
+def test_engine_volume_not_power_price_or_bare() -> None:
     assert nz.parse_engine_volume("150 л.с.") is None
     assert nz.parse_engine_volume("цена 1.6 млн") is None
     assert nz.parse_engine_volume("1.6") is None
@@ -337,7 +337,7 @@ def test_cities_in_any_case(text: str, city: str | None) -> None:
     assert nz.find_city(text) == city
 
 
-def test_city_after_an_explicit_location_label_wins() -> None:
+def test_city_after_explicit_location_label_wins() -> None:
     assert nz.find_city("Пригнана из Москвы.\nЛокация: Казань") == "Казань"
 
 
@@ -385,7 +385,7 @@ def test_digit_models_need_a_plausible_context() -> None:
     assert nz.find_vehicle("Доброе утро, подписчики!").brand is None
 
 
-def test_normalize_token_maps_cyrillic_lookalikes_in_codes() -> None:
+def test_token_maps_cyrillic_lookalikes() -> None:
     assert nz.normalize_token("Х5") == "x5"
     assert nz.normalize_token("Е200") == "e200"
     assert nz.normalize_token("Камри") == "камри"
@@ -419,7 +419,7 @@ def test_equipment() -> None:
     assert nz.parse_equipment("") == []
 
 
-def test_prepare_text_unifies_spaces_dashes_and_yo() -> None:
+def test_prepare_text_unifies_spaces_dashes_yo() -> None:
     assert nz.prepare_text("1\u00a0350\u202f000 — Хёндай") == "1 350 000 - Хендай"
     assert nz.prepare_text("plain") == "plain"
 
@@ -453,7 +453,7 @@ def test_durations_after_probeg_are_not_mileage(text: str) -> None:
     assert nz.parse_mileage(text) is None
 
 
-def test_probeg_followed_by_a_rouble_amount_is_a_price() -> None:
+def test_probeg_then_roubles_is_a_price() -> None:
     text = "245тыс пробег 430т.р. Липецк"
     assert nz.parse_mileage(text) == 245_000
     assert 430_000 in [m.value for m in nz.find_money(text) if m.role == "price"]
@@ -474,7 +474,7 @@ def test_engine_volume_spec_notations(text: str, litres: float) -> None:
     assert nz.parse_engine_volume(text) == litres
 
 
-def test_bare_engine_volume_as_a_list_item_needs_list_ok() -> None:
+def test_bare_engine_list_item_needs_list_ok() -> None:
     text = "Нива 4х4 2020 г.в., 1.7, пробег 35 тыс. км"
     assert nz.parse_engine_volume(text) is None
     assert nz.parse_engine_volume(text, list_ok=True) == 1.7
@@ -531,7 +531,7 @@ def test_standalone_ambiguous_cities(text: str, city: str | None) -> None:
         ("г. Ленина", None),  # not a geographic name
     ],
 )
-def test_town_missing_from_the_list_after_an_explicit_marker(text: str, city: str | None) -> None:
+def test_town_missing_list_after_explicit_marker(text: str, city: str | None) -> None:
     assert nz.find_city(text) == city
 
 

@@ -22,7 +22,7 @@ def _names(requirements: list[str]) -> dict[str, str]:
     return found
 
 
-def test_lambda_requirements_match_package_dependencies() -> None:
+def test_lambda_requirements_match_package() -> None:
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     package = _names(project["dependencies"])
     lambdas = _names((ROOT / "functions" / "requirements.txt").read_text().splitlines())
@@ -32,7 +32,7 @@ def test_lambda_requirements_match_package_dependencies() -> None:
         assert spec == package[name], f"{name}: requirements.txt {spec!r} != pyproject {package[name]!r}"
 
 
-def test_lambda_handlers_do_not_import_heavy_sdks_at_module_level() -> None:
+def test_handlers_import_no_heavy_sdk() -> None:
     """Cold starts: importing a handler must not pull in aiogram, openai or telethon."""
     probe = (
         "import sys; sys.path.insert(0, 'functions');"

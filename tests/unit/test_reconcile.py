@@ -96,7 +96,7 @@ def test_price_notations(text: str, price: int) -> None:
     assert price_in_text(price, text)
 
 
-def test_price_not_in_text_and_not_from_phone_digits() -> None:
+def test_price_not_in_text_nor_phone_digits() -> None:
     assert not price_in_text(1_400_000, POST)
     # 999 is only part of a phone number: it does not make 999 000 a stated price.
     assert not price_in_text(999_000, "Toyota, звоните 8 999 123-45-67")
@@ -108,7 +108,7 @@ NO_PRICE = (
 
 
 @pytest.mark.parametrize("invented", [1_500_000, 150_000, 109_000, 2_012_000])
-def test_engine_power_year_and_mileage_figures_are_not_prices(invented: int) -> None:
+def test_power_year_mileage_are_not_prices(invented: int) -> None:
     # A post without a price: an LLM price read off the engine volume, the power, the year or the
     # mileage is not "present in the text" and must be dropped by the guard.
     assert not price_in_text(invented, NO_PRICE)
@@ -132,7 +132,7 @@ def test_city_in_text_any_case_form() -> None:
 # ------------------------------------------------------------------------------------ sanitiser
 
 
-def test_description_loses_contacts_links_handles_and_emojis() -> None:
+def test_description_loses_contacts_links() -> None:
     raw = (
         "🔥 Продаётся Toyota Camry 2018 года. Звоните +7 999 123-45-67! "
         "Подробнее на https://auto.example.ru/x. Пробег 98 000 км, один владелец ✅. Пишите @ivan_cars"
@@ -154,7 +154,7 @@ def test_description_capped_at_a_sentence_end() -> None:
     assert cleaned.endswith(".")
 
 
-def test_description_empty_or_contacts_only_is_none() -> None:
+def test_description_empty_or_contacts_only_none() -> None:
     assert sanitize_description(None) is None
     assert sanitize_description("   ") is None
     assert sanitize_description("📞 +7 999 123-45-67") is None
@@ -164,7 +164,7 @@ def test_description_empty_or_contacts_only_is_none() -> None:
 @given(st.text(max_size=400))
 @example("HTTP")  # a word, not a link
 @example("Звоните http://")
-def test_sanitiser_never_raises_and_output_is_clean(text: str) -> None:
+def test_sanitiser_never_raises_output_clean(text: str) -> None:
     cleaned = sanitize_description(text)
     if cleaned is not None:
         assert "http://" not in cleaned.lower() and "https://" not in cleaned.lower()
@@ -209,7 +209,7 @@ def test_llm_fields_validates_and_normalises() -> None:
 # ------------------------------------------------------------------------------------ guard
 
 
-def test_guard_drops_hallucinated_contacts_and_prices() -> None:
+def test_guard_drops_invented_contacts_prices() -> None:
     llm = ListingFields(
         is_car_sale=True,
         price=1_400_000,
@@ -297,7 +297,7 @@ def test_reconcile_policy() -> None:
     assert "reconcile: year differs, rules wins" in notes
 
 
-def test_reconcile_brand_conflict_takes_model_from_the_same_engine() -> None:
+def test_brand_conflict_model_from_same_engine() -> None:
     rules = _rules().model_copy(update={"brand": "Lada", "model": "Vesta"})
     llm = ListingFields(is_car_sale=True, brand="Toyota", model=None)
     merged, notes = reconcile(rules, llm, POST)
@@ -314,7 +314,7 @@ def test_reconcile_canonicalises_the_llm_vehicle() -> None:
     assert (unknown.brand, unknown.model) == ("Qwerty", "Zx9")
 
 
-def test_reconcile_classification_llm_wins_with_lower_confidence() -> None:
+def test_classification_llm_wins_lower_conf() -> None:
     llm = ListingFields(is_car_sale=False, reason="buy request", confidence=0.8)
     merged, _ = reconcile(_rules(), llm, "Куплю Toyota Camry")
     assert not merged.is_car_sale
@@ -337,7 +337,7 @@ def test_reconcile_llm_city_needs_the_text() -> None:
 CORPUS = Path(__file__).resolve().parents[1] / "data" / "corpus.jsonl"
 
 
-def test_guard_keeps_every_value_the_rules_engine_reads_in_the_corpus() -> None:
+def test_guard_keeps_every_rules_value_in_corpus() -> None:
     """The guard must not drop true values: nothing the rules engine extracts from a labelled post is
     "absent from the text" by the guard's normalisation."""
     from carsbot.core.extraction.rules import extract_rules

@@ -52,7 +52,7 @@ def test_corpus_labels_are_valid_listing_fields(posts: list[ev.LabelledPost]) ->
             assert name.lower() in p.text.lower(), (p.id, name)
 
 
-def test_rules_engine_meets_the_issue_4_thresholds(report: ev.EvalReport) -> None:
+def test_rules_engine_meets_issue_4_thresholds(report: ev.EvalReport) -> None:
     failures = ev.check_thresholds(report, ev.Thresholds())
     assert failures == [], ev.format_report(report, show_mismatches=40)
 

@@ -103,7 +103,7 @@ def test_non_sales_have_a_reason_and_no_fields(text: str, reason: str) -> None:
         "Продам Камри 40, 2008 г.в. АКПП. Пробег 230 тыс. Цена 850 тыс. Казань. 89172345612",
     ],
 )
-def test_sales_that_mention_negative_words_stay_sales(text: str) -> None:
+def test_sales_mention_negative_words_stay_sales(text: str) -> None:
     is_sale, reason, confidence = classify(text)
     assert is_sale, reason
     assert reason is None
@@ -111,7 +111,7 @@ def test_sales_that_mention_negative_words_stay_sales(text: str) -> None:
     assert prefilter(text).reject is False
 
 
-def test_prefilter_rejects_only_confident_non_sales() -> None:
+def test_prefilter_rejects_only_sure_non_sales() -> None:
     verdict = prefilter("Куплю Ладу Гранту до 500 тысяч. 8 927 100 20 30")
     assert verdict == PrefilterVerdict(reject=True, reason="buy_request", confidence=verdict.confidence)
     assert verdict.confidence >= PREFILTER_MIN_CONFIDENCE
@@ -119,7 +119,7 @@ def test_prefilter_rejects_only_confident_non_sales() -> None:
     assert sale.reject is False and sale.reason is None
 
 
-def test_rules_extractor_follows_the_extractor_protocol() -> None:
+def test_rules_follows_extractor_protocol() -> None:
     extractor = RulesExtractor()
     assert extractor.name == "rules"
     result = extractor.extract(CARD)
@@ -129,7 +129,7 @@ def test_rules_extractor_follows_the_extractor_protocol() -> None:
     assert result.fields.brand == "Toyota"
 
 
-def test_huge_post_is_bounded_and_keeps_head_and_tail() -> None:
+def test_huge_post_bounded_keeps_head_tail() -> None:
     filler = "Отличная машина, ухоженная, все ТО вовремя. " * 600  # > 25 000 chars
     text = (
         "Продам Toyota Camry 2018 г.в., пробег 98 000 км, цена 2 150 000 ₽\n"
@@ -202,19 +202,17 @@ def test_non_string_input_is_treated_as_empty() -> None:
         ("Опель Зафира Б 2008 1.8 мкпп 245тыс пробег 430т.р. Липецк", 245_000, 430_000),
     ],
 )
-def test_unit_less_thousands_beside_a_larger_price_is_the_mileage(
-    text: str, mileage: int, price: int
-) -> None:
+def test_unitless_thousands_is_the_mileage(text: str, mileage: int, price: int) -> None:
     fields = extract_rules(text)
     assert (fields.is_car_sale, fields.mileage, fields.price) == (True, mileage, price)
 
 
-def test_two_prices_without_mileage_keep_the_asking_price() -> None:
+def test_two_prices_no_mileage_keep_asking_price() -> None:
     fields = extract_rules("Продам Киа Рио 2017, 1.6 АКПП. Цена 950 000 руб, за наличные 900 000 руб. Казань")
     assert (fields.price, fields.mileage) == (950_000, None)
 
 
-def test_title_skips_hashtags_and_forwarded_headers() -> None:
+def test_title_skips_hashtags_forwarded_headers() -> None:
     fields = extract_rules(
         "#продажа #kia #rio #красноярск\nKia Rio X-Line 2019, 1.6 AT, 71 000 км, 1 240 000 ₽"
     )
@@ -225,7 +223,7 @@ def test_title_skips_hashtags_and_forwarded_headers() -> None:
     assert (forwarded.model, forwarded.year) == ("Qashqai", 2015)
 
 
-def test_bare_engine_in_a_spec_list_when_the_price_is_stated() -> None:
+def test_bare_engine_spec_list_when_price_stated() -> None:
     fields = extract_rules("Нива 4х4 2020 г.в., 1.7, пробег 35 тыс. км, 1 владелец, 790 000 руб, торг.")
     assert (fields.engine_volume, fields.drive, fields.price) == (1.7, "awd", 790_000)
 
@@ -254,7 +252,7 @@ def test_vehicles_that_are_not_cars(text: str) -> None:
         "Ford Transit 2015 грузовой фургон, 2.2 дизель, 310 тыс км, 1 550 000",
     ],
 )
-def test_cars_that_mention_other_vehicles_stay_sales(text: str) -> None:
+def test_cars_mention_other_vehicles_stay_sales(text: str) -> None:
     assert classify(text)[0] is True
 
 
@@ -274,7 +272,7 @@ def test_sale_with_exchange_option_stays_a_sale() -> None:
     assert classify(text)[0] is True
 
 
-def test_rent_to_own_is_a_rental_not_a_buy_request() -> None:
+def test_rent_to_own_is_rental_not_buy() -> None:
     text = "Авто в аренду с выкупом! Hyundai Solaris, Kia Rio 2022. Первый взнос от 50 000. 8 800 333 00 11"
     assert classify(text)[:2] == (False, "rental")
 
@@ -285,7 +283,7 @@ def test_news_about_a_new_model_price() -> None:
     assert classify(text)[:2] == (False, "news")
 
 
-def test_tyres_with_seasons_of_use_are_rejected_confidently() -> None:
+def test_tyres_seasons_use_rejected_confidently() -> None:
     text = "Комплект зимних шин Nokian 205/55 R16 на дисках, пробег 1 сезон. 28 000 ₽. Казань"
     verdict = prefilter(text)
     assert verdict.reject and verdict.reason == "tyres"

@@ -91,7 +91,7 @@ def test_holdout_labels_are_valid_listing_fields(posts: list[ev.LabelledPost]) -
             assert p.expected.get("reason"), p.id
 
 
-def test_rules_engine_meets_the_holdout_thresholds(report: ev.EvalReport) -> None:
+def test_rules_engine_meets_holdout_thresholds(report: ev.EvalReport) -> None:
     failures = ev.check_thresholds(report, THRESHOLDS)
     assert failures == [], ev.format_report(report, show_mismatches=40)
 

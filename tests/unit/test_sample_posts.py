@@ -131,7 +131,7 @@ def test_album_with_caption_on_a_later_item(posts: list[QueuedPost], raw: list[d
     assert late_caption, "need an album of 3-5 photos whose caption is not on the first item"
 
 
-def test_edits_and_deletions_follow_their_originals(posts: list[QueuedPost]) -> None:
+def test_edits_deletions_follow_originals(posts: list[QueuedPost]) -> None:
     seen: dict[tuple[int, int], QueuedPost] = {}
     edits = deletes = 0
     for post in posts:
@@ -168,7 +168,7 @@ def test_phones_are_fake_but_valid_mobiles(posts: list[QueuedPost]) -> None:
         assert e164.startswith("+79") and e164[5:8] == "000", e164
 
 
-def test_duplicates_share_a_phone_across_channels(posts: list[QueuedPost]) -> None:
+def test_duplicates_share_phone_across_channels(posts: list[QueuedPost]) -> None:
     channels_by_phone: dict[str, set[int]] = defaultdict(set)
     for post in posts:
         if post.kind is PostKind.NEW:
