@@ -7,16 +7,16 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 SAM_VENV := .venv-sam
-PY_DIRS := $(wildcard functions monitor tests infra)
+PY_DIRS := $(wildcard functions monitor dev tests infra)
 # sam build needs an interpreter matching the Lambda runtime (python3.12) on PATH.
 PY312_DIR := $(dir $(firstword $(wildcard $(HOME)/.pyenv/versions/3.12*/bin/python3.12) $(shell command -v python3.12 2>/dev/null)))
 
 .PHONY: venv demo test lint typecheck unit quality compat template sam-build bench clean
 
-$(VENV)/.installed: pyproject.toml
+$(VENV)/.installed: pyproject.toml dev/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip $(PIP_QUIET)
-	$(PY) -m pip install --quiet -e '.[dev]' $(PIP_QUIET)
+	$(PY) -m pip install --quiet -e . -e ./dev $(PIP_QUIET)
 	touch $@
 
 venv: $(VENV)/.installed
@@ -37,6 +37,7 @@ test: lint typecheck template quality unit compat
 lint: venv
 	$(VENV)/bin/ruff check $(PY_DIRS)
 	$(VENV)/bin/ruff format --check $(PY_DIRS)
+	PYTHONPATH=functions $(VENV)/bin/lint-imports --no-cache
 
 typecheck: venv
 	$(VENV)/bin/mypy
@@ -64,7 +65,7 @@ compat:
 	@for py in $(COMPAT_PYTHONS); do \
 	  v=$$($$py -c 'import sys; print("%d.%d" % sys.version_info[:2])'); \
 	  if [ ! -f .venv-$$v/.installed ]; then \
-	    $$py -m venv .venv-$$v && .venv-$$v/bin/python -m pip install --quiet -e '.[dev]' $(PIP_QUIET) \
+	    $$py -m venv .venv-$$v && .venv-$$v/bin/python -m pip install --quiet -e . -e ./dev $(PIP_QUIET) \
 	      && touch .venv-$$v/.installed; \
 	  fi; \
 	  echo "unit tests on Python $$v"; \
@@ -72,8 +73,8 @@ compat:
 	done
 
 bench: venv
-	$(VENV)/bin/python -m carsbot.bench
-	$(VENV)/bin/python -m carsbot_monitor.bench
+	$(VENV)/bin/python -m carsbot_dev.bench
+	$(VENV)/bin/python -m carsbot_dev.monitor.bench
 
 clean:
 	rm -rf $(VENV) $(SAM_VENV) .venv-3.* .aws-sam .mypy_cache .ruff_cache .pytest_cache

@@ -14,7 +14,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from carsbot.local.stack import LocalStack, local_aws, reset_sdk_caches
+from carsbot_dev.local.stack import LocalStack, local_aws, reset_sdk_caches
 
 TEST_BOT_TOKEN = "123456:TEST-token"  # a fake token with the right shape, never a real one
 
@@ -41,6 +41,6 @@ def aws(aws_stack: LocalStack) -> Iterator[LocalStack]:
 
 @pytest.fixture
 def runner(aws: LocalStack):  # type: ignore[no-untyped-def]
-    from carsbot.local.runner import LocalLambdaRunner
+    from carsbot_dev.local.runner import LocalLambdaRunner
 
     return LocalLambdaRunner(aws)

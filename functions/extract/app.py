@@ -24,8 +24,8 @@ from pydantic import ValidationError
 
 from carsbot.adapters.db import bind_tables
 from carsbot.config import get_settings
-from carsbot.contracts import QueuedPost
-from carsbot.engines import build_extractor
+from carsbot.core.contracts import QueuedPost
+from carsbot.extraction.factory import build_extractor
 from carsbot.observability import logger, metrics, tracer
 from carsbot.pipeline.extract import ExtractService
 

@@ -21,7 +21,7 @@ from pydantic import ValidationError
 
 from carsbot.adapters.db import bind_tables
 from carsbot.config import Settings, get_settings
-from carsbot.contracts import ListingMessage
+from carsbot.core.contracts import ListingMessage
 from carsbot.observability import logger, metrics, tracer
 from carsbot.pipeline.publish import (
     PermanentPublishError,

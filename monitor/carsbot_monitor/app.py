@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from carsbot.config import Settings, get_settings
-from carsbot.contracts import MediaRef, PostKind, QueuedPost
+from carsbot.core.contracts import MediaRef, PostKind, QueuedPost
 from carsbot_monitor import health
 from carsbot_monitor.convert import (
     ChannelInfo,

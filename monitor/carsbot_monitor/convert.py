@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from carsbot.contracts import MediaRef, MediaType, PostKind, QueuedPost
+from carsbot.core.contracts import MediaRef, MediaType, PostKind, QueuedPost
 
 MAX_MEDIA = 10
 

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from carsbot.adapters import aws
-from carsbot.contracts import QueuedPost
+from carsbot.core.contracts import QueuedPost
 
 
 def _attributes(post: QueuedPost) -> dict[str, Any]:

@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from carsbot.local.replay import load_posts
+from carsbot_dev.local.replay import load_posts
 
 SUMMARY = re.compile(
     r"^summary: posts=(?P<posts>\d+) listings=(?P<listings>\d+) rejected=(?P<rejected>\d+) "

@@ -8,9 +8,9 @@ from datetime import UTC, datetime, timedelta
 from carsbot.adapters.aws import client
 from carsbot.adapters.db import ListingModel, PostModel
 from carsbot.config import get_settings
-from carsbot.contracts import ListingMessage, PostKind, QueuedPost
-from carsbot.local.runner import LocalLambdaRunner
-from carsbot.local.stack import LocalStack
+from carsbot.core.contracts import ListingMessage, PostKind, QueuedPost
+from carsbot_dev.local.runner import LocalLambdaRunner
+from carsbot_dev.local.stack import LocalStack
 
 SALE = (
     "🔥 Продаю Тойота Камри 2018 г.\n"
@@ -49,7 +49,7 @@ def enqueue(*bodies: QueuedPost | str) -> None:
 
 
 def drain_extract(runner: LocalLambdaRunner, rounds: int = 20) -> None:
-    from carsbot.local.runner import PumpStats
+    from carsbot_dev.local.runner import PumpStats
 
     mapping = next(m for m in runner.stack.mappings if m.function == "ExtractFunction")
     stats = PumpStats()

@@ -22,11 +22,11 @@ import pytest
 from carsbot.adapters.llm_openai import LlmListing, parse_retry_after
 from carsbot.config import Settings, get_settings, reset_settings
 from carsbot.core.extraction.rules import extract_rules, prefilter
-from carsbot.engines import build_extractor
-from carsbot.llm_engine import CircuitBreaker, reset_breakers
-from carsbot.local.openai_standin import OpenAIStandIn, Reply
-from carsbot.local.runner import LocalLambdaRunner
-from carsbot.local.stack import LocalStack
+from carsbot.extraction.factory import build_extractor
+from carsbot.extraction.llm import CircuitBreaker, reset_breakers
+from carsbot_dev.local.openai_standin import OpenAIStandIn, Reply
+from carsbot_dev.local.runner import LocalLambdaRunner
+from carsbot_dev.local.stack import LocalStack
 
 API_KEY = "sk-test"
 
@@ -288,9 +288,9 @@ def test_handler_bounds_llm_by_remaining_time(
 ) -> None:
     from carsbot.adapters.aws import client
     from carsbot.adapters.db import PostModel
-    from carsbot.contracts import QueuedPost
-    from carsbot.local.runner import LambdaContext, sqs_event
+    from carsbot.core.contracts import QueuedPost
     from carsbot.pipeline.extract import ExtractService
+    from carsbot_dev.local.runner import LambdaContext, sqs_event
 
     handler = runner.handler("ExtractFunction")
     app = sys.modules[handler.__module__]
@@ -569,7 +569,7 @@ def test_parse_retry_after_http_date() -> None:
 
 
 def test_bench_llm_counts_one_call_per_candidate(tmp_path: Path) -> None:
-    from carsbot.bench_llm import bench_llm
+    from carsbot_dev.bench_llm import bench_llm
 
     corpus = tmp_path / "corpus.jsonl"
     corpus.write_text(

@@ -19,11 +19,11 @@ from carsbot.adapters.aws import client
 from carsbot.adapters.db import ChannelModel, ListingModel, StateModel
 from carsbot.adapters.telegram_bot import ChannelBot
 from carsbot.config import get_settings, reset_settings
-from carsbot.contracts import ListingMessage
-from carsbot.local.botapi_standin import BotApiStandin, RecordedCall, strip_html
-from carsbot.local.runner import LocalLambdaRunner, PumpStats, sqs_event
-from carsbot.local.stack import LocalStack
+from carsbot.core.contracts import ListingMessage
 from carsbot.pipeline.publish import Publisher, RateLimitedError
+from carsbot_dev.local.botapi_standin import BotApiStandin, RecordedCall, strip_html
+from carsbot_dev.local.runner import LocalLambdaRunner, PumpStats, sqs_event
+from carsbot_dev.local.stack import LocalStack
 
 TOKEN = "123456:TEST-token"
 CHANNEL = "@carsbot_demo_news"

@@ -5,7 +5,7 @@ from __future__ import annotations
 from carsbot.adapters.aws import client
 from carsbot.adapters.db import ChannelModel, DedupModel, ListingModel, PostModel, StateModel
 from carsbot.config import get_settings
-from carsbot.local.stack import LocalStack
+from carsbot_dev.local.stack import LocalStack
 
 
 def _key_schema(table: str) -> dict[str, str]:

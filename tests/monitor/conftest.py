@@ -10,8 +10,8 @@ from monitor_harness import MONITOR_USER, MonitorEnv
 
 from carsbot.adapters.db import bind_tables
 from carsbot.config import Settings, reset_settings
-from carsbot.local.stack import LocalStack
-from carsbot_monitor.offline import OfflineTelegram
+from carsbot_dev.local.stack import LocalStack
+from carsbot_dev.monitor.offline import OfflineTelegram
 
 
 @pytest.fixture

@@ -1,6 +1,6 @@
 """Helpers for the monitor tests: the scenario environment, downstream reader, waiting and killing.
 
-Telegram is stood in at the request level (``carsbot_monitor.offline``): real Telethon clients whose
+Telegram is stood in at the request level (``carsbot_dev.monitor.offline``): real Telethon clients whose
 requests are answered in-process; AWS is the moto server created from template.yaml (tests/conftest.py).
 Intervals are short so a whole scenario runs in seconds.
 """
@@ -18,12 +18,12 @@ from typing import Any
 
 from carsbot.adapters.aws import client
 from carsbot.config import Settings
-from carsbot.contracts import QueuedPost
-from carsbot.local.stack import LocalStack
+from carsbot.core.contracts import QueuedPost
+from carsbot_dev.local.stack import LocalStack
+from carsbot_dev.monitor.offline import OfflineTelegram
 from carsbot_monitor.app import Monitor
 from carsbot_monitor.health import Telemetry
 from carsbot_monitor.lease import Lease
-from carsbot_monitor.offline import OfflineTelegram
 from carsbot_monitor.session import SessionCredentials, SessionStore
 from carsbot_monitor.settings import MonitorSettings
 

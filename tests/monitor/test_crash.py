@@ -15,8 +15,8 @@ from typing import Any
 
 from monitor_harness import MONITOR_USER, Downstream, MonitorEnv, kill_monitor, stop_monitor, wait_for
 
-from carsbot.contracts import post_id_of
-from carsbot_monitor.offline import photo_bytes
+from carsbot.core.contracts import post_id_of
+from carsbot_dev.monitor.offline import photo_bytes
 from carsbot_monitor.registry import ChannelRegistry
 
 CHANNELS = 6

@@ -7,9 +7,9 @@ import asyncio
 from monitor_harness import MONITOR_USER, Downstream, MonitorEnv, stop_monitor, wait_for
 
 from carsbot.adapters.aws import client
-from carsbot.contracts import MediaType, PostKind
+from carsbot.core.contracts import MediaType, PostKind
+from carsbot_dev.monitor.offline import photo_bytes
 from carsbot_monitor import health
-from carsbot_monitor.offline import photo_bytes
 from carsbot_monitor.registry import ChannelRegistry
 
 

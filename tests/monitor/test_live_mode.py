@@ -2,7 +2,7 @@
 
 Runs in a subprocess because the local stack starts its own moto server (moto's state is per process).
 Telegram is the offline stand-in at the request level; everything else is the real code path of
-``carsbot_monitor.live.run_live``.
+``carsbot_dev.monitor.live.run_live``.
 """
 
 from __future__ import annotations
@@ -15,8 +15,8 @@ SCRIPT = textwrap.dedent(
     """
     import asyncio, os
     os.environ.setdefault("CARSBOT_MONITOR_HEARTBEAT_FILE", os.path.join(os.environ["TMP_DIR"], "hb.json"))
-    from carsbot_monitor.live import LiveOptions, run_live
-    from carsbot_monitor.offline import OfflineTelegram
+    from carsbot_dev.monitor.live import LiveOptions, run_live
+    from carsbot_dev.monitor.offline import OfflineTelegram
     from carsbot_monitor.settings import MonitorSettings
 
     world = OfflineTelegram(seed=7)

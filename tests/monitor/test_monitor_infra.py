@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from carsbot.local.stack import load_template, repo_root
+from carsbot_dev.local.stack import load_template, repo_root
 
 ROOT = repo_root()
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from carsbot.contracts import ListingFields
+from carsbot.core.contracts import ListingFields
 from carsbot.core import dedup, pricing
 from carsbot.core.filters import FilterRules, rejection_reason
 

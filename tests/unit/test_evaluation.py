@@ -6,9 +6,9 @@ import json
 
 import pytest
 
-from carsbot.contracts import ListingFields
-from carsbot.core import evaluation as ev
+from carsbot.core.contracts import ListingFields
 from carsbot.core.extraction.base import ExtractionResult
+from carsbot_dev import evaluation as ev
 
 
 def post(pid: str, sale: bool, **expected: object) -> ev.LabelledPost:

@@ -25,7 +25,7 @@ from carsbot.core.formatting import (
     visible_length,
     visible_text,
 )
-from carsbot.local.botapi_standin import check_html
+from carsbot_dev.local.botapi_standin import check_html
 
 BOT = "carsbot_demo_bot"
 LINK = f"https://t.me/{BOT}?start=l_AbCdEf012345"

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from carsbot.contracts import ListingFields
+from carsbot.core.contracts import ListingFields
 from carsbot.core.extraction.reconcile import (
     city_in_text,
     guard,

@@ -9,9 +9,9 @@ from pathlib import Path
 import phonenumbers
 import pytest
 
-from carsbot.contracts import ListingFields
-from carsbot.core import evaluation as ev
+from carsbot.core.contracts import ListingFields
 from carsbot.core.extraction.rules import RulesExtractor, prefilter
+from carsbot_dev import evaluation as ev
 
 CORPUS = Path(__file__).resolve().parents[1] / "data" / "corpus.jsonl"
 

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from carsbot.contracts import ListingFields
+from carsbot.core.contracts import ListingFields
 from carsbot.core.extraction.base import ExtractionResult
 from carsbot.core.extraction.rules import (
     PREFILTER_MIN_CONFIDENCE,

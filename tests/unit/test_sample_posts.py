@@ -1,4 +1,4 @@
-"""The bundled demo sample (carsbot/local/data/sample_posts.jsonl): valid queued posts, realistic mix.
+"""The bundled demo sample (carsbot_dev/local/data/sample_posts.jsonl): valid queued posts, realistic mix.
 
 The replay source feeds these lines to the posts queue exactly as the monitor would, so every line must
 validate as ``QueuedPost`` and the file must exercise the scenarios the pipeline has to handle: several
@@ -18,9 +18,9 @@ from itertools import pairwise
 import phonenumbers
 import pytest
 
-from carsbot.contracts import PostKind, QueuedPost
+from carsbot.core.contracts import PostKind, QueuedPost
 
-SAMPLE = files("carsbot.local").joinpath("data/sample_posts.jsonl")
+SAMPLE = files("carsbot_dev.local").joinpath("data/sample_posts.jsonl")
 RAW_LINES = SAMPLE.read_text(encoding="utf-8").splitlines()
 # Keys a line may carry besides the QueuedPost fields (ignored by the contract): which album item had the
 # caption, recorded so the "caption not on the first item" scenario is checkable.

@@ -73,7 +73,7 @@ def process_line(line: str, lineno: int, extract: Any) -> dict[str, Any] | None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from carsbot.engines import build_extractor
+    from carsbot.extraction.factory import build_extractor
 
     try:
         extractor = build_extractor(args.engine)

@@ -11,7 +11,7 @@ import hashlib
 import re
 import unicodedata
 
-from carsbot.contracts import ListingFields
+from carsbot.core.contracts import ListingFields
 
 PRICE_TOLERANCE = 0.05  # 5 %
 # Listings one contact+car fingerprint can tell apart: a dealer's cars of the same model and year at

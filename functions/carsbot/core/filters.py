@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from carsbot.contracts import ListingFields
+from carsbot.core.contracts import ListingFields
 
 
 @dataclass(frozen=True)

@@ -17,8 +17,8 @@ from pynamodb.exceptions import DoesNotExist, PutError
 from carsbot.adapters import queues
 from carsbot.adapters.db import DedupModel, ListingModel, PostModel
 from carsbot.config import Settings
-from carsbot.contracts import ListingFields, ListingMessage, PostKind, QueuedPost, listing_id_of
 from carsbot.core import dedup, pricing
+from carsbot.core.contracts import ListingFields, ListingMessage, PostKind, QueuedPost, listing_id_of
 from carsbot.core.extraction.base import ExtractionResult, Extractor
 from carsbot.core.filters import FilterRules, fields_rejection, keyword_rejection
 from carsbot.observability import logger, metrics

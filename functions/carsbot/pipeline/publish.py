@@ -32,7 +32,7 @@ from carsbot.adapters.telegram_bot import (
     SentPost,
 )
 from carsbot.config import Settings, get_settings
-from carsbot.contracts import ListingMessage
+from carsbot.core.contracts import ListingMessage
 from carsbot.core.formatting import CAPTION_LIMIT, TEXT_LIMIT, ListingView, render_post
 from carsbot.observability import logger, metrics
 

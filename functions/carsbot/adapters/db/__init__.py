@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from carsbot.adapters.db.base import bind_tables
+from carsbot.adapters.db.binding import bind_tables
 from carsbot.adapters.db.models import (
     ChannelModel,
     DedupModel,

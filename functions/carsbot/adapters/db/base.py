@@ -1,19 +1,10 @@
-"""Binding pynamodb models to the tables named in settings.
-
-pynamodb keeps the table name on ``Model.Meta`` and caches a connection per class, so binding is done
-once per process (Lambda cold start, monitor start, each test) by ``bind_tables``. The endpoint comes
-from botocore itself (``AWS_ENDPOINT_URL``), so the same code talks to AWS and to a local moto server.
-"""
+"""Shared pynamodb attribute types."""
 
 from __future__ import annotations
 
-import os
 from datetime import UTC, datetime
 
 from pynamodb.attributes import UTCDateTimeAttribute
-from pynamodb.models import Model
-
-from carsbot.config import Settings, get_settings
 
 
 def utcnow() -> datetime:
@@ -26,25 +17,3 @@ class NowAttribute(UTCDateTimeAttribute):
     def __init__(self, **kwargs: object) -> None:
         kwargs.setdefault("default_for_new", utcnow)
         super().__init__(**kwargs)  # type: ignore[arg-type]
-
-
-def _models() -> dict[str, type[Model]]:
-    from carsbot.adapters.db import models
-
-    return {
-        "channels_table": models.ChannelModel,
-        "posts_table": models.PostModel,
-        "listings_table": models.ListingModel,
-        "dedup_table": models.DedupModel,
-        "state_table": models.StateModel,
-    }
-
-
-def bind_tables(settings: Settings | None = None) -> None:
-    """Point every model at its table (names from settings) and drop cached connections."""
-    settings = settings or get_settings()
-    region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "eu-central-1"
-    for setting_name, model in _models().items():
-        model.Meta.table_name = getattr(settings, setting_name)
-        model.Meta.region = region
-        model._connection = None

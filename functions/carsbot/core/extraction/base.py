@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from carsbot.contracts import ListingFields
+from carsbot.core.contracts import ListingFields
 
 
 @dataclass

@@ -42,7 +42,7 @@ from typing import Any
 
 import phonenumbers
 
-from carsbot.contracts import ListingFields
+from carsbot.core.contracts import ListingFields
 from carsbot.core.extraction.normalize import (
     extract_phones,
     find_money,

@@ -36,8 +36,8 @@ from typing import Any
 from aiohttp import web
 
 from carsbot.adapters.llm_openai import LlmListing, post_text_from_prompt
-from carsbot.contracts import ListingFields
-from carsbot.local.http_standin import BackgroundHttpServer
+from carsbot.core.contracts import ListingFields
+from carsbot_dev.local.http_standin import BackgroundHttpServer
 
 CHARS_PER_TOKEN = 4
 HALLUCINATED_PHONE = "+7 999 000-11-22"
@@ -372,7 +372,7 @@ class OpenAIStandIn(BackgroundHttpServer):
         return response, 200, completion_tokens
 
 
-def main() -> None:  # pragma: no cover - manual use: python -m carsbot.local.openai_standin
+def main() -> None:  # pragma: no cover - manual use: python -m carsbot_dev.local.openai_standin
     with OpenAIStandIn(port=int(os.environ.get("STANDIN_PORT", "0"))) as server:
         print(f"OpenAI stand-in listening on {server.base_url} (Ctrl+C to stop)", flush=True)
         with contextlib.suppress(KeyboardInterrupt):

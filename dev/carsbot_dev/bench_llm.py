@@ -5,7 +5,7 @@ per candidate, guard, reconcile) but talks to the local OpenAI-compatible stand-
 ``usage`` from the prompt size (about four characters per token). The numbers are printed beside the old
 deployment's baseline of four LLM calls per post.
 
-    python -m carsbot.bench_llm tests/data/corpus.jsonl
+    python -m carsbot_dev.bench_llm tests/data/corpus.jsonl
 """
 
 from __future__ import annotations
@@ -47,9 +47,9 @@ def bench_llm(
 ) -> dict[str, Any]:
     """Run the LLM engine over the corpus against a fresh stand-in; print and return the figures."""
     from carsbot.config import get_settings
-    from carsbot.engines import build_extractor
-    from carsbot.llm_engine import CircuitBreaker
-    from carsbot.local.openai_standin import OpenAIStandIn
+    from carsbot.extraction.factory import build_extractor
+    from carsbot.extraction.llm import CircuitBreaker
+    from carsbot_dev.local.openai_standin import OpenAIStandIn
 
     texts = _texts(corpus_path)
     with OpenAIStandIn(api_key=BENCH_KEY) as server:
@@ -131,7 +131,9 @@ def print_report(report: dict[str, Any], out: TextIO = sys.stdout) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m carsbot.bench_llm", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m carsbot_dev.bench_llm", description=__doc__.splitlines()[0]
+    )
     parser.add_argument(
         "corpus", nargs="?", default="tests/data/corpus.jsonl", help="JSONL with a 'text' key"
     )

@@ -22,7 +22,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from carsbot.contracts import ListingFields
+from carsbot.core.contracts import ListingFields
 from carsbot.core.extraction.base import ExtractionResult
 
 FIELDS: tuple[str, ...] = tuple(name for name in ListingFields.CLI_FIELDS if name != "is_car_sale")

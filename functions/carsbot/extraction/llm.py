@@ -31,7 +31,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Protocol
 
 from carsbot.config import Settings, get_settings
-from carsbot.contracts import ListingFields
+from carsbot.core.contracts import ListingFields
 from carsbot.core.extraction.base import ExtractionResult
 from carsbot.core.extraction.reconcile import guard, llm_fields, reconcile
 from carsbot.observability import logger, metrics

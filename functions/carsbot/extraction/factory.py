@@ -24,7 +24,7 @@ def build_extractor(engine: str | None = None, settings: Settings | None = None,
     """An extractor for ``engine`` (default ``Settings.extract_engine``).
 
     ``options`` are passed to the LLM engines (``key_provider``, ``client_factory``, ``breaker``,
-    ``sleep``; see ``carsbot.llm_engine.LlmExtractor``) and must be empty for ``rules``.
+    ``sleep``; see ``carsbot.extraction.llm.LlmExtractor``) and must be empty for ``rules``.
     """
     settings = settings or get_settings()
     engine = engine or settings.extract_engine
@@ -35,11 +35,11 @@ def build_extractor(engine: str | None = None, settings: Settings | None = None,
 
         return RulesExtractor()
     if engine == "llm":
-        from carsbot.llm_engine import LlmExtractor
+        from carsbot.extraction.llm import LlmExtractor
 
         return LlmExtractor(settings, **options)
     if engine == "auto":
-        from carsbot.llm_engine import AutoExtractor
+        from carsbot.extraction.llm import AutoExtractor
 
         return AutoExtractor(settings, **options)
     raise ValueError(f"unknown extraction engine {engine!r} (expected one of {', '.join(ENGINES)})")

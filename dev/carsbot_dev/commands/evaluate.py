@@ -55,10 +55,10 @@ def register(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from carsbot.contracts import ListingFields
-    from carsbot.core import evaluation as ev
+    from carsbot.core.contracts import ListingFields
     from carsbot.core.extraction.rules import prefilter
-    from carsbot.engines import build_extractor
+    from carsbot.extraction.factory import build_extractor
+    from carsbot_dev import evaluation as ev
 
     try:
         with open(args.file, encoding="utf-8") as handle:

@@ -1,7 +1,7 @@
-"""Benchmarks, printed (never asserted): ``make bench`` runs ``python -m carsbot.bench``.
+"""Benchmarks, printed (never asserted): ``make bench`` runs ``python -m carsbot_dev.bench``.
 
 Rules extractor section: posts/s on one core over the labelled corpus (tests/data/corpus.jsonl) and the
-bundled demo sample (carsbot/local/data/sample_posts.jsonl), each beside a baseline measured in the same
+bundled demo sample (carsbot_dev/local/data/sample_posts.jsonl), each beside a baseline measured in the same
 run — ``json.loads`` of the same JSON lines — and the ratio between the two.
 """
 
@@ -118,15 +118,16 @@ def bench_demo_section() -> list[str]:
     receive, delete on the local posts queue) measured in the same run."""
     import time
 
-    from carsbot.commands.demo import QUIET_ENV, run_demo
+    from carsbot_dev.commands.demo import run_demo
+    from carsbot_dev.local.demo_support import QUIET_ENV
 
     summary, _feed = run_demo()
     per_post = summary.seconds / max(1, summary.posts)
 
     from carsbot.adapters.aws import client
     from carsbot.config import get_settings
-    from carsbot.local.replay import load_posts
-    from carsbot.local.stack import local_aws
+    from carsbot_dev.local.replay import load_posts
+    from carsbot_dev.local.stack import local_aws
 
     posts = load_posts()
     with local_aws(extra_env=QUIET_ENV):
@@ -153,7 +154,7 @@ def bench_demo_section() -> list[str]:
 
 
 def llm_section() -> list[str]:
-    from carsbot.bench_llm import bench_llm
+    from carsbot_dev.bench_llm import bench_llm
 
     if not CORPUS.exists():
         return ["llm engine: skipped (corpus not found)"]
@@ -171,7 +172,7 @@ def llm_section() -> list[str]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m carsbot.bench", description="carsbot benchmarks (printed)"
+        prog="python -m carsbot_dev.bench", description="carsbot benchmarks (printed)"
     )
     parser.add_argument("--seconds", type=float, default=1.5, help="minimum measuring time per figure")
     parser.add_argument(
@@ -179,7 +180,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     sections = args.only or ["rules", "llm", "demo"]
-    from carsbot.commands.demo import QUIET_ENV
+    from carsbot_dev.local.demo_support import QUIET_ENV
 
     os.environ.update(QUIET_ENV)
     print(f"carsbot benchmarks: {pin_one_core()}")

@@ -12,14 +12,14 @@ from collections.abc import Iterable, Iterator
 from importlib import resources
 from pathlib import Path
 
-from carsbot.contracts import MediaType, QueuedPost
+from carsbot.core.contracts import MediaType, QueuedPost
 
 SAMPLE = "sample_posts.jsonl"
 
 
 def load_posts(path: Path | None = None) -> list[QueuedPost]:
     """Parse a JSONL file of queued posts (default: the bundled sample); a bad line raises with its number."""
-    source = path or resources.files("carsbot.local").joinpath("data", SAMPLE)
+    source = path or resources.files("carsbot_dev.local").joinpath("data", SAMPLE)
     text = source.read_text(encoding="utf-8")
     posts = []
     for number, line in enumerate(text.splitlines(), start=1):

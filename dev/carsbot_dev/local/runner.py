@@ -18,7 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from carsbot.local.stack import LocalStack, QueueMapping
+from carsbot_dev.local.stack import LocalStack, QueueMapping
 
 
 @dataclass

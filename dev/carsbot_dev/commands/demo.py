@@ -13,39 +13,19 @@ import os
 import sys
 import time
 from contextlib import ExitStack
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from carsbot.local.stack import LocalStack
+    pass
 
-DEMO_BOT_TOKEN = "123456:LOCAL-demo-token"  # noqa: S105 - fake, for the local Bot API stand-in only
-DEMO_OPENAI_KEY = "sk-local-standin"  # fake, for the local OpenAI stand-in only
-QUIET_ENV = {
-    "POWERTOOLS_METRICS_DISABLED": "true",
-    "POWERTOOLS_TRACE_DISABLED": "true",
-    "POWERTOOLS_LOG_LEVEL": "ERROR",
-}
-
-
-@dataclass
-class DemoSummary:
-    posts: int
-    listings: int
-    rejected: int
-    duplicates: int
-    published: int
-    failed: int
-    seconds: float
-    llm_calls: int = 0
-
-    def line(self) -> str:
-        return (
-            f"summary: posts={self.posts} listings={self.listings} rejected={self.rejected} "
-            f"duplicates={self.duplicates} published={self.published} failed={self.failed} "
-            f"seconds={self.seconds:.2f}"
-        )
+from carsbot_dev.local.demo_support import (
+    DEMO_BOT_TOKEN,
+    DEMO_OPENAI_KEY,
+    DemoSummary,
+    dead_lettered,
+    quiet_env,
+)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -99,10 +79,10 @@ def run_demo(
     """Run the pipeline; returns the summary and the rendered channel feed."""
     from carsbot.adapters.db import ListingModel, PostModel
     from carsbot.config import get_settings
-    from carsbot.local.botapi_standin import BotApiStandin
-    from carsbot.local.replay import load_posts, replay, store_placeholder_media
-    from carsbot.local.runner import LocalLambdaRunner
-    from carsbot.local.stack import local_aws
+    from carsbot_dev.local.botapi_standin import BotApiStandin
+    from carsbot_dev.local.replay import load_posts, replay, store_placeholder_media
+    from carsbot_dev.local.runner import LocalLambdaRunner
+    from carsbot_dev.local.stack import local_aws
 
     posts = load_posts(posts_path)
     started = time.perf_counter()
@@ -113,7 +93,7 @@ def run_demo(
         secrets = {"BotTokenSecret": f'{{"token": "{DEMO_BOT_TOKEN}"}}'}
         llm = None
         if llm_standin:  # the LLM engine against a local OpenAI-compatible stand-in
-            from carsbot.local.openai_standin import OpenAIStandIn
+            from carsbot_dev.local.openai_standin import OpenAIStandIn
 
             llm = optional.enter_context(OpenAIStandIn(api_key=DEMO_OPENAI_KEY))
             parameters["OpenAIBaseUrl"] = llm.base_url
@@ -141,36 +121,13 @@ def run_demo(
     return summary, feed
 
 
-def dead_lettered(stack: LocalStack) -> int:
-    """Messages in the dead-letter queues of the function-fed queues."""
-    from carsbot.adapters.aws import client
-
-    dead = 0
-    for mapping in stack.mappings:
-        queue_logical = next(lid for lid, url in stack.resources.items() if url == mapping.queue_url)
-        dlq = stack.dlq_of(queue_logical)
-        if dlq:
-            attrs = client("sqs").get_queue_attributes(
-                QueueUrl=dlq, AttributeNames=["ApproximateNumberOfMessages"]
-            )
-            dead += int(attrs["Attributes"]["ApproximateNumberOfMessages"])
-    return dead
-
-
-def quiet_env(verbose: bool) -> dict[str, str]:
-    env = dict(QUIET_ENV)
-    if verbose:
-        env["POWERTOOLS_LOG_LEVEL"] = "INFO"
-    return env
-
-
 def run_live_mode(args: argparse.Namespace) -> int:
     if not args.session_file or not args.channel:
         raise SystemExit("--live needs --session-file and at least one --channel")
     if bool(args.bot_token_file) != bool(args.news_channel):
         raise SystemExit("--bot-token-file and --news-channel go together")
     try:
-        from carsbot_monitor.live import LiveOptions, run_live
+        from carsbot_dev.monitor.live import LiveOptions, run_live
     except ModuleNotFoundError as exc:
         raise SystemExit(f"the monitor package is not installed: {exc}") from None
     options = LiveOptions(

@@ -34,7 +34,7 @@ from typing import Any
 
 from aiohttp import web
 
-from carsbot.local.http_standin import BackgroundHttpServer
+from carsbot_dev.local.http_standin import BackgroundHttpServer
 
 SEND_METHODS = ("sendmessage", "sendphoto", "sendvideo", "sendmediagroup")
 _ALLOWED_TAGS = {

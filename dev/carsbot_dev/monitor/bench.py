@@ -1,9 +1,9 @@
 """Monitor benchmark: memory (RSS) and CPU with 500 channels and a steady 10 posts/s (printed, not asserted).
 
-    python -m carsbot_monitor.bench [--channels 500] [--rate 10] [--seconds 30]
+    python -m carsbot_dev.monitor.bench [--channels 500] [--rate 10] [--seconds 30]
 
 AWS is a moto server holding the template's resources, run in a *child* process so its memory is not
-counted; Telegram is the in-process offline stand-in (``carsbot_monitor.offline``). The baseline is this
+counted; Telegram is the in-process offline stand-in (``carsbot_dev.monitor.offline``). The baseline is this
 interpreter after importing everything the monitor imports, before the monitor exists. Target: the
 monitor process stays at or below 150 MB RSS (the Fargate task has 512 MB).
 """
@@ -51,7 +51,7 @@ def _serve_aws() -> int:
     import warnings
 
     warnings.simplefilter("ignore")
-    from carsbot.local.stack import local_aws
+    from carsbot_dev.local.stack import local_aws
 
     with local_aws() as stack:
         info = {
@@ -67,10 +67,10 @@ def _serve_aws() -> int:
 async def _run(channels: int, rate: float, seconds: float, heartbeat: str) -> dict[str, Any]:
     from carsbot.adapters.db.models import ChannelModel
     from carsbot.config import Settings
+    from carsbot_dev.monitor.offline import OfflineTelegram, photo_bytes
     from carsbot_monitor import health
     from carsbot_monitor.app import Monitor
     from carsbot_monitor.health import Telemetry
-    from carsbot_monitor.offline import OfflineTelegram, photo_bytes
     from carsbot_monitor.session import SessionStore
     from carsbot_monitor.settings import MonitorSettings
 
@@ -174,13 +174,13 @@ def main(argv: list[str] | None = None) -> int:
     if not args.no_arena_cap and os.environ.get("MALLOC_ARENA_MAX") is None and sys.platform == "linux":
         # glibc reads it at start-up: re-run this benchmark the way monitor/Dockerfile runs the monitor.
         env = {**os.environ, "MALLOC_ARENA_MAX": "2"}
-        command = [sys.executable, "-m", "carsbot_monitor.bench", *(argv or sys.argv[1:])]
+        command = [sys.executable, "-m", "carsbot_dev.monitor.bench", *(argv or sys.argv[1:])]
         return subprocess.call(command, env=env)  # noqa: S603 - our own interpreter and module
 
     os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
     os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
     child = subprocess.Popen(
-        [sys.executable, "-m", "carsbot_monitor.bench", "--serve-aws"],
+        [sys.executable, "-m", "carsbot_dev.monitor.bench", "--serve-aws"],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         text=True,
@@ -191,7 +191,7 @@ def main(argv: list[str] | None = None) -> int:
         if not line:
             raise SystemExit("bench: the local AWS stand-in did not start")
         info = json.loads(line)
-        from carsbot.local.stack import point_sdks_at
+        from carsbot_dev.local.stack import point_sdks_at
 
         os.environ.update(point_sdks_at(info["endpoint"]))
         os.environ.update(info["environment"])
@@ -201,8 +201,7 @@ def main(argv: list[str] | None = None) -> int:
         import boto3  # noqa: F401
         import telethon  # noqa: F401
 
-        import carsbot_monitor.app
-        import carsbot_monitor.offline  # noqa: F401
+        import carsbot_dev.monitor.offline  # noqa: F401
         from carsbot.adapters.db import bind_tables
         from carsbot.config import reset_settings
 
