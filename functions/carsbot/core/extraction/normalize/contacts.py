@@ -1,0 +1,123 @@
+"""Contacts: phones (E.164 via ``phonenumbers``) and Telegram usernames."""
+
+from __future__ import annotations
+
+import re
+
+import phonenumbers
+
+from carsbot.core.extraction.normalize.text import Words, prepare_text
+
+_PHONE_CANDIDATE = re.compile(r"(?<![\w=])(?:\+\s?)?\d[\d\s\-().]{8,22}\d(?![\w])")
+_PHONE_STRUCTURED = re.compile(
+    r"(?:\+\s?7|(?<!\d)8|(?<!\d)7)[\s\-]*\(?\s*\d{3}\s*\)?[\s\-]*\d{3}[\s\-]*\d{2}[\s\-]*\d{2}(?!\d)"
+    r"|(?<!\d)9\d{2}[\s\-]*\d{3}[\s\-]*\d{2}[\s\-]*\d{2}(?!\d)"
+)
+_PHONE_ANY_PLUS = re.compile(r"\+\d{1,3}[\s\-]*\(?\d{1,4}\)?(?:[\s\-]*\d{1,4}){2,4}")
+
+
+def _phone_e164(candidate: str) -> str | None:
+    digits = re.sub(r"\D", "", candidate)
+    plus = candidate.lstrip().startswith("+")
+    if plus:
+        if not 10 <= len(digits) <= 15:
+            return None
+    elif len(digits) == 11:
+        if digits[0] not in "78":
+            return None
+    elif len(digits) == 10:
+        if digits[0] not in "93487":  # mobile (9xx) or a geographic/800 code
+            return None
+    else:
+        return None
+    try:
+        number = phonenumbers.parse(("+" + digits) if plus else digits, None if plus else "RU")
+    except phonenumbers.NumberParseException:
+        return None
+    if not phonenumbers.is_valid_number(number):
+        return None
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def find_phone_spans(text: str) -> list[tuple[int, int, str]]:
+    """``(start, end, e164)`` for every valid phone number in ``text`` (already prepared)."""
+    spans: list[tuple[int, int, str]] = []
+    for m in _PHONE_CANDIDATE.finditer(text):
+        raw = m.group(0)
+        e164 = _phone_e164(raw)
+        if e164:
+            spans.append((m.start(), m.end(), e164))
+            continue
+        # A run of several numbers ("8 912 345-67-89, 8 (343) 300-10-20" or "2018 89123456789"): split it.
+        for pattern in (_PHONE_STRUCTURED, _PHONE_ANY_PLUS):
+            for sub in pattern.finditer(raw):
+                e164 = _phone_e164(sub.group(0))
+                if e164:
+                    spans.append((m.start() + sub.start(), m.start() + sub.end(), e164))
+            if spans and spans[-1][0] >= m.start():
+                break
+    return spans
+
+
+def extract_phones(text: str) -> list[str]:
+    """Seller phones normalised to E.164 (``+79123456789``), deduplicated in order of appearance.
+
+    Uses ``phonenumbers`` (default region RU) on phone-shaped digit runs: 10–11 digits for Russian
+    numbers ("8 (912) 345-67-89", "+7 912 345 67 89", "89123456789", "(843) 212-34-56"), or any valid
+    international number written with "+". Prices, years and digit runs glued to letters (VIN
+    fragments, ids) are never phones.
+    """
+    seen: dict[str, None] = {}
+    for _, _, e164 in find_phone_spans(prepare_text(text)):
+        seen.setdefault(e164, None)
+    return list(seen)
+
+
+_USERNAME_AT = re.compile(r"(?<![\w@.])@(?P<u>[A-Za-z][A-Za-z0-9_]{3,31})(?![\w@])")
+_USERNAME_LINK = re.compile(
+    r"(?:https?://)?(?:www\.)?(?:t|telegram)\.(?:me|dog)/(?P<u>[A-Za-z][A-Za-z0-9_]{3,31})(?P<rest>/\d+|/|\?\S*)?(?![\w/])",
+    re.IGNORECASE,
+)
+_NOT_USERNAMES = frozenset(
+    {"joinchat", "addstickers", "share", "proxy", "socks", "iv", "login", "addlist", "setlanguage"}
+)
+# Lines that advertise the channel itself, its admin or chat: mentions there are not seller contacts.
+_PROMO_LINE = Words(
+    r"подпис\w*|канал\w*|наш\w*\s+(?:чат|групп\w*)|реклам\w*|размест\w*|предлож\w*\s+(?:пост|объявлен|новост|авто)"
+    r"|предложк\w*|админ\w*|вступ\w*|источник|репост\w*|барахолк\w*|обсужден\w*|бот\w*\s+для",
+    boundary=False,
+)
+
+
+def extract_usernames(text: str) -> list[str]:
+    """Telegram usernames a seller can be reached at, without "@", deduplicated (case-insensitively).
+
+    Counted: ``@name`` mentions and ``t.me/name`` profile links. Not counted: links to posts
+    (``t.me/channel/123`` — that is a channel, not a contact), invite links (``t.me/+hash``,
+    ``joinchat``), bot usernames (ending in "bot"), e-mail addresses, and any mention on a line that
+    promotes the channel itself ("Подписывайтесь", "Разместить объявление", "Реклама", "Админ").
+    """
+    text = prepare_text(text)
+    found: list[tuple[int, str]] = []
+    for m in _USERNAME_LINK.finditer(text):
+        rest = m.group("rest") or ""
+        if rest.startswith("/") and rest[1:].isdigit():
+            continue
+        if rest.startswith("?"):
+            continue
+        found.append((m.start(), m.group("u")))
+    for m in _USERNAME_AT.finditer(text):
+        found.append((m.start(), m.group("u")))
+    found.sort()
+    result: dict[str, str] = {}
+    for pos, name in found:
+        low = name.lower()
+        if low in _NOT_USERNAMES or low.endswith("bot"):
+            continue
+        line_start = text.rfind("\n", 0, pos) + 1
+        line_end = text.find("\n", pos)
+        line = text[line_start : line_end if line_end >= 0 else len(text)]
+        if _PROMO_LINE.search(line.lower()):
+            continue
+        result.setdefault(low, name)
+    return list(result.values())

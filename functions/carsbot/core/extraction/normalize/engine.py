@@ -1,0 +1,78 @@
+"""Engine volume in litres (``parse_engine_volume``)."""
+
+from __future__ import annotations
+
+import re
+
+from carsbot.core.extraction.normalize.text import prepare_text
+
+_ENGINE_UNIT = re.compile(
+    r"(?<![\d.,])(?P<v>\d[.,]\d)\s?(?:л(?![а-я.]|\.\s?с)|л\.(?!\s?с)|литр\w*|l(?![a-z]))", re.IGNORECASE
+)
+_ENGINE_TAIL = re.compile(
+    r"(?<![\d.,])(?P<v>\d[.,]\d)(?:\s?(?:tsi|tfsi|tdi|cdi|crdi|gdi|mpi|vvt-?i|t-?gdi|tce|vtec|skyactiv|i(?![a-z])|d(?![a-z])|t(?![a-z])|turbo"
+    r"|тси|тфси|тди|сди|црди|гди|мпи|турбо\w*|v\s?\d{1,2}\b|amg|амг|умз|змз|cummins|камминс)"
+    r"|[\s,/(]{0,3}\d{2,3}\s?(?:л\.?\s?с|hp|сил)"
+    r"|[\s,/]{0,3}(?:at|mt|amt|cvt|dct|dsg|акпп|мкпп|ркпп|ат|мт|бенз\w*|диз\w*|гибрид\w*|hybrid|атмо\w*|ecoboost"
+    r"|автомат\w*|механик\w*|мех|робот\w*|вариатор\w*|коробк\w*|\d?wd|4вд|awd|fwd|rwd|4\s?[xх]\s?4|полн\w*|передн\w*|задн\w*"
+    r"|\d{1,2}\s?кл\w*|\d?dct|\d?dsg|амт|powershift|\w?-?tronic)(?![a-zа-я]))",
+    re.IGNORECASE,
+)
+_ENGINE_FUEL_FIRST = re.compile(
+    r"(?:дизел\w*|бензин\w*|бенз\.?|диз\.?|гибрид\w*|турбо)\s*[,:\-]?\s*(?P<v>\d[.,]\d)(?![\d.,]?\d)(?!\s?(?:млн|м\b|т\.|тыс|к\b))",
+    re.IGNORECASE,
+)
+_ENGINE_KEY = re.compile(
+    r"(?:двигател\w*|двиг\.?|дв\.|мотор\w*|объ[её]м\w*(?:\s+двигателя)?|двс|⛽|🔧|engine)\s*[:\-–—]?\s*"
+    r"(?:бензин\w*|дизель\w*|бенз\.?)?\s*[:\-–—,]?\s*(?P<v>\d[.,]\d)(?![\d.,]?\d)(?!\s?(?:млн|м\b|т\.|тыс|к\b))",
+    re.IGNORECASE,
+)
+_ENGINE_CC = re.compile(
+    r"(?<![\d.,])(?P<cc>\d{3,4})\s?(?:см3|см³|см\.?\s?куб\w*|куб\.?\s?см|cc|куб(?![а-я]))", re.IGNORECASE
+)
+# A gearbox or fuel word right before a bare volume: "мех 1.6", "мкпп, 1.6", "бенз/1.8".
+_ENGINE_SPEC_FIRST = re.compile(
+    r"(?<![а-яa-z\d])(?:мех|механик\w*|мкпп|акпп|ркпп|автомат|робот|вариатор|at|mt|amt|cvt|dsg|ат|мт)"
+    r"[\s,/]{1,3}(?P<v>\d[.,]\d)(?![\d.,]?\d)(?!\s?(?:млн|м\b|т\.|тыс|к\b|кк|лям|р\b|руб|₽|%))",
+    re.IGNORECASE,
+)
+# A bare volume as an item of a comma/slash list: "Нива 4х4 2020 г.в., 1.7, пробег 35 тыс." (only used when
+# the post states its price elsewhere, so the number cannot be a price in millions).
+_ENGINE_LIST_ITEM = re.compile(r"(?:^|[,/|•;]|\n)[ ]*(?P<v>\d[.,]\d)[ ]*(?=[,/|•;]|\n|$)")
+_ENGINE_AFTER_MODEL = re.compile(
+    r"^[\s,]{0,3}(?P<v>\d[.,]\d)(?![\d.,]?\d)(?!\s?(?:млн|м\b|т\.|тыс|к\b|%|р\.|руб|₽))"
+)
+
+
+def _litres(raw: str) -> float | None:
+    value = float(raw.replace(",", "."))
+    return round(value, 1) if 0.6 <= value <= 8.5 else None
+
+
+def parse_engine_volume(text: str, *, after_model: str | None = None, list_ok: bool = False) -> float | None:
+    """Engine volume in litres: "1.6", "2.0л", "1598 см3" (1.6), "1.4 TSI", "двигатель 2.5", "мех 1.6".
+
+    ``after_model`` is the text right after the model name, where a bare "1.6" is the engine.
+    ``list_ok`` also accepts a bare volume standing alone as a list item (", 1.7,"); the caller sets
+    it when the price is stated elsewhere, so such a number cannot be a price in millions.
+    """
+    text = prepare_text(text)
+    for pattern in (_ENGINE_UNIT, _ENGINE_KEY, _ENGINE_TAIL, _ENGINE_FUEL_FIRST, _ENGINE_SPEC_FIRST):
+        for m in pattern.finditer(text):
+            litres = _litres(m.group("v"))
+            if litres is not None:
+                return litres
+    for m in _ENGINE_CC.finditer(text):
+        cc = int(m.group("cc"))
+        if 600 <= cc <= 8500:
+            return round(cc / 1000, 1)
+    if after_model is not None:
+        bare = _ENGINE_AFTER_MODEL.match(prepare_text(after_model))
+        if bare:
+            return _litres(bare.group("v"))
+    if list_ok:
+        for m in _ENGINE_LIST_ITEM.finditer(text):
+            litres = _litres(m.group("v"))
+            if litres is not None and litres <= 6.8:
+                return litres
+    return None

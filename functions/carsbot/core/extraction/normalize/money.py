@@ -1,0 +1,190 @@
+"""Money: prices and market prices in RUB (``find_money``, ``parse_price``, ``parse_market_price``)."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from carsbot.core.extraction.normalize.text import _NUM, _NUM_START, _number, prepare_text
+
+MIN_CAR_PRICE = 15_000
+MAX_CAR_PRICE = 500_000_000
+
+_MILLION = r"(?:млн\.?|миллион\w*|mln|лям\w*|ляма|мульт\w*|кк(?![а-я]))"
+_THOUSAND = (
+    r"(?:тыс(?:\.|яч\w*)?(?:\s*(?:руб\w*\.?|р\.?|₽))?|т\.\s?р\.?|т\.р\.?|тр\.?(?![а-я])"
+    r"|к(?![а-я])|k(?![a-z])|т(?![а-я]))"
+)
+_RUBLE = r"(?:₽|руб(?:лей|ля|ль|\.)?|р\.|р(?![а-я])|rub|rur)"
+
+_MONEY = re.compile(
+    rf"{_NUM_START}(?P<num>{_NUM})[ ]?(?:(?P<mln>{_MILLION})(?:[ ]*(?P<num2>\d{{1,3}})[ ]*(?:тыс\.?"
+    rf"|т\.?р\.?|к)(?![а-я]))?"
+    rf"|(?P<thou>{_THOUSAND})|(?P<rub>{_RUBLE}))?",
+    re.IGNORECASE,
+)
+# Keywords in the left context of an amount; the last one before the amount (with no other number in
+# between) decides its role.
+_MONEY_EVENTS = re.compile(
+    r"(?P<market>(?<!ниже\s)(?<!ниже\s\s)(?<!выше\s)\bрын(?:ок|ка|ке|ку|очн\w*)(?!\s+на\b)|\bсреднерыночн\w*|market|\bоценк\w*)"
+    r"|(?P<price>\bцен[аеуы]\b|стоимост\w*|💰|💵|💸|🏷|💲|прошу|отдам\s+за|продам\s+за|продаю\s+за|прода[её]тся\s+за"
+    r"|продается\s+за|price|\bза\s*$)"
+    r"|(?P<mileage>пробег\w*|🛣|одометр\w*|mileage)"
+    r"|(?P<other>\b(?:торг\w*|скидк\w*|вложен\w*|вложил\w*|налог\w*|осаго|каско|страховк\w*|\bто\b|обслуживани\w*|взнос\w*"
+    r"|платеж\w*|платёж\w*|доплат\w*|остаток|долг\w*|кредит\w*|ремонт\w*|покраск\w*|замен\w*|поменял\w*"
+    r"|резин\w*|шин\w*|диск\w*|сигнализаци\w*|магнитол\w*|выгод\w*|дешевле|ниже\s+рынка\s+на|зарплат\w*"
+    r"|экономи\w*|бюджет\w*|вычет\w*|залог\w*|штраф\w*|аренд\w*|сутк\w*|мес\w*|по\s+(?=\d)|х\b|x\b))",
+    re.IGNORECASE,
+)
+_RANGE_LEFT = re.compile(r"(?:\bот|\bдо|\bc|\bс|-|<|>)\s*$", re.IGNORECASE)
+_MONEY_EXCLUDE_RIGHT = re.compile(
+    r"^\s*(?:/\s*мес|в\s+мес|в\s+месяц|руб\w*\s*/\s*мес|₽\s*/\s*мес|в\s+год|в\s+сутки|/\s*сут|за\s+сутки|в\s+день"
+    r"|/\s*день|/\s*час|в\s+час|в\s+подарок|км|т\.?\s?км|тыс\.?\s*км|л\.с|лс\b|hp\b|км/ч|куб|см|мм|шт|%|кг"
+    r"|литр|за\s+(?:штуку|шт|комплект|литр))",
+    re.IGNORECASE,
+)
+# The word "пробег" right after an amount, not itself followed by a number ("98 тыс. пробег, 1 250 000").
+_MILEAGE_WORD_AFTER = re.compile(r"\s*\.?\s*(?:км\.?\s*)?пробег\w*(?!\s*[:\-–—]?\s*\d)", re.IGNORECASE)
+_BARE_EXCLUDE_RIGHT = re.compile(r"^\s*(?:г\.|г\b|года?\b|год\b)", re.IGNORECASE)
+_BARE_GROUPED = re.compile(r"^\d{1,3}(?:[ .]\d{3}){1,2}$")
+
+
+@dataclass(frozen=True)
+class MoneyMention:
+    """One amount of money found in a text."""
+
+    value: int
+    start: int
+    end: int
+    role: str  # "price" | "market" | "other"
+    keyed: bool  # introduced by a price/market keyword
+    unit: bool  # carried an explicit unit (₽, руб, тыс, к, млн)
+    raw: str = ""  # the matched text
+
+
+def _scale(value: float, *, mln: bool, thou: bool, rub: bool, keyed: bool) -> int | None:
+    if mln:
+        return round(value * 1_000_000)
+    if thou:
+        return round(value * 1_000)
+    if rub:
+        return round(value)
+    if not keyed:
+        return None
+    # A bare number after a price keyword: shorthand posts write "цена 560" (thousands) or "1.35" (millions).
+    if value < 30:
+        return round(value * 1_000_000)
+    if value < 10_000:
+        return round(value * 1_000)
+    return round(value)
+
+
+# The end of a sentence (a full word, not an abbreviation such as "прим.", then ". "): a keyword before it
+# does not give a role to an amount after it.
+_SENTENCE_END = re.compile(r"[a-zа-я]{5}[.!?]\s+(?:[A-ZА-Я]|$)")
+_NUMBER_BEFORE_KEY = re.compile(r"\d\s*(?:тыс\w*\.?|т\.?|[кk]|км\.?)?\s*$", re.IGNORECASE)
+
+
+def _last_event(left: str) -> str | None:
+    """The kind of the last money keyword in ``left`` with no digits after it, if any."""
+    last = None
+    for event in _MONEY_EVENTS.finditer(left):
+        last = event
+    if last is None or any(ch.isdigit() for ch in left[last.end() :]):
+        return None
+    if _SENTENCE_END.search(left, last.end()):
+        return None  # "все ТО по регламенту. Хотелка 3.1 млн": the keyword belongs to an earlier sentence
+    if (
+        last.lastgroup == "mileage"
+        and any(ch in ",;|/" for ch in left[last.end() :])
+        and _NUMBER_BEFORE_KEY.search(left, 0, last.start())
+    ):
+        return None  # "98 тыс. пробег, 1 250 000": the keyword closed the mileage, it does not key the price
+    return last.lastgroup
+
+
+def find_money(text: str) -> list[MoneyMention]:
+    """Every amount of money in ``text`` (already prepared), with its role decided from the left context.
+
+    Units: "млн"/"лям" (millions, decimals allowed: "1,35млн"), "тыс"/"т.р."/"к" (thousands), "₽"/"руб"/"р"
+    (roubles). A bare number counts only after a price or market keyword ("цена 560" = 560 000,
+    "рынок 1.5" = 1 500 000) or, for a space-grouped amount such as "1 300 000", on its own.
+    """
+    found: list[MoneyMention] = []
+    for m in _MONEY.finditer(text):
+        num, mln, thou, rub = m.group("num"), m.group("mln"), m.group("thou"), m.group("rub")
+        line_start = text.rfind("\n", 0, m.start()) + 1
+        left = text[max(line_start, m.start() - 40) : m.start()]
+        line_end = text.find("\n", m.end())
+        right = text[m.end() : min(m.end() + 14, line_end if line_end >= 0 else len(text))]
+        has_unit = bool(mln or thou or rub)
+        if thou and re.match(r"^\s*\.?\s*(?:км|km|\w*\s*км)", right, re.IGNORECASE):
+            continue  # "98к км", "98 т. км" is mileage
+        event = _last_event(left)
+        if event == "mileage" and not (rub or (thou and "р" in thou.lower())):
+            continue  # "пробег 120 тыс" is mileage; "245тыс пробег 430т.р." still names a price
+        if (
+            event not in {"price", "market"}
+            and not rub
+            and not mln
+            and _MILEAGE_WORD_AFTER.match(text, m.end(), min(len(text), m.end() + 40))
+        ):
+            continue  # "98 тыс. пробег", "87 000 км пробег," is the mileage, not money
+        if thou and thou.lower() == "т" and event not in {"price", "market"}:
+            continue  # "2.0т", "5т" without a money keyword is not money
+        keyed = event in {"price", "market"}
+        bare_grouped = not has_unit and not keyed and bool(_BARE_GROUPED.match(num.strip()))
+        if not (has_unit or keyed or bare_grouped):
+            continue
+        if not has_unit and re.match(r"^\s*(?:км|km|т\.?\s?км|тыс|т\.|мото)", right, re.IGNORECASE):
+            continue
+        value = _number(num, decimal_unit=bool(mln or thou))
+        if value is None:
+            continue
+        scaled = _scale(value, mln=bool(mln), thou=bool(thou), rub=bool(rub) or bare_grouped, keyed=keyed)
+        if scaled is None:
+            continue
+        if mln and m.group("num2"):
+            scaled += int(m.group("num2")) * 1_000
+        if event == "market":
+            role = "market"
+        elif event == "price":
+            role = "price"
+        elif event == "other" or _RANGE_LEFT.search(left):
+            role = "other"
+        else:
+            role = "price"
+        if role != "market" and _MONEY_EXCLUDE_RIGHT.match(right):
+            role = "other"
+        if not has_unit and _BARE_EXCLUDE_RIGHT.match(right):
+            role = "other"
+        if bare_grouped and role == "price" and scaled < 50_000:
+            role = "other"
+        if not MIN_CAR_PRICE <= scaled <= MAX_CAR_PRICE:
+            role = "other"
+        found.append(MoneyMention(scaled, m.start(), m.end(), role, keyed, has_unit, m.group(0)))
+    return found
+
+
+def parse_price(text: str) -> int | None:
+    """The asking price in RUB: a keyed price first ("цена 1.35 млн"), else the first unit-bearing amount."""
+    pick = best_price(find_money(prepare_text(text)))
+    return pick.value if pick else None
+
+
+def best_price(mentions: list[MoneyMention]) -> MoneyMention | None:
+    """The asking price among ``mentions``: keyed first, then with a unit, then a bare grouped amount."""
+    prices = [m for m in mentions if m.role == "price"]
+    for wanted in (lambda m: m.keyed, lambda m: m.unit, lambda m: True):
+        for m in prices:
+            if wanted(m):
+                return m
+    return None
+
+
+def parse_market_price(text: str) -> int | None:
+    """The stated market price in RUB ("рынок 1.5", "по рынку 1 600 000"); "ниже рынка" alone is None."""
+    for m in find_money(prepare_text(text)):
+        if m.role == "market" and MIN_CAR_PRICE <= m.value <= MAX_CAR_PRICE:
+            return m.value
+    return None

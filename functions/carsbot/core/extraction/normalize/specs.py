@@ -1,0 +1,208 @@
+"""Gearbox, drive, owners, fuel, accident status and equipment."""
+
+from __future__ import annotations
+
+import re
+
+from carsbot.core.extraction.normalize.text import _NEGATIONS, Words, prepare_text
+
+_TRANSMISSIONS: tuple[tuple[str, Words], ...] = (
+    (
+        "variator",
+        Words(r"(?:вариатор\w*|\bcvt\b|multitronic|мультитроник\w*|x-?tronic|\bвар\b)", negations=_NEGATIONS),
+    ),
+    (
+        "robot",
+        Words(
+            r"(?:робот\w*|\bamt\b|\bамт\b|\b\d?dsg\b|\b\d?dct\b|преселектив\w*"
+            r"|\bркпп\b|\b\d?dsg\d\b|\b\d?dct\d\b|\bдсг\b|powershift|пауэршифт|s[- ]?tronic|\bpdk\b"
+            r"|\bакпп\s*-?\s*робот)",
+            negations=_NEGATIONS,
+        ),
+    ),
+    (
+        "automatic",
+        Words(
+            r"(?:\b\d?акпп\d{0,2}\b|\bакп\b|\bавтомат(?:а|ом|е|у)?\b|автоматическ\w*\s+(?:коробк\w*|кпп|трансмисси\w*)"
+            r"|(?:кпп|коробк\w*|трансмисси\w*)\s*[:\-–—]?\s*автоматическ\w*"
+            r"|\b\d?ат\b|\b\d?at\b|типтроник|tiptronic|steptronic|\b\d{1,2}g-?tronic|гидромех\w*|\bautomatic\b)",
+            negations=_NEGATIONS,
+        ),
+    ),
+    (
+        "manual",
+        Words(
+            r"(?:\b\d?мкпп\d?\b|\bмкп\b|механик[аеуи]\b|механическ\w*\s+(?:кпп|коробк\w*|трансмисси\w*)|\b\d?мт\b"
+            r"|(?:кпп|коробк\w*|трансмисси\w*)\s*[:\-–—]?\s*механическ\w*"
+            r"|\b\d?mt\b|ручк[аеу]\b|\bмеха\b|\bмех\b|\bmanual\b)",
+            negations=_NEGATIONS,
+        ),
+    ),
+)
+
+
+_NOT_GEARBOX = re.compile(r"климат\w*(?:[\s-]*контрол\w*)?\s*[:\-]?\s*автомат\w*")
+
+
+def parse_transmission(text: str) -> str | None:
+    """``automatic|manual|robot|variator`` from "АКПП", "автомат", "механика", "робот DSG", "CVT"..."""
+    text = _NOT_GEARBOX.sub(" ", prepare_text(text).lower())
+    best: tuple[int, str] | None = None
+    for name, pattern in _TRANSMISSIONS:
+        m = pattern.search(text)
+        if m and (best is None or m.start() < best[0]):
+            best = (m.start(), name)
+    if best is None:
+        return None
+    # "робот" / "DSG" beside "АКПП" means a robotised box: the more specific name wins on the same line.
+    if best[1] == "automatic":
+        line_end = text.find("\n", best[0])
+        line = text[best[0] : line_end if line_end >= 0 else len(text)]
+        for name in ("robot", "variator"):
+            if dict(_TRANSMISSIONS)[name].search(line):
+                return name
+    return best[1]
+
+
+_DRIVES: tuple[tuple[str, Words], ...] = (
+    (
+        "awd",
+        Words(
+            r"(?:полн\w*\s+привод\w*|привод\w*\s*[:\-–—]?\s*(?:полный|4wd|awd|4x4|4х4)|полноприв\w*|\b4wd\b|\bawd\b"
+            r"|\b4\s?[xх]\s?4\b|\b4вд\b|4matic|4-?матик|quattro|кватро|x-?drive|4motion|4моушн|all\s?grip|\bполный\b(?=\s*[,.;\n]|$))",
+        ),
+    ),
+    (
+        "fwd",
+        Words(
+            r"(?:передн\w*\s+привод\w*|привод\w*\s*[:\-–—]?\s*передн\w*|переднеприв\w*|\bfwd\b"
+            r"|(?:акпп|мкпп|робот|вариатор|автомат|механика|at|mt|cvt)\s*,\s*передний\b(?=\s*[,.;\n]|$))"
+        ),
+    ),
+    (
+        "rwd",
+        Words(
+            r"(?:задн\w*\s+привод\w*|привод\w*\s*[:\-–—]?\s*задн\w*|заднеприв\w*|\brwd\b"
+            r"|(?:акпп|мкпп|робот|вариатор|автомат|механика|at|mt|cvt)\s*,\s*задний\b(?=\s*[,.;\n]|$))",
+        ),
+    ),
+)
+
+
+def parse_drive(text: str) -> str | None:
+    """``fwd|rwd|awd`` from "полный привод", "4WD", "привод: передний", "заднеприводный"..."""
+    text = prepare_text(text).lower()
+    best: tuple[int, str] | None = None
+    for name, pattern in _DRIVES:
+        m = pattern.search(text)
+        if m and (best is None or m.start() < best[0]):
+            best = (m.start(), name)
+    return best[1] if best else None
+
+
+_OWNER_WORDS = r"(?:хозя\w*|хоз\.?(?![а-я])|владел\w*|вл\.(?![а-я])|собственник\w*|собств\.)"
+_NUMBER_WORDS = {
+    "один": 1, "одна": 1, "одного": 1, "одним": 1, "единственный": 1, "единственная": 1, "единственного": 1,
+    "первый": 1, "первого": 1, "первая": 1, "первой": 1,
+    "два": 2, "две": 2, "двое": 2, "второй": 2, "второго": 2, "вторая": 2, "двух": 2,
+    "три": 3, "трое": 3, "третий": 3, "третьего": 3, "третья": 3, "трех": 3,
+    "четыре": 4, "четверо": 4, "четвертый": 4, "четырех": 4,
+    "пять": 5, "пятеро": 5, "пятый": 5,
+}  # fmt: skip
+_OWNERS_NUM_FIRST = re.compile(
+    r"(?<![\d.,])(?P<n>\d)\s?(?:-?\s?(?:х|ти|ий|ой|я|й|ая|ый))?\s?(?:хозя\w*|хоз\.?(?![а-я])|хоз(?![а-я])|владел\w*|вл\.?(?![а-я])"
+    r"|влад\.?(?![а-я])|собственник\w*|собств\.?)",
+    re.IGNORECASE,
+)
+_OWNERS_KEY_FIRST = re.compile(
+    rf"(?:{_OWNER_WORDS}|👤|👥)(?:\s*(?:по|в)\s*(?:птс|документам|паспорту))?\s*[:\-–—=]?\s*(?P<n>\d)(?![\d\s\-()]*\d{{3}})(?!\d|[.,]\d)",
+    re.IGNORECASE,
+)
+_OWNERS_WORD = Words(
+    rf"(?P<w>{'|'.join(sorted(_NUMBER_WORDS, key=len, reverse=True))})\s+(?:{_OWNER_WORDS}|хозяйк\w*)"
+)
+
+
+def parse_owners(text: str) -> int | None:
+    """Owner count: "1 хозяин", "собственников: 2", "один владелец", "2 вл. по ПТС", "первый хозяин" (= 1)."""
+    text = prepare_text(text)
+    hits: list[tuple[int, int]] = []
+    for pattern in (_OWNERS_NUM_FIRST, _OWNERS_KEY_FIRST):
+        for m in pattern.finditer(text):
+            n = int(m.group("n"))
+            if 1 <= n <= 9:
+                hits.append((m.start(), n))
+                break
+    word = _OWNERS_WORD.search(text.lower())
+    if word:
+        hits.append((word.start(), _NUMBER_WORDS[word.group("w").lower()]))
+    return min(hits)[1] if hits else None
+
+
+_FUELS: tuple[tuple[str, Words], ...] = (
+    ("hybrid", Words(r"гибрид\w*|hybrid")),
+    ("electric", Words(r"электромобил\w*|\bэлектро\b|\bev\b|электрическ\w*\s+двиг")),
+    ("diesel", Words(r"дизел\w*|дизель|\bдиз\.?\b|\btdi\b|\bcdi\b|\bcrdi\b|\bd4d\b|\bdiesel\b")),
+    ("gas", Words(r"\bгбо\b|газ/бенз\w*|бенз\w*/газ|пропан|метан")),
+    ("petrol", Words(r"бензин\w*|\bбенз\b|\bpetrol\b|\bgasoline\b|\bтурбобенз\w*")),
+)
+
+
+def parse_fuel(text: str) -> str | None:
+    """``petrol|diesel|hybrid|electric|gas`` when stated (gas = LPG/CNG equipment)."""
+    text = prepare_text(text).lower()
+    for name, pattern in _FUELS:
+        if pattern.search(text):
+            return name
+    return None
+
+
+_NOT = ("не ",)
+_AUTOTEKA: tuple[tuple[str, Words], ...] = (
+    ("после ДТП", Words(r"(?:после\s+дтп|битая|битый|бита\b|был[ао]?\s+в\s+дтп|тотал\w*)", negations=_NOT)),
+    ("были ДТП", Words(r"(?:есть\s+дтп|был[иао]?\s+дтп|мелкое\s+дтп|незначительн\w*\s+дтп|\d\s+дтп)")),
+    ("без ДТП", Words(r"(?:без\s+дтп|дтп\s+не\s+был\w*|дтп\s*[:\-]?\s*нет|не\s+бит\w*|небит\w*|не\s+битая)")),
+    ("автотека чистая", Words(r"автотек\w*\s+(?:чист\w*|идеальн\w*|без\s+замечаний)|чист\w*\s+автотек\w*")),
+)  # fmt: skip
+
+
+def parse_autoteka(text: str) -> str | None:
+    """Accident / Autoteka status as stated: "после ДТП", "были ДТП", "без ДТП", "автотека чистая"."""
+    text = prepare_text(text).lower()
+    for label, pattern in _AUTOTEKA:
+        if pattern.search(text):
+            return label
+    return None
+
+
+_EQUIPMENT: tuple[tuple[str, Words], ...] = tuple(
+    (label, Words(pattern))
+    for label, pattern in (
+        ("климат-контроль", r"климат\w*(?:[\s-]*контрол\w*)?"),
+        ("кондиционер", r"кондиционер\w*|\bкондей\b"),
+        ("подогрев сидений", r"подогрев\w*\s+(?:передних\s+|задних\s+|всех\s+)?сид\w*|подогрев\s+сидушек"),
+        ("подогрев руля", r"подогрев\w*\s+рул\w*"),
+        ("камера заднего вида", r"камер\w*(?:\s+заднего\s+вида)?|360"),
+        ("парктроники", r"парктроник\w*|парковочн\w*\s+датчик\w*"),
+        ("кожаный салон", r"кож\w*\s+салон|салон\s*[:\-]?\s*кож\w*|кожа\b"),
+        ("люк", r"\bлюк\b"),
+        ("панорамная крыша", r"панорам\w*"),
+        ("навигация", r"навигаци\w*|навигатор\w*|\bgps\b"),
+        ("круиз-контроль", r"круиз\w*"),
+        ("ксенон", r"ксенон\w*|\bби-?ксенон\w*"),
+        ("светодиодная оптика", r"\bled\b|светодиод\w*"),
+        ("мультимедиа", r"мультимеди\w*|carplay|android\s+auto|магнитол\w*"),
+        ("автозапуск", r"автозапуск\w*"),
+        ("бесключевой доступ", r"бесключев\w*|keyless|запуск\s+с\s+кнопки|кнопк\w*\s+старт"),
+        ("электропривод сидений", r"электропривод\w*\s+сид\w*|сидень\w*\s+с\s+электропривод\w*"),
+        ("датчик дождя и света", r"датчик\w*\s+(?:дождя|света)"),
+        ("электропривод багажника", r"электропривод\w*\s+багажник\w*|электробагажник\w*"),
+        ("фаркоп", r"фаркоп\w*"),
+    )
+)
+
+
+def parse_equipment(text: str) -> list[str]:
+    """Equipment items stated in the text, as short Russian labels, in a stable order."""
+    text = prepare_text(text).lower()
+    return [label for label, pattern in _EQUIPMENT if pattern.search(text)]

@@ -1,0 +1,254 @@
+"""Brand and model from the catalogue (``core/data/catalogue.json``): ``find_vehicle``."""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+from importlib import resources
+from typing import Any
+
+from carsbot.core.extraction.normalize.text import _CAT_TOKEN, _tokens, normalize_token, prepare_text
+
+
+def _cyrillic_forms(word: str) -> set[str]:
+    """Singular case forms of a Russian noun-like alias ("веста" → "весту", "весты"...), by its ending."""
+    forms = {word}
+    if len(word) < 4 or not re.fullmatch(r"[а-я]+", word):
+        return forms
+    if word.endswith(("а",)):
+        stem = word[:-1]
+        forms |= {stem + end for end in ("у", "ы", "е", "ой", "ою", "и")}
+    elif word.endswith("я"):
+        stem = word[:-1]
+        forms |= {stem + end for end in ("ю", "и", "ей", "е")}
+    elif word.endswith("й"):
+        stem = word[:-1]
+        forms |= {stem + end for end in ("я", "ю", "ем", "е")}
+    elif word.endswith("ь"):
+        stem = word[:-1]
+        forms |= {stem + end for end in ("я", "ю", "ем", "е", "и", "ью")}
+    elif word[-1] not in "аеиоуыэюяь":
+        forms |= {word + end for end in ("а", "у", "ом", "е")}
+    return forms
+
+
+@dataclass(frozen=True)
+class _Alias:
+    brand: str
+    model: str | None
+    weak: bool
+
+
+class _Catalogue:
+    def __init__(self, doc: dict[str, Any]) -> None:
+        self.brands: dict[str, list[_Alias]] = {}
+        self.models: dict[str, list[_Alias]] = {}
+        self.model_aliases_by_brand: dict[str, dict[str, str]] = {}
+        self.max_ngram = 1
+        for brand in doc["brands"]:
+            name = brand["name"]
+            for alias in brand["aliases"]:
+                self._add(self.brands, alias, _Alias(name, None, False))
+            for alias in brand.get("weak_aliases", []):
+                self._add(self.brands, alias, _Alias(name, None, True))
+            own: dict[str, str] = {}
+            for model in brand["models"]:
+                for alias in model["aliases"]:
+                    for key in self._add(self.models, alias, _Alias(name, model["name"], False)):
+                        own.setdefault(key, model["name"])
+                for alias in model.get("weak_aliases", []):
+                    for key in self._add(self.models, alias, _Alias(name, model["name"], True)):
+                        own.setdefault(key, model["name"])
+            self.model_aliases_by_brand[name] = own
+        self.fuzzy_brand_keys = [
+            k for k, v in self.brands.items() if len(k) >= 4 and any(not a.weak for a in v)
+        ]
+        # first words of multi-word aliases: longer n-grams are only tried from these tokens
+        self.multi_first = frozenset(k.split(" ", 1)[0] for k in [*self.brands, *self.models] if " " in k)
+
+    def _add(self, index: dict[str, list[_Alias]], alias: str, entry: _Alias) -> list[str]:
+        words = [normalize_token(t) for t in _CAT_TOKEN.findall(prepare_text(alias))]
+        if not words:
+            return []
+        self.max_ngram = max(self.max_ngram, len(words))
+        keys = []
+        for form in _cyrillic_forms(words[-1]):
+            key = " ".join([*words[:-1], form])
+            bucket = index.setdefault(key, [])
+            if entry not in bucket:
+                bucket.append(entry)
+            keys.append(key)
+        return keys
+
+
+@lru_cache(maxsize=1)
+def _catalogue() -> _Catalogue:
+    raw = resources.files("carsbot.core").joinpath("data/catalogue.json").read_text(encoding="utf-8")
+    return _Catalogue(json.loads(raw))
+
+
+@dataclass(frozen=True)
+class Vehicle:
+    brand: str | None
+    model: str | None
+    end: int | None = None  # offset just after the model (or brand) mention
+    start: int | None = None
+    fuzzy: bool = False
+
+
+_DIGIT_MODEL_BLOCK = re.compile(
+    r"^(?:хоз|влад|вл|собств|км|km|тыс|т|000|руб|р|млн|г|год|л|ткм|шт|мес|дн|дв|раз|%)", re.IGNORECASE
+)
+
+
+def _ngram_hits(
+    tokens: list[tuple[str, int, int]],
+    index: dict[str, list[_Alias]],
+    max_n: int,
+    multi_first: frozenset[str],
+) -> list[tuple[int, int, list[_Alias]]]:
+    hits: list[tuple[int, int, list[_Alias]]] = []
+    i = 0
+    while i < len(tokens):
+        longest = min(max_n, len(tokens) - i) if tokens[i][0] in multi_first else 1
+        for n in range(longest, 0, -1):
+            key = " ".join(t[0] for t in tokens[i : i + n])
+            entries = index.get(key)
+            if entries:
+                hits.append((i, n, entries))
+                break
+        i += 1
+    return hits
+
+
+def _digit_model_ok(tokens: list[tuple[str, int, int]], i: int, n: int) -> bool:
+    key = tokens[i + n - 1][0]
+    if not key.isdigit():
+        return True
+    nxt = tokens[i + n][0] if i + n < len(tokens) else ""
+    return not _DIGIT_MODEL_BLOCK.match(nxt)
+
+
+def find_vehicle(text: str) -> Vehicle:
+    """Brand and model (canonical names from the catalogue) mentioned in ``text``.
+
+    Exact alias matches first (Cyrillic aliases in any case: "Ладу Весту", "Шкоду Октавию"); a model
+    alias right after the brand wins; a distinctive model alone implies its brand ("камри" → Toyota
+    Camry); then a fuzzy match with ``rapidfuzz`` for misspelled brands ("Хюндяй") and models.
+    """
+    cat = _catalogue()
+    text = prepare_text(text)
+    tokens = _tokens(text)
+    if not tokens:
+        return Vehicle(None, None)
+    model_hits = _ngram_hits(tokens, cat.models, cat.max_ngram, cat.multi_first)
+    brand_hits = _ngram_hits(tokens, cat.brands, cat.max_ngram, cat.multi_first)
+
+    def model_after(brand: str, pos: int, lo: int | None = None) -> tuple[int, int, str] | None:
+        for i, n, entries in model_hits:
+            if (lo if lo is not None else pos) <= i <= pos + 3 and (lo is None or i + n <= lo + 2):
+                for e in entries:
+                    if e.brand == brand and e.model and _digit_model_ok(tokens, i, n):
+                        return i, n, e.model
+        return None
+
+    def model_anywhere(brand: str) -> tuple[int, int, str] | None:
+        for i, n, entries in model_hits:
+            for e in entries:
+                if e.brand == brand and e.model and not e.weak:
+                    return i, n, e.model
+        return None
+
+    first_brand: tuple[int, int, str] | None = None
+    for i, n, entries in brand_hits:
+        for e in entries:
+            near = model_after(e.brand, i + n)
+            if e.weak and near is None:
+                continue
+            if near is None and first_brand is None:
+                # a brand alias that is itself part of a model alias ("шевроле нива") is handled by models
+                first_brand = (i, n, e.brand)
+            if near is not None:
+                mi, mn, model = near
+                return Vehicle(e.brand, model, tokens[mi + mn - 1][2], tokens[i][1])
+    if first_brand is not None:
+        i, n, brand = first_brand
+        before = model_after(brand, i - 1, lo=max(0, i - 2)) if i > 0 else None  # "Нива Шевроле"
+        if before is not None:
+            mi, mn, model = before
+            return Vehicle(brand, model, tokens[i + n - 1][2], tokens[mi][1])
+        anywhere = model_anywhere(brand)
+        if anywhere is not None:
+            mi, mn, model = anywhere
+            return Vehicle(brand, model, tokens[mi + mn - 1][2], tokens[i][1])
+        fuzzy_model = _fuzzy_model(cat, brand, tokens[i + n : i + n + 3])
+        if fuzzy_model is not None:
+            j, model = fuzzy_model
+            return Vehicle(brand, model, tokens[i + n + j][2], tokens[i][1], fuzzy=True)
+        return Vehicle(brand, None, tokens[i + n - 1][2], tokens[i][1])
+    for i, n, entries in model_hits:
+        strong = [e for e in entries if not e.weak and e.model]
+        if strong and _digit_model_ok(tokens, i, n):
+            e = strong[0]
+            return Vehicle(e.brand, e.model, tokens[i + n - 1][2], tokens[i][1])
+    return _fuzzy_vehicle(cat, tokens)
+
+
+def _fuzzy_model(cat: _Catalogue, brand: str, window: list[tuple[str, int, int]]) -> tuple[int, str] | None:
+    from rapidfuzz import fuzz, process
+
+    choices = [k for k in cat.model_aliases_by_brand.get(brand, {}) if len(k) >= 4 and not k.isdigit()]
+    if not choices:
+        return None
+    for j, (tok, _, _) in enumerate(window):
+        if len(tok) < 5 or tok.isdigit():
+            continue
+        best = process.extractOne(tok, choices, scorer=fuzz.ratio, score_cutoff=80)
+        if best is not None:
+            return j, cat.model_aliases_by_brand[brand][best[0]]
+    return None
+
+
+_FUZZY_STOP = frozenset(
+    {
+        "продам",
+        "продаю",
+        "продается",
+        "продаётся",
+        "срочно",
+        "состояние",
+        "пробег",
+        "цена",
+        "владелец",
+        "хозяин",
+    }
+)
+
+
+def _fuzzy_vehicle(cat: _Catalogue, tokens: list[tuple[str, int, int]]) -> Vehicle:
+    from rapidfuzz import fuzz, process
+
+    head = [t for t in tokens[:40] if len(t[0]) >= 5 and t[0].isalpha() and t[0] not in _FUZZY_STOP][:12]
+    for idx, (tok, start, end) in enumerate(head):
+        best = process.extractOne(tok, cat.fuzzy_brand_keys, scorer=fuzz.ratio, score_cutoff=80)
+        if best is None:
+            continue
+        brand = next(a.brand for a in cat.brands[best[0]] if not a.weak)
+        pos = tokens.index((tok, start, end))
+        model: str | None = None
+        model_end = end
+        for j in range(pos + 1, min(pos + 4, len(tokens))):
+            entries = cat.models.get(tokens[j][0], [])
+            hit = next((e.model for e in entries if e.brand == brand and e.model), None)
+            if hit:
+                model, model_end = hit, tokens[j][2]
+                break
+        if model is None:
+            fm = _fuzzy_model(cat, brand, tokens[pos + 1 : pos + 4])
+            if fm is not None:
+                model, model_end = fm[1], tokens[pos + 1 + fm[0]][2]
+        _ = idx
+        return Vehicle(brand, model, model_end, start, fuzzy=True)
+    return Vehicle(None, None)

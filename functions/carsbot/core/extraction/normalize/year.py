@@ -1,0 +1,85 @@
+"""Model year (``parse_year``)."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+
+from carsbot.core.extraction.normalize.text import prepare_text
+
+MAX_YEAR = datetime.now(UTC).year + 1
+MIN_YEAR = 1950
+
+_YEAR4 = r"(?:19[5-9]\d|20[0-4]\d)"
+_YEAR_SUFFIXED = re.compile(
+    rf"(?<![\d.,])(?P<y>{_YEAR4})\s?(?:г\.?\s?в\.?|гв\b|г/в|г\.|г(?![а-я])|года?(?![а-я])|год\b|year|y\.?o?\b)",
+    re.IGNORECASE,
+)
+_YEAR_KEYED = re.compile(
+    rf"(?:год\w*\s*(?:выпуска|производства|вып\.?)?|г\.\s?в\.?|г/в|📅|🗓️?|year)\s*[:\-–—=]?\s*(?P<y>{_YEAR4}|\d{{2}}(?![\d.,]))",
+    re.IGNORECASE,
+)
+_YEAR_SHORT = re.compile(
+    r"(?<![\d.,])(?P<y>\d{2})\s?(?:г\.?\s?в\.?|гв\b|г/в"
+    r"|года?\s+выпуска|год\b|года\b|г\.(?!\s*\d)|г(?=[ ,;]))",
+    re.IGNORECASE,
+)
+_YEAR_BARE = re.compile(
+    rf"(?<![\d.,:/\-+])(?P<y>{_YEAR4})(?![\d.,]?\d)(?!\s*(?:км|km|т\.|тыс|руб|₽|р\.|к\b|см|куб|cc|л\.с))"
+)
+_YEAR_BARE_EXCLUDE_LEFT = re.compile(
+    r"(?:\b(?:с|до|в|после|то|от|куплен\w*|покупал\w*|гаранти\w*)\s+|№|#)$", re.IGNORECASE
+)
+_YEAR_SHORT_EXCLUDE_LEFT = re.compile(
+    r"(?:владе\w*|собственност\w*|уже|более|около|почти|лет|за|на\s+учете|в\s+семье|езжу|катаюсь|стаж)\s*$",
+    re.IGNORECASE,
+)
+
+
+def _valid_year(y: int) -> bool:
+    return MIN_YEAR <= y <= MAX_YEAR
+
+
+def _two_digit_year(yy: int) -> int | None:
+    if yy <= MAX_YEAR % 100:
+        return 2000 + yy
+    if yy >= 70:
+        return 1900 + yy
+    return None
+
+
+def parse_year(text: str, *, bare_ok: bool = False) -> int | None:
+    """Model year: "2018 г.", "2018г.в.", "год выпуска: 2018", "18 год" (= 2018).
+
+    A bare "2018" counts only when ``bare_ok`` (the rules engine passes the title line or the
+    fragment right after the model, where a bare year is the norm: "Camry 2018").
+    """
+    text = prepare_text(text)
+    for m in _YEAR_KEYED.finditer(text):
+        raw = m.group("y")
+        y = int(raw) if len(raw) == 4 else _two_digit_year(int(raw))
+        if y and _valid_year(y):
+            return y
+    for m in _YEAR_SUFFIXED.finditer(text):
+        y = int(m.group("y"))
+        strong = re.match(r"\s?(?:г\.?\s?в|гв|г/в)", text[m.end("y") : m.end()], re.IGNORECASE)
+        if not strong and _YEAR_BARE_EXCLUDE_LEFT.search(text[max(0, m.start() - 12) : m.start()]):
+            continue  # "куплена в 2019 году", "с 2020 г." are not the model year
+        if _valid_year(y):
+            return y
+    for m in _YEAR_SHORT.finditer(text):
+        left = text[max(0, m.start() - 20) : m.start()]
+        if _YEAR_SHORT_EXCLUDE_LEFT.search(left):
+            continue
+        y2 = _two_digit_year(int(m.group("y")))
+        if y2 and _valid_year(y2):
+            return y2
+    if bare_ok:
+        for m in _YEAR_BARE.finditer(text):
+            left = text[max(0, m.start() - 12) : m.start()]
+            if _YEAR_BARE_EXCLUDE_LEFT.search(left):
+                continue
+            y = int(m.group("y"))
+            if _valid_year(y):
+                return y
+    return None
