@@ -47,8 +47,8 @@ def bench_llm(
 ) -> dict[str, Any]:
     """Run the LLM engine over the corpus against a fresh stand-in; print and return the figures."""
     from carsbot.config import get_settings
+    from carsbot.core.circuit import CircuitBreaker
     from carsbot.extraction.factory import build_extractor
-    from carsbot.extraction.llm import CircuitBreaker
     from carsbot_dev.local.openai_standin import OpenAIStandIn
 
     texts = _texts(corpus_path)

@@ -21,9 +21,10 @@ import pytest
 
 from carsbot.adapters.llm_openai import LlmListing, parse_retry_after
 from carsbot.config import Settings, get_settings, reset_settings
+from carsbot.core.circuit import CircuitBreaker
 from carsbot.core.extraction.rules import extract_rules, prefilter
 from carsbot.extraction.factory import build_extractor
-from carsbot.extraction.llm import CircuitBreaker, reset_breakers
+from carsbot.extraction.llm import reset_breakers
 from carsbot_dev.local.openai_standin import OpenAIStandIn, Reply
 from carsbot_dev.local.runner import LocalLambdaRunner
 from carsbot_dev.local.stack import LocalStack

@@ -276,19 +276,12 @@ class OpenAIListingClient:
     def from_settings(
         cls, settings: Settings, api_key: str, *, sleep: Callable[[float], None] = time.sleep
     ) -> OpenAIListingClient:
-        """Build from ``Settings`` (optional knobs read with defaults, see docs/llm.md)."""
-        temperature = getattr(settings, "openai_temperature", 0.0)
+        """Build from ``Settings`` (model, endpoint, timeout); the other knobs keep their defaults."""
         return cls(
             api_key=api_key,
             model=settings.openai_model,
             base_url=settings.openai_base_url,
             timeout=settings.openai_timeout,
-            max_attempts=int(getattr(settings, "openai_max_attempts", 3)),
-            backoff_base=float(getattr(settings, "openai_backoff_base", 1.0)),
-            max_retry_after=float(getattr(settings, "openai_max_retry_after", DEFAULT_MAX_RETRY_AFTER)),
-            max_input_chars=int(getattr(settings, "llm_max_input_chars", DEFAULT_MAX_INPUT_CHARS)),
-            max_output_tokens=getattr(settings, "openai_max_output_tokens", DEFAULT_MAX_OUTPUT_TOKENS),
-            temperature=None if temperature is None else float(temperature),
             sleep=sleep,
         )
 

@@ -16,9 +16,10 @@ Per post:
 (``engine="rules"``, no HTTP call, no fallback flag). The key is looked up per post through the
 Secrets Manager cache, so storing or rotating the key takes effect without a redeploy.
 
-The circuit breaker is in-process state per (base URL, model): Lambda containers are reused, so a
-container that saw ``failure_threshold`` consecutive API failures stops calling for ``cooldown``
-seconds, then lets one probe through (half-open); success closes it, failure re-opens it.
+The circuit breaker (``carsbot.core.circuit``) is in-process state per (base URL, model): Lambda
+containers are reused, so a container that saw ``failure_threshold`` consecutive API failures stops
+calling for ``cooldown`` seconds, then lets one probe through (half-open); success closes it, failure
+re-opens it.
 """
 
 from __future__ import annotations
@@ -31,16 +32,16 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Protocol
 
 from carsbot.config import Settings, get_settings
+from carsbot.core.circuit import CircuitBreaker
 from carsbot.core.contracts import ListingFields
 from carsbot.core.extraction.base import ExtractionResult
 from carsbot.core.extraction.reconcile import guard, llm_fields, reconcile
+from carsbot.core.extraction.rules import extract_rules, prefilter
 from carsbot.observability import logger, metrics
 
 if TYPE_CHECKING:
     from carsbot.adapters.llm_openai import LlmResponse
 
-DEFAULT_BREAKER_FAILURES = 3
-DEFAULT_BREAKER_COOLDOWN = 60.0
 # With less time than this left before the invocation's deadline, the LLM is not called at all.
 MIN_LLM_SECONDS = 5.0
 
@@ -56,84 +57,8 @@ ClientFactory = Callable[[str], ListingClient]
 
 
 # --------------------------------------------------------------------------------------------------
-# Circuit breaker
+# Circuit breakers (one per endpoint and model, per process)
 # --------------------------------------------------------------------------------------------------
-
-
-class CircuitBreaker:
-    """Consecutive-failure circuit breaker: closed -> open (``cooldown`` s) -> half-open (one probe).
-
-    ``record_failure(retry_after=...)`` keeps the breaker open at least as long as the server asked, and
-    opens it at once when the server asks for a pause of ``cooldown`` or longer.
-    """
-
-    CLOSED = "closed"
-    OPEN = "open"
-    HALF_OPEN = "half-open"
-
-    def __init__(
-        self,
-        failure_threshold: int = DEFAULT_BREAKER_FAILURES,
-        cooldown: float = DEFAULT_BREAKER_COOLDOWN,
-        clock: Callable[[], float] = time.monotonic,
-    ) -> None:
-        self.failure_threshold = max(1, failure_threshold)
-        self.cooldown = cooldown
-        self._clock = clock
-        self._lock = threading.Lock()
-        self._failures = 0
-        self._open_until: float | None = None
-        self._probing = False
-
-    @property
-    def state(self) -> str:
-        with self._lock:
-            return self._state()
-
-    def _state(self) -> str:
-        if self._open_until is None:
-            return self.CLOSED
-        if self._clock() < self._open_until:
-            return self.OPEN
-        return self.HALF_OPEN
-
-    @property
-    def consecutive_failures(self) -> int:
-        return self._failures
-
-    def seconds_until_probe(self) -> float:
-        with self._lock:
-            if self._open_until is None:
-                return 0.0
-            return max(0.0, self._open_until - self._clock())
-
-    def allow(self) -> bool:
-        """Whether a call may be made now (in half-open state only one probe at a time)."""
-        with self._lock:
-            state = self._state()
-            if state == self.CLOSED:
-                return True
-            if state == self.OPEN or self._probing:
-                return False
-            self._probing = True
-            return True
-
-    def record_success(self) -> None:
-        with self._lock:
-            self._failures = 0
-            self._open_until = None
-            self._probing = False
-
-    def record_failure(self, retry_after: float | None = None) -> None:
-        with self._lock:
-            self._failures += 1
-            was_probe = self._probing
-            self._probing = False
-            pause = retry_after or 0.0
-            if was_probe or self._failures >= self.failure_threshold:
-                self._open_until = self._clock() + max(self.cooldown, pause)
-            elif pause >= self.cooldown:
-                self._open_until = self._clock() + pause
 
 
 _BREAKERS: dict[tuple[str, str], CircuitBreaker] = {}
@@ -146,10 +71,7 @@ def breaker_for(settings: Settings) -> CircuitBreaker:
     with _BREAKERS_LOCK:
         breaker = _BREAKERS.get(key)
         if breaker is None:
-            breaker = CircuitBreaker(
-                failure_threshold=int(getattr(settings, "llm_breaker_failures", DEFAULT_BREAKER_FAILURES)),
-                cooldown=float(getattr(settings, "llm_breaker_cooldown", DEFAULT_BREAKER_COOLDOWN)),
-            )
+            breaker = CircuitBreaker()
             _BREAKERS[key] = breaker
         return breaker
 
@@ -186,24 +108,6 @@ def emit_metric(name: str, value: float, unit: str = "Count") -> None:
 
 
 # --------------------------------------------------------------------------------------------------
-# Rules engine access
-# --------------------------------------------------------------------------------------------------
-
-
-def _rules_functions() -> tuple[Callable[[str], Any], Callable[[str], ListingFields]]:
-    from carsbot.core.extraction import rules
-
-    extract_rules = getattr(rules, "extract_rules", None)
-    if extract_rules is None:
-        extractor = rules.RulesExtractor()
-
-        def extract_rules(text: str) -> ListingFields:
-            return extractor.extract(text).fields
-
-    return rules.prefilter, extract_rules
-
-
-# --------------------------------------------------------------------------------------------------
 # The engine
 # --------------------------------------------------------------------------------------------------
 
@@ -233,7 +137,6 @@ class LlmExtractor:
         self._client_factory = client_factory or self._default_client
         self.breaker = breaker or breaker_for(self.settings)
         self._sleep = sleep
-        self._prefilter, self._extract_rules = _rules_functions()
         self._client: ListingClient | None = None
         self._client_key: str | None = None
         self._clock = time.monotonic
@@ -297,8 +200,8 @@ class LlmExtractor:
 
     def extract(self, text: str) -> ExtractionResult:
         self.stats["posts"] += 1
-        verdict = self._prefilter(text)
-        rules_fields: ListingFields = self._extract_rules(text)
+        verdict = prefilter(text)
+        rules_fields: ListingFields = extract_rules(text)
         if verdict.reject:
             self.stats["prefiltered"] += 1
             emit_metric("LLMPrefiltered", 1)
