@@ -13,6 +13,13 @@ from typing import Annotated, Literal
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from carsbot.core.subscriptions import Plan
+
+DEFAULT_PLANS: tuple[dict[str, object], ...] = (
+    {"code": "month", "title": "30 дней", "days": 30, "price_rub": 190, "stars": 100},
+    {"code": "year", "title": "365 дней", "days": 365, "price_rub": 1990, "stars": 1000},
+)
+
 
 def _split_csv(value: object) -> object:
     if isinstance(value, str):
@@ -32,10 +39,16 @@ class Settings(BaseSettings):
     dedup_table: str = "carsbot-dedup"
     idempotency_table: str = "carsbot-idempotency"
     state_table: str = "carsbot-state"
+    # Bot (docs/bot.md)
+    users_table: str = "carsbot-users"
+    searches_table: str = "carsbot-searches"
+    contact_requests_table: str = "carsbot-contact-requests"
+    bot_state_table: str = "carsbot-bot-state"
 
     # Queues and bucket
     posts_queue_url: str = ""
     publish_queue_url: str = ""
+    notify_queue_url: str = ""  # the alerts queue: AlertJob and NotifyMessage (carsbot.adapters.notify)
     media_bucket: str = ""
 
     # Secrets Manager secret names/ARNs (values are never in configuration)
@@ -43,6 +56,7 @@ class Settings(BaseSettings):
     telegram_session_secret: str = "carsbot/telegram-session"  # noqa: S105
     openai_secret: str = "carsbot/openai"  # noqa: S105
     yookassa_secret: str = "carsbot/yookassa"  # noqa: S105
+    webhook_secret: str = "carsbot/bot-webhook"  # noqa: S105 - the webhook secret token's secret name
     secrets_cache_seconds: int = 300
 
     # Bot / channel
@@ -52,6 +66,15 @@ class Settings(BaseSettings):
         default=None, description="Custom Bot API server base URL (self-hosted or a local stand-in)"
     )
     publish_rate_per_minute: int = 20
+
+    # Subscriptions and the bot (docs/bot.md). Plans: code, Russian title, days, price in RUB, Stars.
+    plans: list[Plan] = Field(default_factory=lambda: [Plan(**p) for p in DEFAULT_PLANS])  # type: ignore[arg-type]
+    admin_ids: Annotated[list[int], NoDecode] = Field(default_factory=list)
+    contact_daily_cap: int = 50
+    payment_provider: Literal["yookassa", "stars"] = "yookassa"
+    max_searches_per_user: int = 10
+    alerts_rate_per_second: int = 30  # Telegram: ~30 messages a second overall for one bot
+    alerts_per_chat_per_second: int = 1
 
     # Extraction
     extract_engine: Literal["auto", "rules", "llm"] = "auto"
@@ -66,15 +89,26 @@ class Settings(BaseSettings):
     max_price: int | None = None
     min_confidence: float = 0.0
 
-    @field_validator("min_price", "max_price", "bot_api_base", "openai_base_url", mode="before")
+    # Google Sheets console (docs/sheets.md): the spreadsheet id, the service account's JSON key secret
+    sheets_spreadsheet_id: str = ""
+    sheets_credentials_secret: str = "carsbot/sheets-service-account"  # noqa: S105 - a secret name
+    sheets_api_base: str | None = None  # another Sheets API host (the local stand-in); None = Google
+    sheets_request_budget: int = 8  # Google API requests one sync may spend (60 reads + 60 writes/min)
+
+    @field_validator(
+        "min_price", "max_price", "bot_api_base", "openai_base_url", "sheets_api_base", mode="before"
+    )
     @classmethod
     def _empty_is_none(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value
 
-    @field_validator("include_keywords", "exclude_keywords", mode="before")
+    @field_validator("include_keywords", "exclude_keywords", "admin_ids", mode="before")
     @classmethod
     def _csv(cls, value: object) -> object:
         return _split_csv(value)
+
+    def plan(self, code: str) -> Plan | None:
+        return next((p for p in self.plans if p.code == code), None)
 
 
 @lru_cache(maxsize=1)

@@ -3,6 +3,8 @@
 * ``QueuedPost`` — what the monitor (or the local replay source) puts on the posts queue.
 * ``ListingFields`` — what an extractor produces from a post's text (the ``carsbot extract`` contract).
 * ``ListingMessage`` — what the extract function puts on the publish queue.
+* ``AlertJob`` / ``NotifyMessage`` — the alerts queue: "listing L was published, DM the matching saved
+  searches" and "send this one notice to this chat" (alerts, admin broadcast, payment reminders).
 
 Pure pydantic: no SDK imports here, so every layer may depend on it.
 """
@@ -174,4 +176,49 @@ class ListingMessage(BaseModel):
     action: Literal["publish", "update", "remove"] = "publish"
     listing_id: str
     post_id: str
+    requested_at: datetime = Field(default_factory=lambda: datetime.now(UTC))
+
+
+class NotifyButton(BaseModel):
+    """An inline button under a notice: a URL button or a callback button (exactly one of the two)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    text: str = Field(min_length=1, max_length=64)
+    url: str | None = None
+    callback_data: str | None = Field(default=None, max_length=64)
+
+    def model_post_init(self, __context: object) -> None:
+        if (self.url is None) == (self.callback_data is None):
+            raise ValueError("a button has either a url or callback_data")
+
+
+class NotifyMessage(BaseModel):
+    """One outbound bot message, sent by the alerts function within the bot's rate limits.
+
+    ``dedupe_key`` makes delivery at most once per key: ``alert:<user>:<listing>`` for an alert,
+    ``broadcast:<id>:<user>``, ``reminder:<user>:<period end>:<kind>``... A notice whose key was already
+    sent is dropped, however often it is queued. ``text`` is Telegram HTML; ``buttons`` are rows.
+    """
+
+    model_config = ConfigDict(extra="ignore")
+
+    v: Literal[1] = 1
+    kind: Literal["notify"] = "notify"
+    chat_id: int
+    text: str = Field(min_length=1, max_length=4096)
+    buttons: list[list[NotifyButton]] = Field(default_factory=list)
+    dedupe_key: str = Field(min_length=1, max_length=200)
+    category: str = Field(default="notice", description="alert | broadcast | reminder | notice (metrics)")
+    disable_preview: bool = True
+
+
+class AlertJob(BaseModel):
+    """A listing was published: find the saved searches it matches and queue a notice for each owner."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    v: Literal[1] = 1
+    kind: Literal["alert_job"] = "alert_job"
+    listing_id: str = Field(min_length=1)
     requested_at: datetime = Field(default_factory=lambda: datetime.now(UTC))

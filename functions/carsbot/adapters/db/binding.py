@@ -11,7 +11,7 @@ import os
 
 from pynamodb.models import Model
 
-from carsbot.adapters.db import models
+from carsbot.adapters.db import bot, models, users
 from carsbot.config import Settings, get_settings
 
 
@@ -22,6 +22,10 @@ def _models() -> dict[str, type[Model]]:
         "listings_table": models.ListingModel,
         "dedup_table": models.DedupModel,
         "state_table": models.StateModel,
+        "users_table": users.UserModel,
+        "searches_table": bot.SavedSearchModel,
+        "contact_requests_table": bot.ContactRequestModel,
+        "bot_state_table": bot.BotStateModel,
     }
 
 

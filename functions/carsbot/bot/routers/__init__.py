@@ -1,0 +1,1 @@
+"""Routers by audience. ``ROUTER_FACTORIES`` (``carsbot.bot.dispatcher``) lists them in order."""
