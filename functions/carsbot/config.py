@@ -44,6 +44,9 @@ class Settings(BaseSettings):
     searches_table: str = "carsbot-searches"
     contact_requests_table: str = "carsbot-contact-requests"
     bot_state_table: str = "carsbot-bot-state"
+    # Payments (docs/payments.md)
+    orders_table: str = "carsbot-orders"
+    payments_table: str = "carsbot-payments"
 
     # Queues and bucket
     posts_queue_url: str = ""
@@ -76,6 +79,31 @@ class Settings(BaseSettings):
     alerts_rate_per_second: int = 30  # Telegram: ~30 messages a second overall for one bot
     alerts_per_chat_per_second: int = 1
 
+    # Payments (docs/payments.md): YooKassa API, trusted notification networks, receipts, lifecycle.
+    yookassa_api_url: str = "https://api.yookassa.ru/v3"
+    yookassa_timeout: float = 10.0  # seconds per HTTP read; the SDK itself passes no timeout
+    # YooKassa's published notification networks (https://yookassa.ru/developers/using-api/webhooks).
+    yookassa_trusted_networks: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: [
+            "185.71.76.0/27",
+            "185.71.77.0/27",
+            "77.75.153.0/25",
+            "77.75.156.11/32",
+            "77.75.156.35/32",
+            "77.75.154.128/25",
+            "2a02:5180::/32",
+        ]
+    )
+    payment_return_url: str | None = None  # where YooKassa sends the payer back; None = t.me/<bot>
+    order_reuse_minutes: int = 60  # a second tap on the same plan within this reuses the pending order
+    receipt_enabled: bool = False  # 54-FZ receipts (the customer's e-mail or phone is asked once)
+    receipt_vat_code: int = 1  # 1 = without VAT
+    receipt_tax_system_code: int | None = None
+    receipt_payment_subject: str = "service"
+    receipt_payment_mode: str = "full_payment"
+    reminder_days: Annotated[list[int], NoDecode] = Field(default_factory=lambda: [3, 1])
+    renewal_lead_hours: int = 24  # auto-renewal charges the saved method this long before the end
+
     # Extraction
     extract_engine: Literal["auto", "rules", "llm"] = "auto"
     openai_model: str = "gpt-4o-mini"
@@ -96,13 +124,27 @@ class Settings(BaseSettings):
     sheets_request_budget: int = 8  # Google API requests one sync may spend (60 reads + 60 writes/min)
 
     @field_validator(
-        "min_price", "max_price", "bot_api_base", "openai_base_url", "sheets_api_base", mode="before"
+        "min_price",
+        "max_price",
+        "bot_api_base",
+        "openai_base_url",
+        "sheets_api_base",
+        "payment_return_url",
+        "receipt_tax_system_code",
+        mode="before",
     )
     @classmethod
     def _empty_is_none(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value
 
-    @field_validator("include_keywords", "exclude_keywords", "admin_ids", mode="before")
+    @field_validator(
+        "include_keywords",
+        "exclude_keywords",
+        "admin_ids",
+        "yookassa_trusted_networks",
+        "reminder_days",
+        mode="before",
+    )
     @classmethod
     def _csv(cls, value: object) -> object:
         return _split_csv(value)

@@ -11,7 +11,7 @@ import os
 
 from pynamodb.models import Model
 
-from carsbot.adapters.db import bot, models, users
+from carsbot.adapters.db import bot, models, orders, users
 from carsbot.config import Settings, get_settings
 
 
@@ -26,6 +26,8 @@ def _models() -> dict[str, type[Model]]:
         "searches_table": bot.SavedSearchModel,
         "contact_requests_table": bot.ContactRequestModel,
         "bot_state_table": bot.BotStateModel,
+        "orders_table": orders.OrderModel,
+        "payments_table": orders.PaymentModel,
     }
 
 
