@@ -1,5 +1,9 @@
-"""Payment rules (PRODUCT.md §25–27): order states, matching a provider's payment to our order, refund
-days, reminder windows and renewal keys. Pure, no SDK.
+"""Payment rules (PRODUCT.md §25–27): the bot's payment port, order states, matching a provider's
+payment to our order, refund days, reminder windows and renewal keys. Pure, no SDK.
+
+``PaymentOffer``/``PaymentUnavailable``/``PaymentPort`` live here (re-exported by ``carsbot.bot.ports``)
+so that the bot and ``carsbot.payments`` — independent parts of the application layer — share them
+without importing each other; the entry points wire the implementation into the dispatcher.
 
 An order is one purchase attempt. Its state only moves forward::
 
@@ -17,8 +21,31 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
+from typing import Literal, Protocol
 
-from carsbot.core.subscriptions import refunded_days
+from carsbot.core.subscriptions import Plan, refunded_days
+
+
+@dataclass(frozen=True)
+class PaymentOffer:
+    """How the user pays for a plan: a URL button ("Оплатить") or a Stars invoice (``sendInvoice``, XTR)."""
+
+    kind: Literal["url", "stars_invoice"]
+    order_id: str
+    url: str | None = None  # YooKassa confirmation URL -> "Оплатить" URL button
+    title: str = ""  # Stars invoice fields
+    description: str = ""
+    payload: str = ""  # the order id for Stars
+    stars: int = 0
+
+
+class PaymentUnavailable(Exception):
+    """The provider or its API is down: the user is told to try later; nothing is half-created."""
+
+
+class PaymentPort(Protocol):
+    async def offer(self, user_id: int, plan: Plan) -> PaymentOffer: ...
+
 
 PENDING = "pending"
 SUCCEEDED = "succeeded"
