@@ -1,9 +1,15 @@
-"""powertools logger, metrics and tracer shared by every entry point (service name ``carsbot``)."""
+"""powertools logger, metrics and tracer shared by every entry point (service name ``carsbot``).
+
+``add_metric`` is the one way code records a metric: it adds to the shared powertools ``Metrics``
+(flushed by ``@metrics.log_metrics`` in Lambda handlers, by the monitor's own telemetry loop in ECS) and
+never lets a metrics problem break the work being measured.
+"""
 
 from __future__ import annotations
 
 import os
 import sys
+from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
 
@@ -14,3 +20,20 @@ NAMESPACE = os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "carsbot")
 logger = Logger(service=SERVICE, stream=sys.stderr)
 metrics = Metrics(namespace=NAMESPACE, service=SERVICE)
 tracer = Tracer(service=SERVICE, disabled=os.environ.get("AWS_LAMBDA_FUNCTION_NAME") is None)
+
+
+def add_metric(name: str, value: float = 1, unit: str = "Count", *, target: Any = None) -> None:
+    """Record ``value`` (a count by default) of metric ``name``; never raises.
+
+    ``unit`` is a CloudWatch unit name (``"Count"``, ``"Seconds"``, ``"Milliseconds"``...) or a powertools
+    ``MetricUnit``. ``target`` is the ``Metrics`` instance (default: the shared one; tests and the monitor
+    may pass their own).
+    """
+    from aws_lambda_powertools.metrics import MetricUnit
+
+    sink = metrics if target is None else target
+    try:
+        metric_unit = unit if isinstance(unit, MetricUnit) else MetricUnit(unit)
+        sink.add_metric(name=name, unit=metric_unit, value=value)
+    except Exception as exc:  # a metrics problem must never fail the work it measures
+        logger.debug("metric dropped", extra={"metric": name, "error": repr(exc)})

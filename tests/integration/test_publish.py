@@ -366,16 +366,15 @@ def test_chan_rate_limit_shared_counts_album(api: BotApiStandin, aws: LocalStack
     assert clock.sleeps  # the fourth post waited for the window to slide
     for t in sent_at:  # never more than 3 posts in any 60 s
         assert sum(1 for s in sent_at if t - 60 < s <= t) <= 3
-    window = int(sent_at[0] // 60)
-    assert StateModel.get(f"ratelimit#{CHANNEL}#{window}").counter == 3
-    assert StateModel.get(f"ratelimit#{CHANNEL}#{window}").expires_at is not None
+    log = StateModel.get(f"ratelimit#{CHANNEL}")  # the channel's log in the shared state table
+    assert log.data == {"stamps": [sent_at[3]]} and log.expires_at is not None  # the last 60 s only
 
     # A second invocation sees the same window: an album of 3 does not fit, and it may not wait.
     album = make_listing(media_keys=["a.jpg", "b.jpg", "c.jpg"])
     loader_calls: list[list[str]] = []
 
     def loader(bucket: str, keys: list[str]) -> list[Any]:
-        from carsbot.adapters.telegram_bot import MediaItem
+        from carsbot.adapters.media import MediaItem
 
         loader_calls.append(keys)
         return [MediaItem(b"img", "photo", k) for k in keys]
@@ -389,3 +388,26 @@ def test_chan_rate_limit_shared_counts_album(api: BotApiStandin, aws: LocalStack
     assert loader_calls and api.calls_of("sendMediaGroup") == []
     stored = ListingModel.get(album.listing_id, consistent_read=True)
     assert stored.status == "pending"  # claim released: the redelivery will publish it
+
+
+def test_chan_rate_limit_across_minute_boundary(api: BotApiStandin, aws: LocalStack) -> None:
+    # Posts from half-way through a minute: a fixed per-minute window would let the next three go at
+    # the boundary, 30 s later. The channel may never see more than 3 in any 60 s.
+    settings = get_settings().model_copy(update={"publish_rate_per_minute": 3})
+    clock = FakeClock(start=1_800_000_000.0 - 30)
+    sent_at: list[float] = []
+
+    def bot() -> ChannelBot:
+        return ChannelBot(TOKEN, api_base=api.base_url, sleep=clock.sleep)
+
+    with Publisher(settings, bot_factory=bot, clock=clock, sleep=clock.sleep, max_rate_wait=120) as publisher:
+        for listing in [make_listing() for _ in range(6)]:
+            outcome = publisher.handle(ListingMessage(listing_id=listing.listing_id, post_id="1:1"))
+            assert outcome.result == "published"
+            sent_at.append(clock.now)
+
+    assert len(api.calls_of("sendMessage")) == 6
+    assert sent_at[:3] == [sent_at[0]] * 3
+    assert sent_at[3] >= sent_at[0] + 60  # not at the boundary
+    for t in sent_at:
+        assert sum(1 for s in sent_at if t - 60 < s <= t) <= 3

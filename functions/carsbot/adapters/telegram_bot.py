@@ -19,13 +19,12 @@ aiogram is imported lazily: importing this module (for its error types) costs no
 from __future__ import annotations
 
 import asyncio
-import mimetypes
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from pathlib import PurePosixPath
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
+from carsbot.adapters.media import MediaItem
 from carsbot.config import Settings, get_settings
 from carsbot.observability import logger
 
@@ -33,13 +32,6 @@ if TYPE_CHECKING:
     from aiogram import Bot
 
 T = TypeVar("T")
-
-MediaKind = Literal["photo", "video"]
-
-# Bot API upload limits (cloud server): photos 10 MB, other files 50 MB.
-MAX_PHOTO_BYTES = 10 * 1024 * 1024
-MAX_VIDEO_BYTES = 50 * 1024 * 1024
-MAX_ALBUM_BYTES = 150 * 1024 * 1024  # keeps a 10-item album within a 512 MB Lambda
 
 _CHAT_LEVEL_MARKERS = (
     "chat not found",
@@ -99,15 +91,6 @@ class PermanentTelegramError(TelegramError):
         """An edit used the wrong method (text vs caption) for the message."""
         text = self.description.lower()
         return any(marker in text for marker in _KIND_MISMATCH_MARKERS)
-
-
-@dataclass(frozen=True)
-class MediaItem:
-    """One media file to upload (the bot cannot reuse the user session's file ids)."""
-
-    data: bytes
-    kind: MediaKind
-    filename: str
 
 
 @dataclass(frozen=True)
@@ -367,56 +350,3 @@ class ChannelBot:
             except PermanentTelegramError as exc:
                 if "not found" not in exc.description.lower():
                     raise
-
-
-# ---------------------------------------------------------------------- media from S3
-
-
-def media_kind(key: str, content_type: str | None = None) -> MediaKind:
-    """Photo or video, from the stored content type or else the key's extension."""
-    mime = (content_type or "").lower() or (mimetypes.guess_type(key)[0] or "")
-    return "video" if mime.startswith("video/") else "photo"
-
-
-def load_media(
-    bucket: str,
-    keys: Sequence[str],
-    *,
-    max_photo_bytes: int = MAX_PHOTO_BYTES,
-    max_video_bytes: int = MAX_VIDEO_BYTES,
-    max_total_bytes: int = MAX_ALBUM_BYTES,
-    s3: Any = None,
-) -> list[MediaItem]:
-    """Download up to 10 media objects; missing or oversized ones are skipped (and logged).
-
-    Other S3 errors propagate (the caller treats them as transient).
-    """
-    from botocore.exceptions import ClientError
-
-    if s3 is None:
-        from carsbot.adapters.aws import client
-
-        s3 = client("s3")
-    items: list[MediaItem] = []
-    total = 0
-    for key in list(keys)[:10]:
-        try:
-            obj = s3.get_object(Bucket=bucket, Key=key)
-        except ClientError as exc:
-            code = exc.response.get("Error", {}).get("Code", "")
-            if code in ("NoSuchKey", "404", "NotFound"):
-                logger.warning("media object missing, skipped", extra={"key": key})
-                continue
-            raise
-        kind = media_kind(key, obj.get("ContentType"))
-        size = int(obj.get("ContentLength") or 0)
-        cap = max_video_bytes if kind == "video" else max_photo_bytes
-        if size > cap or total + size > max_total_bytes:
-            obj["Body"].close()
-            logger.warning("media object too large, skipped", extra={"key": key, "size": size, "kind": kind})
-            continue
-        data = obj["Body"].read()
-        total += len(data)
-        name = PurePosixPath(key).name or ("video.mp4" if kind == "video" else "photo.jpg")
-        items.append(MediaItem(data=data, kind=kind, filename=name))
-    return items

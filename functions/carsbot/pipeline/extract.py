@@ -16,12 +16,13 @@ from pynamodb.exceptions import DoesNotExist, PutError
 
 from carsbot.adapters import queues
 from carsbot.adapters.db import DedupModel, ListingModel, PostModel
+from carsbot.adapters.db.conditions import is_conditional_failure
 from carsbot.config import Settings
 from carsbot.core import dedup, pricing
 from carsbot.core.contracts import ListingFields, ListingMessage, PostKind, QueuedPost, listing_id_of
 from carsbot.core.extraction.base import ExtractionResult, Extractor
 from carsbot.core.filters import FilterRules, fields_rejection, keyword_rejection
-from carsbot.observability import logger, metrics
+from carsbot.observability import add_metric, logger
 
 MAX_STORED_TEXT = 20_000  # characters of source text kept on the post row
 DEDUP_TTL_DAYS = 30
@@ -46,12 +47,6 @@ class Outcome:
 
     def as_dict(self) -> dict[str, Any]:
         return {k: v for k, v in self.__dict__.items() if v is not None}
-
-
-def _metric(name: str, value: float = 1) -> None:
-    from aws_lambda_powertools.metrics import MetricUnit
-
-    metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
 
 
 def brand_model_key(brand: str | None, model: str | None) -> str | None:
@@ -101,7 +96,7 @@ class ExtractService:
         try:
             row.save(condition=PostModel.post_id.does_not_exist())
         except PutError as exc:
-            if not _conditional_failure(exc):
+            if not is_conditional_failure(exc):
                 raise
             row = PostModel.get(post.post_id)
             if row.status in FINAL_POST_STATES:
@@ -131,7 +126,7 @@ class ExtractService:
         try:
             listing.save(condition=ListingModel.listing_id.does_not_exist())
         except PutError as exc:
-            if not _conditional_failure(exc):
+            if not is_conditional_failure(exc):
                 raise
             listing = ListingModel.get(listing_id)  # an earlier attempt created it
         claimed_by_other = self._claim_fingerprints(prints, listing_id, fields.price)
@@ -151,7 +146,7 @@ class ExtractService:
                 PostModel.updated_at.set(datetime.now(UTC)),
             ]
         )
-        _metric("Listings")
+        add_metric("Listings")
         logger.info(
             "listing created",
             extra={"post_id": post.post_id, "listing_id": listing_id, "engine": result.engine},
@@ -167,8 +162,8 @@ class ExtractService:
                 PostModel.updated_at.set(datetime.now(UTC)),
             ]
         )
-        _metric("Rejected")
-        _metric(f"Rejected_{reason.split(':', 1)[0]}")
+        add_metric("Rejected")
+        add_metric(f"Rejected_{reason.split(':', 1)[0]}")
         logger.info("post rejected", extra={"post_id": row.post_id, "reason": reason})
         return Outcome(row.post_id, "rejected", None, reason, engine)
 
@@ -197,7 +192,7 @@ class ExtractService:
                     item.save(condition=DedupModel.fingerprint.does_not_exist())
                     break
                 except PutError as exc:
-                    if not _conditional_failure(exc):
+                    if not is_conditional_failure(exc):
                         raise
                 try:
                     owner = DedupModel.get(slot, consistent_read=True)
@@ -225,7 +220,7 @@ class ExtractService:
             ListingModel(original_id).update(actions=[ListingModel.duplicate_post_ids.add({row.post_id})])
         except Exception:  # the original's bookkeeping is best effort; the duplicate is recorded on the post
             logger.warning("could not record duplicate on listing", extra={"listing_id": original_id})
-        _metric("Duplicates")
+        add_metric("Duplicates")
         logger.info("duplicate post", extra={"post_id": row.post_id, "listing_id": original_id})
         return Outcome(row.post_id, "duplicate", original_id, "duplicate", engine)
 
@@ -321,7 +316,7 @@ class ExtractService:
                 self.settings.publish_queue_url,
                 ListingMessage(action=action, listing_id=listing.listing_id, post_id=post.post_id),
             )
-        _metric("ListingUpdates")
+        add_metric("ListingUpdates")
         return Outcome(post.post_id, "updated", listing.listing_id, None, result.engine)
 
     def _delete(self, post: QueuedPost) -> Outcome:
@@ -350,13 +345,8 @@ class ExtractService:
                 self.settings.publish_queue_url,
                 ListingMessage(action="remove", listing_id=listing.listing_id, post_id=row.post_id),
             )
-        _metric("ListingsWithdrawn")
+        add_metric("ListingsWithdrawn")
         return Outcome(row.post_id, "removed", listing.listing_id, status)
-
-
-def _conditional_failure(exc: Exception) -> bool:
-    cause = getattr(exc, "cause_response_code", None)
-    return cause == "ConditionalCheckFailedException"
 
 
 def _same_car(key: str, price: int | None, owner: DedupModel) -> bool:

@@ -14,7 +14,6 @@ every invocation through a sliding-window counter in the state table.
 
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -23,9 +22,11 @@ from typing import TYPE_CHECKING, Any, Literal, cast
 
 from pynamodb.exceptions import DoesNotExist, UpdateError
 
-from carsbot.adapters.db.models import ChannelModel, ListingModel, StateModel
+from carsbot.adapters.db.conditions import is_conditional_failure
+from carsbot.adapters.db.models import ChannelModel, ListingModel
+from carsbot.adapters.media import MediaItem
+from carsbot.adapters.ratelimit import RateLimitExceeded, SlidingWindowLimiter, Window
 from carsbot.adapters.telegram_bot import (
-    MediaItem,
     OutcomeUnknownError,
     PermanentTelegramError,
     RetryableTelegramError,
@@ -34,7 +35,7 @@ from carsbot.adapters.telegram_bot import (
 from carsbot.config import Settings, get_settings
 from carsbot.core.contracts import ListingMessage
 from carsbot.core.formatting import CAPTION_LIMIT, TEXT_LIMIT, ListingView, render_post
-from carsbot.observability import logger, metrics
+from carsbot.observability import add_metric, logger
 
 if TYPE_CHECKING:
     from carsbot.adapters.telegram_bot import ChannelBot
@@ -80,16 +81,6 @@ class PublishOutcome:
     reason: str | None = None
 
 
-def _metric(name: str, value: float = 1) -> None:
-    from aws_lambda_powertools.metrics import MetricUnit
-
-    metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
-
-
-def _conditional_failure(exc: Exception) -> bool:
-    return getattr(exc, "cause_response_code", None) == "ConditionalCheckFailedException"
-
-
 def listing_view(listing: ListingModel) -> ListingView:
     """The formatter's view of a stored listing (contacts only for scrubbing, never rendered)."""
     return ListingView(
@@ -129,86 +120,6 @@ def _strs(values: Any) -> list[str]:
     return [str(v) for v in values or ()]
 
 
-# ---------------------------------------------------------------------- rate limit
-
-
-class ChannelRateLimiter:
-    """At most ``per_minute`` messages a minute to one channel, shared through the state table.
-
-    A sliding-window counter: one item per minute (``ratelimit#<channel>#<minute>``, TTL'd), and a
-    request of ``n`` messages is admitted when ``previous * (1 - elapsed) + current + n <= limit``.
-    The increment is conditional, so concurrent invocations never overshoot the bound they computed.
-    """
-
-    def __init__(
-        self,
-        channel: str,
-        per_minute: int,
-        *,
-        clock: Callable[[], float] = time.time,
-        sleep: Callable[[float], None] = time.sleep,
-    ) -> None:
-        self.channel = channel
-        self.per_minute = max(1, per_minute)
-        self._clock = clock
-        self._sleep = sleep
-
-    def _key(self, window: int) -> str:
-        return f"ratelimit#{self.channel}#{window}"
-
-    def _count(self, window: int) -> int:
-        try:
-            return int(StateModel.get(self._key(window), consistent_read=True).counter or 0)
-        except DoesNotExist:
-            return 0
-
-    def acquire(self, n: int = 1, *, max_wait: float = 0.0) -> float:
-        """Reserve ``n`` messages, waiting up to ``max_wait`` seconds; returns the time waited.
-
-        Raises ``RateLimitedError`` (with ``retry_after``) when the window does not open in time.
-        """
-        n = min(max(1, n), self.per_minute)
-        waited = 0.0
-        while True:
-            now = self._clock()
-            window = int(now // 60)
-            elapsed = (now % 60) / 60
-            previous = self._count(window - 1)
-            current = self._count(window)
-            allowed = math.floor(self.per_minute - previous * (1 - elapsed) + 1e-9) - n
-            if current <= allowed:
-                try:
-                    StateModel(self._key(window)).update(
-                        actions=[
-                            StateModel.counter.add(n),
-                            StateModel.expires_at.set(datetime.fromtimestamp((window + 3) * 60, UTC)),
-                            StateModel.updated_at.set(datetime.fromtimestamp(now, UTC)),
-                        ],
-                        condition=StateModel.counter.does_not_exist() | (StateModel.counter <= allowed),
-                    )
-                    return waited
-                except UpdateError as exc:
-                    if not _conditional_failure(exc):
-                        raise
-                    continue  # another invocation took the slot: recompute
-            wait = self._wait_needed(now, previous, current, n)
-            if waited + wait > max_wait:
-                raise RateLimitedError(
-                    f"channel {self.channel} is at its limit of {self.per_minute} messages a minute",
-                    retry_after=wait,
-                )
-            self._sleep(wait)
-            waited += wait
-
-    def _wait_needed(self, now: float, previous: int, current: int, n: int) -> float:
-        to_next_window = 60 - (now % 60)
-        if current + n > self.per_minute or previous == 0:
-            return to_next_window + 0.05
-        # previous * (1 - e) <= limit - current - n  <=>  e >= 1 - (limit - current - n) / previous
-        needed = 1 - (self.per_minute - current - n) / previous
-        return max(0.05, min(to_next_window + 0.05, (needed - (now % 60) / 60) * 60 + 0.05))
-
-
 # ---------------------------------------------------------------------- the publisher
 
 
@@ -237,9 +148,8 @@ class Publisher:
         self.max_rate_wait = max_rate_wait
         self.claim_stale_after = claim_stale_after
         self.channel = self.settings.news_channel_id
-        self.limiter = ChannelRateLimiter(
-            self.channel, self.settings.publish_rate_per_minute, clock=clock, sleep=sleep
-        )
+        window = Window(self.channel, max(1, self.settings.publish_rate_per_minute), 60.0)
+        self.limiter = SlidingWindowLimiter(window, clock=clock, sleep=sleep)
         self._blocked_until = 0.0  # after a long 429 / full window: fail the rest of the batch fast
 
     # ------------------------------------------------------------------ resources
@@ -280,10 +190,14 @@ class Publisher:
             raise RateLimitedError("channel is rate limited", retry_after=self._blocked_until - now)
         try:
             self.limiter.acquire(n, max_wait=self._max_wait())
-        except RateLimitedError as exc:
+        except RateLimitExceeded as exc:
             self._blocked_until = self._clock() + (exc.retry_after or 1)
-            _metric("PublishRateLimited")
-            raise
+            add_metric("PublishRateLimited")
+            raise RateLimitedError(
+                f"channel {self.channel} is at its limit of {self.settings.publish_rate_per_minute} "
+                "messages a minute",
+                retry_after=exc.retry_after,
+            ) from exc
 
     def _on_retry_after(self, exc: RetryableTelegramError) -> None:
         if exc.retry_after:
@@ -329,7 +243,7 @@ class Publisher:
                 condition=ListingModel.status == "pending",
             )
         except UpdateError as exc:
-            if not _conditional_failure(exc):
+            if not is_conditional_failure(exc):
                 raise
             return self._skip(listing, "publish", "lost the claim to a concurrent delivery")
 
@@ -340,11 +254,11 @@ class Publisher:
         except RetryableTelegramError as exc:
             self._release(listing, str(exc))
             self._on_retry_after(exc)
-            _metric("PublishRetried")
+            add_metric("PublishRetried")
             raise RetryablePublishError(f"listing {lid}: {exc}", retry_after=exc.retry_after) from exc
         except PermanentTelegramError as exc:
             self._release(listing, str(exc))
-            _metric("PublishFailed")
+            add_metric("PublishFailed")
             logger.error(
                 "publish failed permanently",
                 extra={"listing_id": lid, "method": exc.method, "error": exc.description},
@@ -373,7 +287,7 @@ class Publisher:
                     "media rejected, publishing as text",
                     extra={"listing_id": listing.listing_id, "error": exc.description},
                 )
-                _metric("PublishMediaFallback")
+                add_metric("PublishMediaFallback")
         self._reserve(1)
         return self.bot.send_text(self.channel, render_post(view, bot_username, TEXT_LIMIT))
 
@@ -384,7 +298,7 @@ class Publisher:
             return []
         if self._media_loader is not None:
             return self._media_loader(bucket, keys)
-        from carsbot.adapters.telegram_bot import load_media
+        from carsbot.adapters.media import load_media
 
         return load_media(bucket, keys)
 
@@ -400,7 +314,7 @@ class Publisher:
         try:
             listing.update(actions=actions, condition=ListingModel.status == "publishing")
         except UpdateError as exc:
-            if not _conditional_failure(exc):
+            if not is_conditional_failure(exc):
                 logger.exception(
                     "could not release the publish claim", extra={"listing_id": listing.listing_id}
                 )
@@ -422,15 +336,15 @@ class Publisher:
                 condition=ListingModel.status == "publishing",
             )
         except UpdateError as exc:
-            if not _conditional_failure(exc):
+            if not is_conditional_failure(exc):
                 raise
             # Withdrawn (sold/deleted at the source) while we were sending: keep the ids, then mark it.
             listing.update(actions=stored)
             listing.refresh(consistent_read=True)
             withdrawn = listing.status in WITHDRAWN
-        _metric("ListingsPublished")
+        add_metric("ListingsPublished")
         if len(sent.message_ids) > 1:
-            _metric("PublishedAlbumItems", len(sent.message_ids))
+            add_metric("PublishedAlbumItems", len(sent.message_ids))
         logger.info(
             "listing published",
             extra={"listing_id": lid, "message_ids": sent.message_ids, "kind": sent.kind},
@@ -472,9 +386,9 @@ class Publisher:
                 condition=ListingModel.status == "publishing",
             )
         except UpdateError as exc:
-            if not _conditional_failure(exc):
+            if not is_conditional_failure(exc):
                 raise
-        _metric("PublishOutcomeUnknown")
+        add_metric("PublishOutcomeUnknown")
         logger.error(
             "publish outcome unknown; not re-sending (at-most-once)",
             extra={"listing_id": listing.listing_id, "reason": reason},
@@ -482,7 +396,7 @@ class Publisher:
         return PublishOutcome(listing.listing_id, "publish", "unknown", reason=reason)
 
     def _skip(self, listing: ListingModel, action: str, reason: str) -> PublishOutcome:
-        _metric("PublishSkipped")
+        add_metric("PublishSkipped")
         logger.info(
             "listing skipped", extra={"listing_id": listing.listing_id, "action": action, "reason": reason}
         )
@@ -518,7 +432,7 @@ class Publisher:
             self._on_retry_after(exc)
             raise RetryablePublishError(f"listing {listing.listing_id}: {exc}", exc.retry_after) from exc
         except PermanentTelegramError as exc:
-            _metric("PublishEditFailed")
+            add_metric("PublishEditFailed")
             logger.error(
                 "editing the published post failed",
                 extra={"listing_id": listing.listing_id, "method": exc.method, "error": exc.description},
@@ -533,7 +447,7 @@ class Publisher:
         if ids:
             self._edit(listing, removed=False)
             listing.update(actions=[ListingModel.updated_at.set(self._now())])
-            _metric("ListingsUpdated")
+            add_metric("ListingsUpdated")
             return PublishOutcome(listing.listing_id, "update", "updated", ids)
         if status == "publishing" and not self._claim_is_stale(listing):
             # The post is being sent right now, maybe with the old data: come back after it.
@@ -550,6 +464,6 @@ class Publisher:
             raise RetryablePublishError(f"listing {listing.listing_id} is being published; remove later")
         if status != final:
             listing.update(actions=[ListingModel.status.set(final), ListingModel.updated_at.set(self._now())])
-        _metric("ListingsRemoved")
+        add_metric("ListingsRemoved")
         logger.info("listing withdrawn", extra={"listing_id": listing.listing_id, "message_ids": ids})
         return PublishOutcome(listing.listing_id, "remove", "removed", ids)
