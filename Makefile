@@ -47,8 +47,13 @@ template: venv $(SAM_VENV)/.installed
 	$(SAM_VENV)/bin/sam validate --lint --template template.yaml --region eu-central-1
 	$(MAKE) sam-build
 
-sam-build: $(SAM_VENV)/.installed
-	PATH="$(PY312_DIR):$$PATH" $(SAM_VENV)/bin/sam build --template template.yaml --build-dir .aws-sam/build --cached --parallel
+## One package per function (functions/Makefile), with the dependency versions installed in .venv.
+sam-build: venv $(SAM_VENV)/.installed
+	mkdir -p .aws-sam
+	$(PY) -m pip list --format=freeze --exclude-editable --exclude pip --exclude setuptools --exclude wheel \
+	  > .aws-sam/constraints.txt
+	PATH="$(PY312_DIR):$$PATH" LAMBDA_CONSTRAINTS="$(CURDIR)/.aws-sam/constraints.txt" \
+	  $(SAM_VENV)/bin/sam build --template template.yaml --build-dir .aws-sam/build --cached --parallel
 
 ## Extraction quality gate on the labelled corpus (issue thresholds; exits non-zero below them).
 quality: venv
