@@ -156,7 +156,12 @@ def test_purge_asks_first(aws: LocalStack, capsys) -> None:  # type: ignore[no-u
         )
         assert depth["Attributes"]["ApproximateNumberOfMessages"] == "1"
         questions: list[str] = []
-        assert cmd_purge(args, out=lines.append, prompt=lambda q: questions.append(q) or "posts") == 0
+
+        def typed(question: str) -> str:
+            questions.append(question)
+            return "posts"
+
+        assert cmd_purge(args, out=lines.append, prompt=typed) == 0
         assert "Delete all 1 message(s) of carsbot-local-posts-dlq?" in questions[0]
         assert main(["dlq", "purge", "nosuch", "--yes", "--stage", "local"]) == 1
     depth = client("sqs").get_queue_attributes(
