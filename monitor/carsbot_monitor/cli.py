@@ -19,7 +19,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from carsbot_monitor.refs import InvalidChannelRef
 from carsbot_monitor.session import ClientFactory, SessionCredentials
 
 Printer = Callable[[str], None]
@@ -253,7 +252,7 @@ async def _check(client: Any) -> Any:
 
 
 def cmd_channels_add(args: argparse.Namespace, *, out: Printer = print) -> int:
-    from carsbot_monitor.registry import ChannelRegistry
+    from carsbot.channels import ChannelRegistry, InvalidChannelRef
 
     _bind()
     try:
@@ -268,7 +267,7 @@ def cmd_channels_add(args: argparse.Namespace, *, out: Printer = print) -> int:
 
 
 def cmd_channels_list(args: argparse.Namespace, *, out: Printer = print) -> int:
-    from carsbot_monitor.registry import ChannelRegistry
+    from carsbot.channels import ChannelRegistry
 
     _bind()
     records = ChannelRegistry().list_channels(args.status)
@@ -290,7 +289,7 @@ def cmd_channels_list(args: argparse.Namespace, *, out: Printer = print) -> int:
 
 
 def cmd_channels_status(args: argparse.Namespace, *, out: Printer = print) -> int:
-    from carsbot_monitor.registry import ChannelNotFound, ChannelRegistry, ChannelStatus
+    from carsbot.channels import ChannelNotFound, ChannelRegistry, ChannelStatus, InvalidChannelRef
 
     _bind()
     status = {"pause": ChannelStatus.PAUSED, "resume": ChannelStatus.ACTIVE, "remove": ChannelStatus.REMOVED}[

@@ -1,4 +1,4 @@
-"""Telemetry (powertools metrics + counters), the heartbeat file and the container health check.
+"""Telemetry (powertools metrics + counters), the heartbeat file and loop, and the container health check.
 
 Metrics are emitted as CloudWatch EMF on stdout (awslogs ships them; CloudWatch extracts the metrics), so
 the task needs no ``cloudwatch:PutMetricData`` permission. The monitor flushes them periodically because
@@ -7,12 +7,14 @@ there is no Lambda invocation boundary to do it.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import tempfile
 import time
 import warnings
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -122,3 +124,44 @@ def check_health(path: Path, max_age_seconds: float, *, now: float | None = None
     if age > max_age_seconds:
         return False, f"heartbeat is {age:.0f}s old (limit {max_age_seconds:.0f}s); last state {state}"
     return True, f"ok: state {state}, heartbeat {age:.0f}s old"
+
+
+class Pulse:
+    """The heartbeat loop: rewrites the heartbeat file every ``interval`` seconds, emits
+    ``MonitorHeartbeat`` (and ``ChannelsActive``) while running connected with the lease, and flushes
+    the metrics every ``flush_interval`` seconds (there is no Lambda invocation boundary to do it)."""
+
+    def __init__(
+        self,
+        heartbeat: Heartbeat,
+        telemetry: Telemetry,
+        status: Callable[[], dict[str, Any]],
+        *,
+        interval: float,
+        flush_interval: float,
+    ) -> None:
+        self.heartbeat = heartbeat
+        self.telemetry = telemetry
+        self.status = status
+        self.interval = interval
+        self.flush_interval = flush_interval
+
+    def write(self) -> dict[str, Any]:
+        state = self.status()
+        try:
+            self.heartbeat.write(state)
+        except OSError as exc:
+            self.telemetry.logger.warning("cannot write the heartbeat file", extra={"error": repr(exc)})
+        return state
+
+    async def run(self) -> None:
+        last_flush = time.monotonic()
+        while True:
+            state = self.write()
+            if state.get("state") == "running" and state.get("connected") and state.get("lease_held"):
+                self.telemetry.count(HEARTBEAT)
+                self.telemetry.count(CHANNELS_ACTIVE, int(state.get("channels") or 0))
+            if time.monotonic() - last_flush >= self.flush_interval:
+                last_flush = time.monotonic()
+                self.telemetry.flush()
+            await asyncio.sleep(self.interval)

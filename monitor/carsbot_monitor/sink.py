@@ -17,42 +17,6 @@ def _attributes(post: QueuedPost) -> dict[str, Any]:
     }
 
 
-class AwsClients:
-    """boto3 clients of one shared session, created on first use (endpoint from ``AWS_ENDPOINT_URL``)."""
-
-    def __init__(self) -> None:
-        self._session: Any = None
-        self._clients: dict[str, Any] = {}
-
-    def get(self, service: str) -> Any:
-        if service not in self._clients:
-            import boto3
-            from botocore.config import Config
-
-            if self._session is None:
-                self._session = boto3.session.Session()
-            config = Config(
-                retries={"max_attempts": 5, "mode": "adaptive"},
-                connect_timeout=5,
-                read_timeout=30,
-                max_pool_connections=16,
-            )
-            self._clients[service] = self._session.client(service, region_name=aws.region(), config=config)
-        return self._clients[service]
-
-    @property
-    def sqs(self) -> Any:
-        return self.get("sqs")
-
-    @property
-    def s3(self) -> Any:
-        return self.get("s3")
-
-    @property
-    def secretsmanager(self) -> Any:
-        return self.get("secretsmanager")
-
-
 class PostSink:
     """Sends queued posts as JSON. A post counts as queued only once SQS returned a message id."""
 

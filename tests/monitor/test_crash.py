@@ -15,9 +15,9 @@ from typing import Any
 
 from monitor_harness import MONITOR_USER, Downstream, MonitorEnv, kill_monitor, stop_monitor, wait_for
 
+from carsbot.channels import ChannelRegistry
 from carsbot.core.contracts import post_id_of
 from carsbot_dev.monitor.offline import photo_bytes
-from carsbot_monitor.registry import ChannelRegistry
 
 CHANNELS = 6
 POSTS = 540

@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 from monitor_harness import MONITOR_USER, Downstream, MonitorEnv, stop_monitor, wait_for
 
+from carsbot.channels import ChannelRegistry
 from carsbot.cli import main
 from carsbot_monitor import health
-from carsbot_monitor.registry import ChannelRegistry
 
 
 def test_healthcheck_command(

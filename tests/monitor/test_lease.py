@@ -9,9 +9,9 @@ from datetime import UTC, datetime, timedelta
 from monitor_harness import MONITOR_USER, Downstream, MonitorEnv, kill_monitor, stop_monitor, wait_for
 
 from carsbot.adapters.db.models import StateModel
+from carsbot.channels import ChannelRegistry
 from carsbot_monitor import health
 from carsbot_monitor.lease import Lease
-from carsbot_monitor.registry import ChannelRegistry
 
 
 def test_lease_exclusive_renewable_expires(monitor_env: MonitorEnv) -> None:

@@ -7,10 +7,10 @@ import asyncio
 from monitor_harness import MONITOR_USER, Downstream, MonitorEnv, stop_monitor, wait_for
 
 from carsbot.adapters.aws import client
+from carsbot.channels import ChannelRegistry
 from carsbot.core.contracts import MediaType, PostKind
 from carsbot_dev.monitor.offline import photo_bytes
 from carsbot_monitor import health
-from carsbot_monitor.registry import ChannelRegistry
 
 
 def test_live_events_become_queued_posts(monitor_env: MonitorEnv) -> None:

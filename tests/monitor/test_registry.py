@@ -8,10 +8,9 @@ import json
 import pytest
 from monitor_harness import MONITOR_USER, Downstream, MonitorEnv, stop_monitor, wait_for
 
+from carsbot.channels import ChannelRegistry, InvalidChannelRef, RefKind, parse_channel_ref
 from carsbot.cli import main
 from carsbot_monitor import health
-from carsbot_monitor.refs import InvalidChannelRef, RefKind, parse_channel_ref
-from carsbot_monitor.registry import ChannelRegistry
 
 
 @pytest.mark.parametrize(

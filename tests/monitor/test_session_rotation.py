@@ -10,8 +10,8 @@ from telethon import errors
 from telethon.sessions import StringSession
 
 from carsbot.adapters.aws import client
+from carsbot.channels import ChannelRegistry
 from carsbot_monitor import health
-from carsbot_monitor.registry import ChannelRegistry
 from carsbot_monitor.session import SessionCredentials
 
 

@@ -87,12 +87,12 @@ def run_live(
     Returns the demo summary.
     """
     from carsbot.adapters.db import ListingModel, PostModel
+    from carsbot.channels import ChannelRegistry
     from carsbot_dev.local.botapi_standin import BotApiStandin
     from carsbot_dev.local.demo_support import DEMO_BOT_TOKEN, DemoSummary, dead_lettered, quiet_env
     from carsbot_dev.local.runner import LocalLambdaRunner
     from carsbot_dev.local.stack import local_aws, reset_sdk_caches
     from carsbot_monitor.app import Monitor
-    from carsbot_monitor.registry import ChannelRegistry
 
     started = time.perf_counter()
     bot_api = None if options.bot_token else BotApiStandin().start()

@@ -7,7 +7,9 @@ are not):
   ``t.me/s/name`` (web preview), ``t.me/name/123`` (a post link), ``tg://resolve?domain=name``;
 * private invites: ``t.me/+HASH``, ``https://t.me/joinchat/HASH``, ``+HASH``, ``tg://join?invite=HASH``.
 
-The normalised ref is ``@name`` (lower-case) or ``+HASH`` and is the ChannelsTable hash key.
+The normalised ref is ``@name`` (lower-case) or ``+HASH`` and is the ChannelsTable hash key. Numeric
+channel ids come in two spellings (Telethon's ``1234``, the Bot API's ``-1001234``);
+:func:`peer_channel_id` maps both to the positive id the registry stores. Pure: no I/O.
 """
 
 from __future__ import annotations
@@ -16,6 +18,8 @@ import re
 from dataclasses import dataclass
 from enum import StrEnum
 from urllib.parse import parse_qs, urlsplit
+
+__all__ = ["ChannelRef", "InvalidChannelRef", "RefKind", "parse_channel_ref", "peer_channel_id"]
 
 
 class RefKind(StrEnum):
@@ -124,3 +128,11 @@ def parse_channel_ref(text: str) -> ChannelRef:
     if "/" in text or "." in text or ":" in text:
         raise InvalidChannelRef(f"{original!r}: only t.me / telegram.me links are supported")
     return _public(text, original)
+
+
+def peer_channel_id(value: int) -> int:
+    """Telethon's positive channel id from either form (``1234`` or the Bot API's ``-1001234``)."""
+    if value < 0:
+        text = str(-value)
+        return int(text[3:]) if text.startswith("100") and len(text) > 3 else -value
+    return value

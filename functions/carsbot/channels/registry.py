@@ -1,9 +1,19 @@
 """The channel registry (ChannelsTable): what admins add, what the monitor watches, and checkpoints.
 
-Admin side (``carsbot channels ...``, later the sheet and bot): add / pause / resume / remove by any
-accepted reference form (see ``refs.py``) or by numeric channel id. Monitor side: load everything, store
-what a resolve/join learned (numeric id + access hash, so a username is resolved once, ever) and advance
-per-channel checkpoints — monotonically, with a conditional update, and only after SQS accepted the post.
+Admin side — the ``carsbot channels`` commands, the bot's admin commands, the sheets console — works by
+any accepted reference form (see :mod:`carsbot.channels.refs`) or by numeric channel id:
+
+* :meth:`ChannelRegistry.add` — register (or re-activate) a channel; returns ``(record, created)``;
+* :meth:`ChannelRegistry.list_channels` — every channel, optionally of one status, sorted by ref;
+* :meth:`ChannelRegistry.pause` / :meth:`ChannelRegistry.resume` / :meth:`ChannelRegistry.remove` — a
+  paused channel catches up on what it missed when resumed (unless ``skip_missed``); a removed one
+  starts from its newest post when added again;
+* :meth:`ChannelRegistry.find` — one channel by reference or id.
+
+Monitor side: load everything, store what a resolve/join learned (numeric id + access hash, so a
+username is resolved once, ever) and advance per-channel checkpoints — monotonically, with a conditional
+update, and only after SQS accepted the post. Every method is synchronous pynamodb (the monitor calls
+them on its I/O threads); the tables are bound by :func:`carsbot.adapters.db.bind_tables`.
 """
 
 from __future__ import annotations
@@ -16,7 +26,15 @@ from pynamodb.exceptions import UpdateError
 from pynamodb.expressions.update import Action
 
 from carsbot.adapters.db.models import ChannelModel
-from carsbot_monitor.refs import ChannelRef, RefKind, parse_channel_ref
+from carsbot.channels.refs import ChannelRef, RefKind, parse_channel_ref, peer_channel_id
+
+__all__ = [
+    "FAST_FORWARD",
+    "ChannelNotFound",
+    "ChannelRecord",
+    "ChannelRegistry",
+    "ChannelStatus",
+]
 
 
 class ChannelStatus(StrEnum):
@@ -26,7 +44,7 @@ class ChannelStatus(StrEnum):
 
 
 class ChannelNotFound(LookupError):
-    pass
+    """No channel with that reference or id is registered."""
 
 
 # A checkpoint below zero means "start from the channel's newest post" (set for channels re-added after
@@ -42,16 +60,10 @@ def _conditional_failed(exc: Exception) -> bool:
     return getattr(exc, "cause_response_code", None) == "ConditionalCheckFailedException"
 
 
-def peer_channel_id(value: int) -> int:
-    """Telethon's positive channel id from either form (``1234`` or the Bot API's ``-1001234``)."""
-    if value < 0:
-        text = str(-value)
-        return int(text[3:]) if text.startswith("100") and len(text) > 3 else -value
-    return value
-
-
 @dataclass(frozen=True)
 class ChannelRecord:
+    """One registry entry as read (immutable). ``last_message_id`` is the checkpoint."""
+
     ref: str
     status: str = ChannelStatus.ACTIVE
     link: str | None = None
@@ -112,7 +124,11 @@ class ChannelRecord:
 
 
 class ChannelRegistry:
-    """Synchronous pynamodb operations on the ChannelsTable (the monitor calls them in a thread)."""
+    """Synchronous pynamodb operations on the ChannelsTable (the monitor calls them in a thread).
+
+    Admin methods raise :class:`~carsbot.channels.refs.InvalidChannelRef` for text that is no channel
+    reference and :class:`ChannelNotFound` for a channel that is not registered.
+    """
 
     # ---------------------------------------------------------------- admin side
     def add(
@@ -149,8 +165,12 @@ class ChannelRegistry:
         item.update(actions=actions)
         return ChannelRecord.of(item), False
 
-    def find(self, text: str) -> ChannelModel | None:
+    def find(self, text: str) -> ChannelRecord | None:
         """A channel by reference (any accepted form) or by numeric id (``1234`` / ``-1001234``)."""
+        item = self._find_item(text)
+        return ChannelRecord.of(item) if item is not None else None
+
+    def _find_item(self, text: str) -> ChannelModel | None:
         stripped = text.strip()
         if stripped.lstrip("-").isdigit():
             channel_id = peer_channel_id(int(stripped))
@@ -168,7 +188,7 @@ class ChannelRegistry:
 
     def set_status(self, text: str, status: ChannelStatus, *, skip_missed: bool = False) -> ChannelRecord:
         """Pause, resume or remove. A resumed channel catches up on what it missed unless ``skip_missed``."""
-        item = self.find(text)
+        item = self._find_item(text)
         if item is None:
             raise ChannelNotFound(f"no channel {text!r} in the registry")
         actions: list[Action] = [ChannelModel.status.set(status), ChannelModel.updated_at.set(_now())]
@@ -179,7 +199,20 @@ class ChannelRegistry:
         item.update(actions=actions, condition=ChannelModel.ref.exists())
         return ChannelRecord.of(item)
 
+    def pause(self, text: str) -> ChannelRecord:
+        """Stop queuing the channel's posts (the monitor drops it within a minute)."""
+        return self.set_status(text, ChannelStatus.PAUSED)
+
+    def resume(self, text: str, *, skip_missed: bool = False) -> ChannelRecord:
+        """Queue the channel's posts again: what was posted meanwhile too, unless ``skip_missed``."""
+        return self.set_status(text, ChannelStatus.ACTIVE, skip_missed=skip_missed)
+
+    def remove(self, text: str) -> ChannelRecord:
+        """Stop watching the channel; adding it again starts from its newest post."""
+        return self.set_status(text, ChannelStatus.REMOVED)
+
     def list_channels(self, status: str | None = None) -> list[ChannelRecord]:
+        """Every registered channel (of ``status`` if given), sorted by ref."""
         records = [ChannelRecord.of(item) for item in ChannelModel.scan(consistent_read=True)]
         if status:
             records = [record for record in records if record.status == status]
@@ -187,6 +220,7 @@ class ChannelRegistry:
 
     # ---------------------------------------------------------------- monitor side
     def load_all(self) -> list[ChannelRecord]:
+        """Every channel, whatever its status (the monitor reconciles its watch list with it)."""
         return self.list_channels()
 
     def save_resolution(
@@ -235,6 +269,7 @@ class ChannelRegistry:
         return int(item.last_message_id or 0)
 
     def save_join_error(self, ref: str, error: str) -> None:
+        """Record why the channel cannot be watched (``add``/``resume`` clear it for another try)."""
         try:
             ChannelModel(ref=ref).update(
                 actions=[ChannelModel.join_error.set(error[:500]), ChannelModel.updated_at.set(_now())],
@@ -269,6 +304,7 @@ class ChannelRegistry:
         return True
 
     def checkpoint_of(self, ref: str) -> int | None:
+        """The stored checkpoint of ``ref`` (``None`` when it is not registered)."""
         try:
             return int(ChannelModel.get(ref, consistent_read=True).last_message_id or 0)
         except ChannelModel.DoesNotExist:
