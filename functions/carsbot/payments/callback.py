@@ -192,7 +192,7 @@ class NotificationProcessor:
             return CallbackAnswer(200, "ignored")
         user_id = int(current.user_id)
         if current.kind == "renewal":
-            end = current.new_end or self.clock()
+            end = current.period_end or self.clock()
             message = notices.renewal_failed(user_id, order_id, end)
         else:
             message = notices.canceled(user_id, order_id, self._plan_title(current.plan))

@@ -18,6 +18,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
 from pynamodb.exceptions import DoesNotExist, PutError, TransactWriteError, UpdateError
 
@@ -162,13 +163,12 @@ def create_order(order: OrderModel) -> bool:
 
 def attach_payment(order: OrderModel, payment_id: str, confirmation_url: str | None, now: datetime) -> bool:
     """Record the provider's payment id on a pending order (the same id again is fine)."""
+    actions: list[Any] = [OrderModel.provider_payment_id.set(payment_id), OrderModel.updated_at.set(now)]
+    if confirmation_url:
+        actions.append(OrderModel.confirmation_url.set(confirmation_url))
     try:
         order.update(
-            actions=[
-                OrderModel.provider_payment_id.set(payment_id),
-                OrderModel.confirmation_url.set(confirmation_url),
-                OrderModel.updated_at.set(now),
-            ],
+            actions=actions,
             condition=(OrderModel.status == rules.PENDING)
             & (
                 OrderModel.provider_payment_id.does_not_exist()

@@ -60,6 +60,7 @@ class OrderModel(Model):
     receipt = BooleanAttribute(default=False)
     error = UnicodeAttribute(null=True)  # why it was canceled (provider reason / our rejection)
     new_end = UTCDateTimeAttribute(null=True)  # subscription end after the credit
+    period_end = UTCDateTimeAttribute(null=True)  # renewals: the end of the period being renewed
     credited_at = UTCDateTimeAttribute(null=True)
     created_at = NowAttribute()
     updated_at = NowAttribute()
