@@ -1,9 +1,10 @@
 """Extract function: posts queue -> listings table -> publish queue.
 
-Thin: parses each SQS record into a ``QueuedPost`` and hands it to ``ExtractService`` behind powertools
-idempotency keyed on the post's business id (``channel_id:message_id``; edits and deletions carry their
-own key). A record that fails (malformed body, extractor crash, AWS error) fails alone and is retried,
-then dead-lettered by the queue's redrive policy.
+Thin: each SQS record is parsed into a ``QueuedPost`` and handed to ``ExtractService.process`` behind
+powertools idempotency keyed on the post's business id (``channel_id:message_id``; edits and deletions
+carry their own key), with the invocation's deadline so the LLM is never called past it. A record that
+fails (malformed body, extractor crash, AWS error) fails alone and is logged once here; the queue
+retries it, then dead-letters it (redrive policy).
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from aws_lambda_powertools.utilities.idempotency import (
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import ValidationError
 
-from carsbot.adapters.db import bind_tables
+from carsbot.adapters.db import bound_settings
 from carsbot.config import get_settings
 from carsbot.core.contracts import QueuedPost
 from carsbot.extraction.factory import build_extractor
@@ -32,40 +33,61 @@ from carsbot.pipeline.extract import ExtractService
 # Seconds kept free at the end of an invocation: the LLM is not called past this point (the rules
 # engine answers instead), so a slow or failing API can never time the whole batch out.
 SAFETY_MARGIN = 15.0
+IDEMPOTENCY_TTL = 14 * 24 * 3600
 
-settings = get_settings()
-bind_tables(settings)
 processor = BatchProcessor(event_type=EventType.SQS)
-idempotency_config = IdempotencyConfig(event_key_jmespath="key", expires_after_seconds=14 * 24 * 3600)
-persistence = DynamoDBPersistenceLayer(table_name=settings.idempotency_table)
+idempotency_config = IdempotencyConfig(event_key_jmespath="key", expires_after_seconds=IDEMPOTENCY_TTL)
+persistence = DynamoDBPersistenceLayer(table_name=get_settings().idempotency_table)
 _service: ExtractService | None = None
 
 
+class MalformedPostError(ValueError):
+    """The record's body is not a QueuedPost; it fails until the queue dead-letters it."""
+
+
 def service() -> ExtractService:
+    """The use-case, built on first use (once per container)."""
     global _service
     if _service is None:
+        settings = bound_settings()
         _service = ExtractService(settings, build_extractor(settings=settings))
     return _service
 
 
 @idempotent_function(data_keyword_argument="job", config=idempotency_config, persistence_store=persistence)
-def process_post(job: dict[str, Any]) -> dict[str, Any]:
+def process_post(job: dict[str, Any], deadline: float | None = None) -> dict[str, Any]:
+    """One post, at most once per idempotency key (``job["key"]``); ``deadline`` is not part of it."""
     post = QueuedPost.model_validate(job["post"])
-    return service().process(post).as_dict()
+    return service().process(post, deadline=deadline).as_dict()
 
 
-def record_handler(record: SQSRecord) -> dict[str, Any]:
+def record_handler(record: SQSRecord, lambda_context: LambdaContext | None = None) -> dict[str, Any]:
+    receive_count = record.attributes.approximate_receive_count
     try:
         post = QueuedPost.model_validate_json(record.body)
     except ValidationError as exc:
         logger.error(
             "malformed queued post",
-            extra={"message_id": record.message_id, "errors": exc.errors(include_input=False)[:5]},
+            extra={
+                "message_id": record.message_id,
+                "receive_count": receive_count,
+                "errors": exc.errors(include_input=False, include_url=False)[:5],
+            },
         )
-        raise
+        raise MalformedPostError(f"record {record.message_id} is not a QueuedPost") from None
+    deadline = None
+    if lambda_context is not None:
+        deadline = time.monotonic() + lambda_context.get_remaining_time_in_millis() / 1000 - SAFETY_MARGIN
     logger.append_keys(post_id=post.post_id, kind=post.kind.value)
     try:
-        return process_post(job={"key": post.idempotency_key, "post": post.model_dump(mode="json")})
+        job = {"key": post.idempotency_key, "post": post.model_dump(mode="json")}
+        return process_post(job=job, deadline=deadline)
+    except Exception as exc:
+        logger.exception(
+            "post failed; the queue retries it",
+            extra={"receive_count": receive_count, "error": type(exc).__name__},
+        )
+        raise
     finally:
         logger.remove_keys(["post_id", "kind"])
 
@@ -73,11 +95,12 @@ def record_handler(record: SQSRecord) -> dict[str, Any]:
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
 @metrics.log_metrics
-def handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
+    bound_settings()
     idempotency_config.register_lambda_context(context)
-    set_deadline = getattr(service().extractor, "set_deadline", None)
-    if callable(set_deadline) and hasattr(context, "get_remaining_time_in_millis"):
-        set_deadline(time.monotonic() + context.get_remaining_time_in_millis() / 1000 - SAFETY_MARGIN)
     return process_partial_response(
         event=event, record_handler=record_handler, processor=processor, context=context
     )
+
+
+handler = lambda_handler  # template.yaml: Handler: extract.app.handler

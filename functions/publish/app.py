@@ -1,9 +1,10 @@
 """Publish function: publish queue -> news channel (Bot API), at most once per listing.
 
-Thin: each SQS record is parsed into a ``ListingMessage`` and handed to ``Publisher``
-(``carsbot.pipeline.publish``). A record that fails — malformed body, a transient Bot API or AWS error,
-a permanent Bot API error — fails alone (a batch item failure): the queue delivers it again and, after
-``maxReceiveCount`` receives, moves it to the publish DLQ. The reason is logged every time.
+Thin: each SQS record is parsed into a ``ListingMessage`` and handed to ``Publisher.handle``
+(``carsbot.pipeline.publish``); one ``Publisher`` (one Bot API session) serves the whole batch, with the
+invocation's remaining time as its budget. A record that fails — malformed body, a transient Bot API or
+AWS error, a permanent Bot API error — fails alone (a batch item failure) and is logged once here: the
+queue delivers it again and, after ``maxReceiveCount`` receives, moves it to the publish DLQ.
 
 Cold start: aiogram (~2 s to import) is imported only when the first record needs the Bot API.
 """
@@ -19,8 +20,7 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import ValidationError
 
-from carsbot.adapters.db import bind_tables
-from carsbot.config import Settings, get_settings
+from carsbot.adapters.db import bound_settings
 from carsbot.core.contracts import ListingMessage
 from carsbot.observability import logger, metrics, tracer
 from carsbot.pipeline.publish import (
@@ -34,22 +34,11 @@ from carsbot.pipeline.publish import (
 SAFETY_MARGIN = 10.0
 
 processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
-_bound: Settings | None = None
-_publisher: Publisher | None = None
+_publisher: Publisher | None = None  # the current invocation's (set by lambda_handler)
 
 
 class MalformedMessageError(ValueError):
     """The record's body is not a ListingMessage; it fails until the queue dead-letters it."""
-
-
-def _settings() -> Settings:
-    """Settings, with the tables bound once per container (again only if the settings were reset)."""
-    global _bound
-    settings = get_settings()
-    if settings is not _bound:
-        bind_tables(settings)
-        _bound = settings
-    return settings
 
 
 def record_handler(record: SQSRecord) -> dict[str, Any]:
@@ -66,7 +55,8 @@ def record_handler(record: SQSRecord) -> dict[str, Any]:
             },
         )
         raise MalformedMessageError(f"record {record.message_id} is not a ListingMessage") from None
-    assert _publisher is not None, "record_handler runs inside handler()"
+    if _publisher is None:
+        raise RuntimeError("record_handler runs inside lambda_handler")
     extra = {"listing_id": message.listing_id, "action": message.action, "receive_count": receive_count}
     try:
         outcome = _publisher.handle(message)
@@ -78,8 +68,11 @@ def record_handler(record: SQSRecord) -> dict[str, Any]:
             "publish failed permanently; dead-lettered after retries", extra={**extra, "error": str(exc)}
         )
         raise
-    except PublishError as exc:
+    except PublishError as exc:  # e.g. the listing does not exist
         logger.error("publish failed", extra={**extra, "error": str(exc)})
+        raise
+    except Exception as exc:
+        logger.exception("publish failed unexpectedly", extra={**extra, "error": type(exc).__name__})
         raise
     return asdict(outcome)
 
@@ -87,12 +80,10 @@ def record_handler(record: SQSRecord) -> dict[str, Any]:
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
 @metrics.log_metrics
-def handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
     global _publisher
-    settings = _settings()
-    budget = None
-    if context is not None and hasattr(context, "get_remaining_time_in_millis"):
-        budget = max(0.0, context.get_remaining_time_in_millis() / 1000 - SAFETY_MARGIN)
+    settings = bound_settings()
+    budget = max(0.0, context.get_remaining_time_in_millis() / 1000 - SAFETY_MARGIN)
     _publisher = Publisher(settings, time_budget=budget)
     try:
         return process_partial_response(
@@ -101,3 +92,6 @@ def handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailure
     finally:
         _publisher.close()
         _publisher = None
+
+
+handler = lambda_handler  # template.yaml: Handler: publish.app.handler

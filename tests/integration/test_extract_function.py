@@ -200,7 +200,7 @@ def test_filters_reject_keywords_before_extract(aws: LocalStack) -> None:
     class CountingRules:  # the real rules engine, counting how often extraction runs
         name = "rules"
 
-        def extract(self, text: str) -> ExtractionResult:
+        def extract(self, text: str, *, deadline: float | None = None) -> ExtractionResult:
             seen.append(text)
             return RulesExtractor().extract(text)
 

@@ -198,7 +198,9 @@ class LlmExtractor:
 
     # -------------------------------------------------------------------------------- extraction
 
-    def extract(self, text: str) -> ExtractionResult:
+    def extract(self, text: str, *, deadline: float | None = None) -> ExtractionResult:
+        """``deadline`` bounds the LLM call (default: the one given to ``set_deadline``, if any)."""
+        deadline = self.deadline if deadline is None else deadline
         self.stats["posts"] += 1
         verdict = prefilter(text)
         rules_fields: ListingFields = extract_rules(text)
@@ -229,8 +231,8 @@ class LlmExtractor:
                 )
             return self._fallback(rules_fields, "llm skipped: no OpenAI key configured")
 
-        if self.deadline is not None and self.deadline - time.monotonic() < MIN_LLM_SECONDS:
-            left = max(0.0, self.deadline - time.monotonic())
+        if deadline is not None and deadline - time.monotonic() < MIN_LLM_SECONDS:
+            left = max(0.0, deadline - time.monotonic())
             return self._fallback(rules_fields, f"llm skipped: {left:.0f}s left in this invocation")
 
         if not self.breaker.allow():
@@ -242,13 +244,15 @@ class LlmExtractor:
         except Exception as exc:
             self.breaker.record_failure()
             return self._fallback(rules_fields, f"llm failed: client setup ({type(exc).__name__})")
-        return self._call(client, text, rules_fields)
+        return self._call(client, text, rules_fields, deadline)
 
-    def _call(self, client: ListingClient, text: str, rules_fields: ListingFields) -> ExtractionResult:
+    def _call(
+        self, client: ListingClient, text: str, rules_fields: ListingFields, deadline: float | None
+    ) -> ExtractionResult:
         from carsbot.adapters.llm_openai import LlmError
 
         try:
-            response = client.extract(text, deadline=self.deadline)
+            response = client.extract(text, deadline=deadline)
         except LlmError as exc:
             self._count_calls(exc.attempts, 0, 0)
             if exc.availability:

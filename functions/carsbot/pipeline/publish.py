@@ -9,7 +9,10 @@ listing becomes ``publish_unknown`` and is *not* re-sent: a missing post is pref
 duplicate in a public channel, and the state is logged and counted for operators.
 
 The channel's rate limit (``publish_rate_per_minute``, an album counting as N messages) is shared by
-every invocation through a sliding-window counter in the state table.
+every invocation through a sliding log in the state table (``carsbot.adapters.ratelimit``). Storage
+transitions are the named methods of ``ListingsRepository``; states are ``carsbot.core.states``.
+
+Errors that fail the record are raised, not logged: the handler logs each failed record once.
 """
 
 from __future__ import annotations
@@ -18,12 +21,10 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any, Literal, cast
+from typing import TYPE_CHECKING, Any, Literal
 
-from pynamodb.exceptions import DoesNotExist, UpdateError
-
-from carsbot.adapters.db.conditions import is_conditional_failure
-from carsbot.adapters.db.models import ChannelModel, ListingModel
+from carsbot.adapters.db.listings import ListingsRepository, status_of
+from carsbot.adapters.db.models import ListingModel
 from carsbot.adapters.media import MediaItem
 from carsbot.adapters.ratelimit import RateLimitExceeded, SlidingWindowLimiter, Window
 from carsbot.adapters.telegram_bot import (
@@ -35,6 +36,7 @@ from carsbot.adapters.telegram_bot import (
 from carsbot.config import Settings, get_settings
 from carsbot.core.contracts import ListingMessage
 from carsbot.core.formatting import CAPTION_LIMIT, TEXT_LIMIT, ListingView, render_post
+from carsbot.core.states import WITHDRAWN_LISTING, ListingStatus
 from carsbot.observability import add_metric, logger
 
 if TYPE_CHECKING:
@@ -45,7 +47,7 @@ Result = Literal["published", "updated", "removed", "skipped", "unknown"]
 # A "publishing" claim older than this is a crashed attempt (the function timeout is 60 s; the queue's
 # visibility timeout, after which the same message comes back, is 360 s).
 CLAIM_STALE_AFTER = timedelta(seconds=300)
-WITHDRAWN = ("removed", "sold")
+WITHDRAWN = WITHDRAWN_LISTING  # the older name
 
 
 class PublishError(Exception):
@@ -137,8 +139,10 @@ class Publisher:
         time_budget: float | None = None,
         max_rate_wait: float = 25.0,
         claim_stale_after: timedelta = CLAIM_STALE_AFTER,
+        listings: ListingsRepository | None = None,
     ) -> None:
         self.settings = settings or get_settings()
+        self.listings = listings or ListingsRepository()
         self._bot_factory = bot_factory
         self._bot: ChannelBot | None = None
         self._media_loader = media_loader
@@ -206,10 +210,9 @@ class Publisher:
     # ------------------------------------------------------------------ entry point
 
     def handle(self, message: ListingMessage) -> PublishOutcome:
-        try:
-            listing = ListingModel.get(message.listing_id, consistent_read=True)
-        except DoesNotExist:
-            raise ListingNotFoundError(f"listing {message.listing_id} does not exist") from None
+        listing = self.listings.find(message.listing_id)
+        if listing is None:
+            raise ListingNotFoundError(f"listing {message.listing_id} does not exist")
         if message.action == "publish":
             return self.publish(listing)
         if message.action == "update":
@@ -224,27 +227,14 @@ class Publisher:
 
     def publish(self, listing: ListingModel) -> PublishOutcome:
         lid = listing.listing_id
-        status = listing.status or "pending"
-        if status == "publishing":
+        status = status_of(listing)
+        if status == ListingStatus.PUBLISHING:
             if self._claim_is_stale(listing):
                 return self._mark_unknown(listing, "stale publishing claim (an earlier attempt crashed)")
             return self._skip(listing, "publish", "claimed by another invocation")
-        if status != "pending":
+        if status != ListingStatus.PENDING:
             return self._skip(listing, "publish", f"status is {status}")
-
-        claimed_at = self._now()
-        try:
-            listing.update(
-                actions=[
-                    ListingModel.status.set("publishing"),
-                    ListingModel.publish_claimed_at.set(claimed_at),
-                    ListingModel.updated_at.set(claimed_at),
-                ],
-                condition=ListingModel.status == "pending",
-            )
-        except UpdateError as exc:
-            if not is_conditional_failure(exc):
-                raise
+        if not self.listings.claim_for_publish(listing, self._now()):
             return self._skip(listing, "publish", "lost the claim to a concurrent delivery")
 
         try:
@@ -259,10 +249,6 @@ class Publisher:
         except PermanentTelegramError as exc:
             self._release(listing, str(exc))
             add_metric("PublishFailed")
-            logger.error(
-                "publish failed permanently",
-                extra={"listing_id": lid, "method": exc.method, "error": exc.description},
-            )
             raise PermanentPublishError(f"listing {lid}: {exc}") from exc
         except BaseException:
             # Anything before Telegram accepted the post (rate limit window, S3, rendering): not sent.
@@ -304,44 +290,15 @@ class Publisher:
 
     def _release(self, listing: ListingModel, error: str | None) -> None:
         """Give the claim back (nothing was posted) so a retry may publish."""
-        actions: list[Any] = [
-            ListingModel.status.set("pending"),
-            ListingModel.publish_claimed_at.remove(),
-            ListingModel.updated_at.set(self._now()),
-        ]
-        if error:
-            actions.append(ListingModel.publish_error.set(error[:1000]))
-        try:
-            listing.update(actions=actions, condition=ListingModel.status == "publishing")
-        except UpdateError as exc:
-            if not is_conditional_failure(exc):
-                logger.exception(
-                    "could not release the publish claim", extra={"listing_id": listing.listing_id}
-                )
-                raise
+        self.listings.release_claim(listing, self._now(), error)
 
     def _record_published(self, listing: ListingModel, sent: SentPost) -> PublishOutcome:
         now = self._now()
         lid = listing.listing_id
-        stored: list[Any] = [
-            ListingModel.published_message_ids.set(cast(Any, sent.message_ids)),
-            ListingModel.published_at.set(now),
-            ListingModel.publish_error.remove(),
-            ListingModel.updated_at.set(now),
-        ]
-        withdrawn = False
-        try:
-            listing.update(
-                actions=[*stored, ListingModel.status.set("published")],
-                condition=ListingModel.status == "publishing",
-            )
-        except UpdateError as exc:
-            if not is_conditional_failure(exc):
-                raise
-            # Withdrawn (sold/deleted at the source) while we were sending: keep the ids, then mark it.
-            listing.update(actions=stored)
-            listing.refresh(consistent_read=True)
-            withdrawn = listing.status in WITHDRAWN
+        # False: withdrawn (sold/deleted at the source) while we were sending; the ids are kept, the post
+        # is marked below.
+        withdrawn = not self.listings.mark_published(listing, sent.message_ids, now)
+        withdrawn = withdrawn and status_of(listing) in WITHDRAWN_LISTING
         add_metric("ListingsPublished")
         if len(sent.message_ids) > 1:
             add_metric("PublishedAlbumItems", len(sent.message_ids))
@@ -349,7 +306,8 @@ class Publisher:
             "listing published",
             extra={"listing_id": lid, "message_ids": sent.message_ids, "kind": sent.kind},
         )
-        self._count_channel_post(listing, now)
+        if listing.channel_id is not None:
+            self.listings.count_channel_post(int(listing.channel_id), now)
         if withdrawn:
             try:
                 self.remove(listing)
@@ -359,35 +317,8 @@ class Publisher:
                 )
         return PublishOutcome(lid, "publish", "published", list(sent.message_ids))
 
-    def _count_channel_post(self, listing: ListingModel, now: datetime) -> None:
-        """Best effort: the source channel's published_count / last_post_at (for the admin sheet)."""
-        if listing.channel_id is None:
-            return
-        try:
-            for row in ChannelModel.by_channel_id.query(int(listing.channel_id)):
-                ChannelModel(row.ref).update(
-                    actions=[ChannelModel.published_count.add(1), ChannelModel.last_post_at.set(now)],
-                    condition=ChannelModel.ref.exists(),
-                )
-        except Exception:
-            logger.warning(
-                "could not update channel stats", extra={"channel_id": listing.channel_id}, exc_info=True
-            )
-
     def _mark_unknown(self, listing: ListingModel, reason: str) -> PublishOutcome:
-        now = self._now()
-        try:
-            listing.update(
-                actions=[
-                    ListingModel.status.set("publish_unknown"),
-                    ListingModel.publish_error.set(reason[:1000]),
-                    ListingModel.updated_at.set(now),
-                ],
-                condition=ListingModel.status == "publishing",
-            )
-        except UpdateError as exc:
-            if not is_conditional_failure(exc):
-                raise
+        self.listings.mark_publish_unknown(listing, reason, self._now())
         add_metric("PublishOutcomeUnknown")
         logger.error(
             "publish outcome unknown; not re-sending (at-most-once)",
@@ -433,37 +364,33 @@ class Publisher:
             raise RetryablePublishError(f"listing {listing.listing_id}: {exc}", exc.retry_after) from exc
         except PermanentTelegramError as exc:
             add_metric("PublishEditFailed")
-            logger.error(
-                "editing the published post failed",
-                extra={"listing_id": listing.listing_id, "method": exc.method, "error": exc.description},
-            )
-            raise PermanentPublishError(f"listing {listing.listing_id}: {exc}") from exc
+            raise PermanentPublishError(f"listing {listing.listing_id}: editing the post: {exc}") from exc
 
     def update(self, listing: ListingModel) -> PublishOutcome:
-        status = listing.status or "pending"
+        status = status_of(listing)
         ids = _ints(listing.published_message_ids)
-        if status in WITHDRAWN:
+        if status in WITHDRAWN_LISTING:
             return self._skip(listing, "update", f"status is {status}")
         if ids:
             self._edit(listing, removed=False)
-            listing.update(actions=[ListingModel.updated_at.set(self._now())])
+            self.listings.touch(listing, self._now())
             add_metric("ListingsUpdated")
             return PublishOutcome(listing.listing_id, "update", "updated", ids)
-        if status == "publishing" and not self._claim_is_stale(listing):
+        if status == ListingStatus.PUBLISHING and not self._claim_is_stale(listing):
             # The post is being sent right now, maybe with the old data: come back after it.
             raise RetryablePublishError(f"listing {listing.listing_id} is being published; update later")
         return self._skip(listing, "update", f"nothing published (status {status})")
 
     def remove(self, listing: ListingModel) -> PublishOutcome:
-        status = listing.status or "pending"
+        status = status_of(listing)
         ids = _ints(listing.published_message_ids)
-        final = status if status in WITHDRAWN else "removed"
+        final = status if status in WITHDRAWN_LISTING else ListingStatus.REMOVED
         if ids:
             self._edit(listing, removed=True)
-        elif status == "publishing" and not self._claim_is_stale(listing):
+        elif status == ListingStatus.PUBLISHING and not self._claim_is_stale(listing):
             raise RetryablePublishError(f"listing {listing.listing_id} is being published; remove later")
         if status != final:
-            listing.update(actions=[ListingModel.status.set(final), ListingModel.updated_at.set(self._now())])
+            self.listings.withdraw(listing, final, self._now())
         add_metric("ListingsRemoved")
         logger.info("listing withdrawn", extra={"listing_id": listing.listing_id, "message_ids": ids})
         return PublishOutcome(listing.listing_id, "remove", "removed", ids)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from carsbot.adapters.db.binding import bind_tables
+from carsbot.adapters.db.binding import bind_tables, bound_settings
 from carsbot.adapters.db.models import (
     ChannelModel,
     DedupModel,
@@ -11,4 +11,12 @@ from carsbot.adapters.db.models import (
     StateModel,
 )
 
-__all__ = ["ChannelModel", "DedupModel", "ListingModel", "PostModel", "StateModel", "bind_tables"]
+__all__ = [
+    "ChannelModel",
+    "DedupModel",
+    "ListingModel",
+    "PostModel",
+    "StateModel",
+    "bind_tables",
+    "bound_settings",
+]

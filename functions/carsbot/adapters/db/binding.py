@@ -7,10 +7,9 @@ from botocore itself (``AWS_ENDPOINT_URL``), so the same code talks to AWS and t
 
 from __future__ import annotations
 
-import os
-
 from pynamodb.models import Model
 
+from carsbot.adapters import aws
 from carsbot.adapters.db import bot, models, orders, users
 from carsbot.config import Settings, get_settings
 
@@ -31,11 +30,25 @@ def _models() -> dict[str, type[Model]]:
     }
 
 
+_bound: Settings | None = None
+
+
 def bind_tables(settings: Settings | None = None) -> None:
     """Point every model at its table (names from settings) and drop cached connections."""
+    global _bound
     settings = settings or get_settings()
-    region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "eu-central-1"
+    region = aws.region()
     for setting_name, model in _models().items():
         model.Meta.table_name = getattr(settings, setting_name)
         model.Meta.region = region
         model._connection = None
+    _bound = settings
+
+
+def bound_settings() -> Settings:
+    """The settings, with the tables bound to them: once per container (Lambda handlers call this at the
+    start of every invocation), again only after the settings were reset (tests, the local runner)."""
+    settings = get_settings()
+    if settings is not _bound:
+        bind_tables(settings)
+    return settings

@@ -24,4 +24,7 @@ class ExtractionResult:
 class Extractor(Protocol):
     name: str
 
-    def extract(self, text: str) -> ExtractionResult: ...
+    def extract(self, text: str, *, deadline: float | None = None) -> ExtractionResult:
+        """Extract one post. ``deadline`` (a ``time.monotonic()`` value, e.g. the Lambda invocation's end
+        minus a margin) bounds any network call; engines without one ignore it."""
+        ...

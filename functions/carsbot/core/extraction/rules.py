@@ -498,6 +498,6 @@ class RulesExtractor:
 
     name = "rules"
 
-    def extract(self, text: str) -> ExtractionResult:
-        fields = extract_rules(text)
+    def extract(self, text: str, *, deadline: float | None = None) -> ExtractionResult:
+        fields = extract_rules(text)  # no I/O: the deadline does not matter
         return ExtractionResult(fields=fields, engine="rules", llm_calls=0)
