@@ -9,6 +9,7 @@ the value of the top-left cell only. Formats, validations and protections are re
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -443,9 +444,8 @@ class Spreadsheet:
         block = sheet.rows[start:end]
         for spec in reversed(body.get("sortSpecs", [])):
             col = spec.get("dimensionIndex", 0)
-            block.sort(
-                key=lambda line, col=col: _sort_key(line, col), reverse=spec.get("sortOrder") == "DESCENDING"
-            )
+            reverse = spec.get("sortOrder") == "DESCENDING"
+            block.sort(key=functools.partial(_sort_key, col=col), reverse=reverse)
         sheet.rows[start:end] = block
 
 

@@ -95,7 +95,7 @@ class ApiBaseSession(requests.Session):
         super().__init__()
         self.api_base = base
 
-    def request(self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any) -> requests.Response:  # type: ignore[override]
+    def request(self, method: Any, url: Any, *args: Any, **kwargs: Any) -> requests.Response:  # type: ignore[override]
         return super().request(method, _rewrite(str(url), self.api_base), *args, **kwargs)
 
 
@@ -104,10 +104,11 @@ def _authorized_session(credentials: Any, base: str | None) -> requests.Session:
 
     if base is None:
         return AuthorizedSession(credentials)
+    target: str = base
 
     class _Rewriting(AuthorizedSession):  # type: ignore[misc]
         def request(self, method: Any, url: Any, *args: Any, **kwargs: Any) -> Any:
-            return super().request(method, _rewrite(str(url), base), *args, **kwargs)
+            return super().request(method, _rewrite(str(url), target), *args, **kwargs)
 
     return _Rewriting(credentials)
 

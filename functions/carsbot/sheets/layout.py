@@ -208,9 +208,9 @@ def locate(tab: Tab, header_row: list[str]) -> dict[str, int]:
     for index, text in enumerate(header_row):
         by_text.setdefault(norm_header(text), index)
     for col in (*tab.columns, *tab.extra):
-        index = by_text.get(norm_header(col.header))
-        if index is not None:
-            found[col.key] = index
+        at = by_text.get(norm_header(col.header))
+        if at is not None:
+            found[col.key] = at
     return found
 
 
@@ -221,6 +221,10 @@ def col_letter(index: int) -> str:
         index, rem = divmod(index - 1, 26)
         letters = chr(65 + rem) + letters
     return letters
+
+
+def quote(title: str) -> str:
+    return "'" + title.replace("'", "''") + "'"
 
 
 def cell_a1(title: str, row: int, col: int) -> str:

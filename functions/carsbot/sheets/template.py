@@ -90,6 +90,22 @@ class TemplateBuilder:
             )
             if HELP_TITLE not in report.created_tabs:
                 report.rows_added.append(HELP_TITLE)
+        grow = []
+        for tab in TABS:
+            props = sheets[tab.title]["properties"]
+            have = props.get("gridProperties", {}).get("columnCount", 26)
+            needed = max(positions[tab.title].values()) + 1
+            if needed > have:  # headers added after the last column: make room first
+                grow.append(
+                    {
+                        "appendDimension": {
+                            "sheetId": props["sheetId"],
+                            "dimension": "COLUMNS",
+                            "length": needed - have,
+                        }
+                    }
+                )
+        self.gateway.structure(grow)
         self.gateway.write(updates)
         formatting: list[dict[str, Any]] = []
         for tab in TABS:
@@ -142,8 +158,8 @@ class TemplateBuilder:
         updates = []
         next_row = max(len(rows), 1)
         for label, description in FILTER_PARAMS.values():
-            index = seen.get(layout.norm_header(label))
-            if index is None:
+            found = seen.get(layout.norm_header(label))
+            if found is None:
                 updates.append(RangeUpdate(layout.cell_a1(FILTERS.title, next_row, param_col), [[label]]))
                 updates.append(
                     RangeUpdate(layout.cell_a1(FILTERS.title, next_row, help_col), [[description]])
@@ -151,10 +167,10 @@ class TemplateBuilder:
                 report.rows_added.append(f"{FILTERS.title}/{label}")
                 next_row += 1
             else:
-                row = rows[index]
+                row = rows[found]
                 if (row[help_col] if help_col < len(row) else "") != description:
                     updates.append(
-                        RangeUpdate(layout.cell_a1(FILTERS.title, index, help_col), [[description]])
+                        RangeUpdate(layout.cell_a1(FILTERS.title, found, help_col), [[description]])
                     )
         return updates
 

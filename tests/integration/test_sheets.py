@@ -1,0 +1,389 @@
+"""The Google Sheets console: real gspread over HTTP against the Sheets stand-in, DynamoDB in moto."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from carsbot.adapters import events, moderation
+from carsbot.adapters.db import ChannelModel, ListingModel
+from carsbot.adapters.db.users import UserModel
+from carsbot.adapters.filters_source import FiltersSource
+from carsbot.adapters.secrets import reset_secrets_cache
+from carsbot.adapters.sheets import SheetsGateway, open_gateway
+from carsbot.channels import ChannelRegistry
+from carsbot.config import get_settings
+from carsbot.sheets.sync import SheetsSync, run_sync
+from carsbot.sheets.template import TemplateBuilder
+from carsbot_dev.local.sheets_grid import col_index
+from carsbot_dev.local.sheets_standin import SheetsStandin, fake_service_account
+
+SHEET = "sheet-test"
+
+
+@pytest.fixture(scope="module")
+def standin() -> Iterator[SheetsStandin]:
+    with SheetsStandin() as server:
+        yield server
+
+
+@pytest.fixture
+def console(aws, standin, monkeypatch):  # type: ignore[no-untyped-def]
+    """A fresh spreadsheet with the template, the gateway authorised by a service-account key."""
+    from carsbot.adapters.aws import client
+
+    standin.create(SHEET)
+    standin.clear_hooks()
+    standin.read_only = standin.down = False
+    key = fake_service_account(standin.root_url + "/token")
+    client("secretsmanager").put_secret_value(
+        SecretId=aws.secrets["SheetsServiceAccountSecret"], SecretString=key
+    )
+    monkeypatch.setenv("CARSBOT_SHEETS_SPREADSHEET_ID", SHEET)
+    monkeypatch.setenv("CARSBOT_SHEETS_API_BASE", standin.root_url)
+    get_settings.cache_clear()
+    reset_secrets_cache()
+    gateway = open_gateway(get_settings())
+    gateway.http.backoff_base = 0.01
+    TemplateBuilder(gateway, get_settings().plans).run()
+    standin.reset_counts()
+    return gateway
+
+
+def sync(gateway: SheetsGateway, sent: list | None = None, now: datetime | None = None):  # type: ignore[no-untyped-def]
+    sink = sent if sent is not None else []
+    clock = (lambda: now) if now else (lambda: datetime.now(UTC))
+    return SheetsSync(get_settings(), gateway, send=sink.append, clock=clock).run()
+
+
+def rows(standin: SheetsStandin, tab: str) -> list[dict[str, str]]:
+    values = standin.values(SHEET, tab)
+    header = values[0]
+    return [dict(zip(header, line + [""] * (len(header) - len(line)), strict=False)) for line in values[1:]]
+
+
+def set_cell(standin: SheetsStandin, tab: str, a1: str, value: object) -> None:
+    with standin.edit(SHEET) as book:
+        book.write(f"'{tab}'!{a1}", [[value]], "USER_ENTERED")
+
+
+def col_of(standin: SheetsStandin, tab: str, header: str) -> str:
+    letters = standin.values(SHEET, tab)[0].index(header)
+    return "ABCDEFGHIJKLMNOPQRSTUVWXYZ"[letters]
+
+
+def add_channel_row(standin: SheetsStandin, row: int, link: str, active: object = "TRUE") -> None:
+    set_cell(standin, "Каналы", f"A{row}", link)
+    set_cell(standin, "Каналы", f"B{row}", active)
+
+
+def test_new_rows_register_and_steady_state_is_one_request(console, standin) -> None:  # type: ignore[no-untyped-def]
+    add_channel_row(standin, 2, "@cars_msk")
+    add_channel_row(standin, 3, "https://t.me/cars_spb", "да")
+    add_channel_row(standin, 4, "t.me/+AbCdEfGhIjKlMnOp", "false")
+    first = sync(console)
+    status = {c.ref: c.status for c in ChannelModel.scan()}
+    assert status == {"@cars_msk": "active", "@cars_spb": "active", "+AbCdEfGhIjKlMnOp": "paused"}
+    assert {r["Состояние"] for r in rows(standin, "Каналы")} == {"ожидает подключения", "на паузе"}
+    assert first.requests == 3 and first.writes == 1  # read, key re-read, one write
+    standin.reset_counts()
+    steady = sync(console)
+    assert steady.requests == 1 and standin.count() == 1 and standin.count("values.batchGet") == 1
+
+
+def test_admin_edit_between_read_and_write_survives(console, standin) -> None:  # type: ignore[no-untyped-def]
+    add_channel_row(standin, 2, "@cars_msk")
+    note_col = col_of(standin, "Каналы", "Заметка")
+    reads = []
+
+    def admin_types(request) -> None:  # type: ignore[no-untyped-def]
+        if request.kind == "values.batchGet":
+            reads.append(request)
+            if len(reads) == 2:  # after the sync read the tabs, before it writes
+                book = standin.books[SHEET]
+                book.write(f"'Каналы'!{note_col}2", [["проверенный"]], "RAW")
+                book.write("'Каналы'!B2", [[False]], "RAW")
+
+    standin.before(admin_types)
+    sync(console)
+    row = rows(standin, "Каналы")[0]
+    assert row["Заметка"] == "проверенный" and row["Активен"] == "FALSE"  # not overwritten
+    assert row["Состояние"] == "ожидает подключения"
+    standin.clear_hooks()
+    sync(console)  # and the untick is applied on the next sync
+    assert ChannelModel.get("@cars_msk").status == "paused"
+
+
+def test_rows_inserted_between_read_and_write_get_no_foreign_values(console, standin) -> None:  # type: ignore[no-untyped-def]
+    add_channel_row(standin, 2, "@aaa_cars")
+    add_channel_row(standin, 3, "@bbb_cars")
+    sync(console)
+    ChannelModel("@bbb_cars").update(actions=[ChannelModel.title.set("Би-би-би")])
+    calls = []
+
+    def insert_row(request) -> None:  # type: ignore[no-untyped-def]
+        if request.kind == "values.batchGet":
+            calls.append(request)
+            if len(calls) == 2:
+                book = standin.books[SHEET]
+                sheet = book.sheet("Каналы")
+                book.apply(
+                    {
+                        "insertDimension": {
+                            "range": {
+                                "sheetId": sheet.sheet_id,
+                                "dimension": "ROWS",
+                                "startIndex": 1,
+                                "endIndex": 2,
+                            }
+                        }
+                    }
+                )
+                book.write("'Каналы'!A2", [["@new_cars"]], "RAW")
+
+    standin.before(insert_row)
+    sync(console)
+    by_link = {r["Ссылка"]: r for r in rows(standin, "Каналы")}
+    assert by_link["@bbb_cars"]["Название"] == "Би-би-би"
+    assert by_link["@new_cars"]["Название"] == "" and by_link["@aaa_cars"]["Название"] == ""
+
+
+def test_sorting_by_title_between_syncs(console, standin) -> None:  # type: ignore[no-untyped-def]
+    for row, link in enumerate(["@zeta_cars", "@alpha_cars", "@mid_cars"], start=2):
+        add_channel_row(standin, row, link)
+    sync(console)
+    titles = {"@zeta_cars": "Альфа", "@alpha_cars": "Яуза", "@mid_cars": "Москва"}
+    for ref, title in titles.items():
+        ChannelModel(ref).update(
+            actions=[ChannelModel.title.set(title), ChannelModel.published_count.set(len(title))]
+        )
+    sync(console)
+    with standin.edit(SHEET) as book:
+        sheet = book.sheet("Каналы")
+        title_col = col_index(col_of(standin, "Каналы", "Название"))
+        book.apply(
+            {
+                "sortRange": {
+                    "range": {"sheetId": sheet.sheet_id, "startRowIndex": 1},
+                    "sortSpecs": [{"dimensionIndex": title_col}],
+                }
+            }
+        )
+    for ref in titles:
+        ChannelModel(ref).update(actions=[ChannelModel.published_count.add(10)])
+    sync(console)
+    for row in rows(standin, "Каналы"):
+        assert row["Название"] == titles[row["Ссылка"]]
+        assert row["Опубликовано"] == str(len(titles[row["Ссылка"]]) + 10)
+
+
+def test_deleted_row_deactivates_and_garbage_is_flagged(console, standin) -> None:  # type: ignore[no-untyped-def]
+    add_channel_row(standin, 2, "@keep_cars")
+    add_channel_row(standin, 3, "@gone_cars")
+    add_channel_row(standin, 4, "not a link!!")
+    add_channel_row(standin, 5, "t.me/keep_cars")
+    result = sync(console)
+    checks = [r["Проверка строки"] for r in rows(standin, "Каналы")]
+    assert checks[2].startswith("неверная ссылка") and checks[3].startswith("дубликат строки 2")
+    assert len(result.problems) == 2 and any("неверная" in e["details"] for e in events.recent())
+    with standin.edit(SHEET) as book:
+        book.apply(
+            {
+                "deleteDimension": {
+                    "range": {
+                        "sheetId": book.sheet("Каналы").sheet_id,
+                        "dimension": "ROWS",
+                        "startIndex": 2,
+                        "endIndex": 3,
+                    }
+                }
+            }
+        )
+    sync(console)
+    assert ChannelModel.get("@gone_cars").status == "removed"
+    assert ChannelModel.get("@keep_cars").status == "active"
+
+
+def test_channel_added_elsewhere_gets_a_row_and_cli_pause_is_not_undone(console, standin) -> None:  # type: ignore[no-untyped-def]
+    ChannelRegistry().add("@from_cli")
+    sync(console)
+    assert [r["Ссылка"] for r in rows(standin, "Каналы")] == ["@from_cli"]
+    ChannelRegistry().pause("@from_cli")  # from the bot or the CLI; the sheet row still says TRUE
+    sync(console)
+    assert ChannelModel.get("@from_cli").status == "paused"
+    assert rows(standin, "Каналы")[0]["Состояние"] == "на паузе"
+
+
+def grant_cols(standin: SheetsStandin) -> dict[str, str]:
+    return {h: col_of(standin, "Подписчики", h) for h in ("Выдать (дней или дата)", "Отозвать", "Применено")}
+
+
+def test_manual_grant_applied_exactly_once_across_five_syncs(console, standin) -> None:  # type: ignore[no-untyped-def]
+    UserModel(1001, username="ivan", first_name="Иван").save()
+    sync(console)
+    assert rows(standin, "Подписчики")[0]["ID пользователя"] == "1001"
+    cols = grant_cols(standin)
+    set_cell(standin, "Подписчики", f"{cols['Выдать (дней или дата)']}2", "30")
+    now = datetime.now(UTC)
+    for _ in range(5):
+        sync(console, now=now)
+    end = UserModel.get(1001).subscription_end
+    assert end is not None and abs((end - now) - timedelta(days=30)) < timedelta(seconds=5)
+    row = rows(standin, "Подписчики")[0]
+    assert row["Применено"].startswith("✓ +30 дн.") and row["Выдать (дней или дата)"] == "30"
+    set_cell(standin, "Подписчики", f"{cols['Выдать (дней или дата)']}2", "Месяц")  # a new value: a new grant
+    sync(console, now=now)
+    sync(console, now=now)
+    assert UserModel.get(1001).subscription_end - end == timedelta(days=30)
+    set_cell(standin, "Подписчики", f"{cols['Выдать (дней или дата)']}2", "what?")
+    sync(console, now=now)
+    assert rows(standin, "Подписчики")[0]["Применено"].startswith("ошибка: не понимаю")
+    set_cell(standin, "Подписчики", f"{cols['Отозвать']}2", "да")
+    sync(console, now=now)
+    sync(console, now=now)
+    assert UserModel.get(1001).subscription_end is None
+
+
+def test_lowercase_and_russian_booleans(console, standin) -> None:  # type: ignore[no-untyped-def]
+    for row, (link, value) in enumerate(
+        [("@a_cars", "true"), ("@b_cars", "Нет"), ("@c_cars", "✓"), ("@d_cars", "ДА"), ("@e_cars", "False")],
+        start=2,
+    ):
+        add_channel_row(standin, row, link, value)
+    sync(console)
+    status = {c.ref: c.status for c in ChannelModel.scan()}
+    assert status == {
+        "@a_cars": "active",
+        "@b_cars": "paused",
+        "@c_cars": "active",
+        "@d_cars": "active",
+        "@e_cars": "paused",
+    }
+    add_channel_row(standin, 7, "@f_cars", "может быть")
+    sync(console)
+    assert rows(standin, "Каналы")[5]["Проверка строки"].startswith("«Активен»: не понимаю")
+
+
+def filter_row(standin: SheetsStandin, label: str) -> int:
+    return next(i for i, r in enumerate(rows(standin, "Фильтры"), start=2) if r["Параметр"] == label)
+
+
+def test_invalid_min_price_keeps_the_old_one_and_flags_the_cell(console, standin) -> None:  # type: ignore[no-untyped-def]
+    row = filter_row(standin, "Мин. цена, ₽")
+    set_cell(standin, "Фильтры", f"B{row}", "300 тыс")
+    set_cell(standin, "Фильтры", f"B{filter_row(standin, 'Исключающие слова')}", "куплю, обмен")
+    sync(console)
+    source = FiltersSource(get_settings(), ttl=60)
+    assert source.rules().min_price == 300_000 and list(source.rules().exclude_keywords) == ["куплю", "обмен"]
+    set_cell(standin, "Фильтры", f"B{row}", "дёшево")
+    sync(console)
+    assert FiltersSource(get_settings()).rules().min_price == 300_000
+    status = rows(standin, "Фильтры")[row - 2]["Статус"]
+    assert status.startswith("ошибка: не понимаю «дёшево»") and "300000" in status
+
+
+def test_moderation_approve_and_reject(console, standin) -> None:  # type: ignore[no-untyped-def]
+    set_cell(standin, "Фильтры", f"B{filter_row(standin, 'Модерация')}", "да")
+    sync(console)
+    assert FiltersSource(get_settings()).moderation() is True
+    for lid, brand in (("L1", "Toyota"), ("L2", "Lada")):
+        listing = ListingModel(
+            lid, post_id=f"1:{lid}", channel_id=1, brand=brand, model="X", year=2015, price=900_000
+        )
+        listing.save()
+        assert moderation.hold(listing)
+    sent: list = []
+    sync(console, sent)
+    queue = {r["ID объявления"]: r for r in rows(standin, "Очередь")}
+    assert queue["L1"]["Решение"] == "PENDING" and queue["L1"]["Автомобиль"] == "Toyota X 2015" and not sent
+    decision = col_of(standin, "Очередь", "Решение")
+    reason = col_of(standin, "Очередь", "Причина")
+    index = {r["ID объявления"]: i for i, r in enumerate(rows(standin, "Очередь"), start=2)}
+    set_cell(standin, "Очередь", f"{decision}{index['L1']}", "approved")
+    set_cell(standin, "Очередь", f"{decision}{index['L2']}", "REJECTED")
+    set_cell(standin, "Очередь", f"{reason}{index['L2']}", "битая")
+    sync(console, sent)
+    sync(console, sent)
+    assert [m.listing_id for m in sent] == ["L1"]
+    assert ListingModel.get("L1").status == "pending" and ListingModel.get("L2").status == "rejected"
+    queue = {r["ID объявления"]: r for r in rows(standin, "Очередь")}
+    assert queue["L2"]["Результат"].endswith("битая") and queue["L1"]["Результат"].startswith("✓ одобрено")
+
+
+def test_init_twice_is_a_no_op(console, standin) -> None:  # type: ignore[no-untyped-def]
+    add_channel_row(standin, 2, "@cars_msk")
+    before = json.dumps(standin.books[SHEET].metadata()) + repr([s.rows for s in standin.books[SHEET].sheets])
+    report = TemplateBuilder(console, get_settings().plans).run()
+    after = json.dumps(standin.books[SHEET].metadata()) + repr([s.rows for s in standin.books[SHEET].sheets])
+    assert not report.changed and before == after
+    assert standin.count(reads=False) == 0 and report.requests == 2
+
+
+def test_init_repairs_a_moved_header_and_keeps_admin_rows(console, standin) -> None:  # type: ignore[no-untyped-def]
+    add_channel_row(standin, 2, "@cars_msk")
+    with standin.edit(SHEET) as book:  # the admin drags "Заметка" to column Z and deletes "Название"
+        book.write("'Каналы'!F1", [[""]], "RAW")
+        book.write("'Каналы'!Z1", [["Заметка"]], "RAW")
+        book.write("'Каналы'!G1", [[""]], "RAW")
+    report = TemplateBuilder(console, get_settings().plans).run()
+    assert report.headers_added == ["Каналы/Название"]
+    assert standin.values(SHEET, "Каналы")[1][:2] == ["@cars_msk", "TRUE"]
+    sync(console)
+    assert rows(standin, "Каналы")[0]["Состояние"] == "ожидает подключения"
+
+
+def test_429_is_retried_and_google_down_is_reported(console, standin) -> None:  # type: ignore[no-untyped-def]
+    add_channel_row(standin, 2, "@cars_msk")
+    standin.fail_next(429, times=2)
+    result = sync(console)
+    assert ChannelModel.get("@cars_msk").status == "active" and result.requests == 5
+    standin.down = True
+    failed = run_sync(get_settings(), console)
+    assert failed.problems and failed.requests == 4  # bounded: four attempts, then reported
+    assert (
+        any(e["kind"] == "sheets" and "unavailable" in e["details"] for e in events.recent())
+        or failed.problems
+    )
+    standin.down = False
+    standin.read_only = True
+    add_channel_row(standin, 3, "@second_cars")
+    ro = run_sync(get_settings(), console)
+    assert "forbidden" in ro.problems[0] and ChannelModel.get("@second_cars").status == "active"
+
+
+def test_renamed_tab_keeps_state_and_is_reported(console, standin) -> None:  # type: ignore[no-untyped-def]
+    add_channel_row(standin, 2, "@cars_msk")
+    sync(console)
+    with standin.edit(SHEET) as book:
+        book.sheet("Каналы").title = "Каналы (старые)"
+    result = sync(console)
+    assert ChannelModel.get("@cars_msk").status == "active"
+    assert any("нет вкладки «Каналы»" in p for p in result.problems) and result.requests <= 4
+
+
+def test_logs_newest_on_top(console, standin) -> None:  # type: ignore[no-untyped-def]
+    base = datetime(2025, 1, 1, tzinfo=UTC)
+    for i in range(3):
+        events.record("channel_lost", f"канал {i}", base + timedelta(minutes=i))
+    sync(console)
+    assert [r["Подробности"] for r in rows(standin, "Логи")] == ["канал 2", "канал 1", "канал 0"]
+
+
+def test_analytics_daily_row_and_top_models(console, standin) -> None:  # type: ignore[no-untyped-def]
+    now = datetime.now(UTC)
+    for i, (brand, price) in enumerate([("Toyota", 1_000_000), ("Toyota", 1_200_000), ("Kia", 800_000)]):
+        ListingModel(
+            f"A{i}", post_id=f"1:{i}", channel_id=1, brand=brand, model="M", price=price, published_at=now
+        ).save()
+    UserModel(2002).save()
+    sync(console, now=now)
+    values = standin.values(SHEET, "Аналитика")
+    header = values[0]
+    today = next(r for r in values[1:] if r and r[0] == now.strftime("%Y-%m-%d"))
+    assert today[header.index("Объявлений")] == "3" and today[header.index("Опубликовано")] == "3"
+    assert today[header.index("Новых пользователей")] == "1"
+    top = header.index("Топ моделей за 7 дней")
+    assert values[1][top : top + 3] == ["Toyota M", "2", "1100000"]
