@@ -32,6 +32,8 @@ class ListingStatus(StrEnum):
     REMOVED = "removed"  # deleted at the source (or withdrawn by an admin)
     SOLD = "sold"  # the source post says it is sold
     DUPLICATE = "duplicate"  # lost the fingerprint race to another listing of the same car
+    AWAITING_MODERATION = "moderation"  # moderation mode: waits for an admin in the sheet (carsbot.sheets)
+    REJECTED = "rejected"  # an admin rejected it in moderation
 
 
 # The seller withdrew it: the published post (if any) is marked "sold / removed".
