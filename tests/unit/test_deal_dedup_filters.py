@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from carsbot.core.contracts import ListingFields
 from carsbot.core import dedup, pricing
+from carsbot.core.contracts import ListingFields
 from carsbot.core.filters import FilterRules, rejection_reason
 
 
