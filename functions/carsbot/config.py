@@ -31,6 +31,10 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="CARSBOT_", extra="ignore")
 
     stage: str = "local"
+    # Operations (docs/operations.md): the stack's name, the admin chat alarms go to, the runbook's URL
+    stack_name: str = ""
+    alarm_chat_id: str = ""
+    runbook_url: str = ""
 
     # DynamoDB tables
     channels_table: str = "carsbot-channels"

@@ -306,8 +306,8 @@ def deploy(
     by_arn: dict[str, str] = {}
     functions: dict[str, FunctionSpec] = {}
     for logical_id, res in cfn_template["Resources"].items():
-        if res["Type"] != "AWS::Lambda::Function":
-            continue
+        if res["Type"] != "AWS::Lambda::Function" or logical_id not in resources:
+            continue  # not a function, or one whose Condition is false for these parameters
         conf = lambda_client.get_function_configuration(FunctionName=resources[logical_id])
         env = dict(conf.get("Environment", {}).get("Variables", {}))
         sam_env = template.get("Globals", {}).get("Function", {}).get("Environment", {}).get(

@@ -121,8 +121,8 @@ def dead_letter_queues(info: StackInfo, *, with_depths: bool = True) -> list[Dea
                 add(dlq, logical_id, consumers.get(logical_id, []))
         elif res.get("Type") == "AWS::Lambda::Function":
             dlq = _target((props.get("DeadLetterConfig") or {}).get("TargetArn"))
-            if dlq and logical_id in function_names:
-                add(dlq, None, [function_names[logical_id]])
+            if dlq:  # listed even while the function is not deployed (a condition is false)
+                add(dlq, None, [function_names[logical_id]] if logical_id in function_names else [])
         elif res.get("Type") == "AWS::Lambda::EventInvokeConfig":
             destination = ((props.get("DestinationConfig") or {}).get("OnFailure") or {}).get("Destination")
             dlq, function = _target(destination), _target(props.get("FunctionName"))
