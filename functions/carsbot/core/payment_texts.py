@@ -1,4 +1,4 @@
-"""What payment notices and the payments router say (Russian; HTML parse mode, values escaped).
+"""What payment notices and the payments router say (Russian; HTML parse mode, values escaped). Pure.
 
 Dates are shown in Moscow time (UTC+3, no DST), the time zone of the bot's users.
 """

@@ -14,7 +14,8 @@ id; ``pre_checkout_query`` re-validates it (``carsbot.payments.stars``).
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+import re
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -28,7 +29,7 @@ from carsbot.core import payments as rules
 from carsbot.core.payments import PaymentOffer, PaymentUnavailable
 from carsbot.core.subscriptions import Plan
 from carsbot.observability import add_metric, logger
-from carsbot.payments import ledger
+from carsbot.payments import ledger, refunds, stars
 
 
 class ReceiptContactRequired(PaymentUnavailable):
@@ -184,3 +185,80 @@ class PaymentService:
             extra={"order_id": order.order_id, "payment_id": payment.id, "reused_order": not created},
         )
         return PaymentOffer(kind="url", order_id=order.order_id, url=payment.confirmation_url)
+
+    # ------------------------------------------------------------------ what the payments router calls
+    async def pre_checkout(self, user_id: int, payload: str, currency: str, total: int) -> str | None:
+        """Stars ``pre_checkout_query``: ``None`` = accept, else the error shown to the user."""
+        return await asyncio.to_thread(
+            stars.pre_checkout,
+            self.settings,
+            user_id=user_id,
+            payload=payload,
+            currency=currency,
+            total=total,
+            now=self.clock(),
+        )
+
+    async def credit_stars(
+        self, user_id: int, payload: str, charge_id: str, currency: str, total: int
+    ) -> stars.StarsCredit:
+        return await asyncio.to_thread(
+            stars.credit,
+            self.settings,
+            user_id=user_id,
+            payload=payload,
+            charge_id=charge_id,
+            currency=currency,
+            total=total,
+            now=self.clock(),
+        )
+
+    async def refund_preview(self, payment_id: str) -> refunds.RefundPreview | None:
+        return await asyncio.to_thread(refunds.preview, payment_id)
+
+    async def refund(
+        self, payment_id: str, stars_refunder: Callable[[int, str], Awaitable[object]]
+    ) -> refunds.RefundOutcome:
+        return await refunds.refund(
+            payment_id,
+            client_factory=lambda: self.client,
+            stars_refunder=stars_refunder,
+            now=self.clock(),
+            run_sync=asyncio.to_thread,
+        )
+
+    async def save_receipt_contact(self, user_id: int, text: str) -> bool:
+        """Store the receipt e-mail or phone a user typed; False when it is neither."""
+        contact = parse_receipt_contact(text)
+        if contact is None:
+            return False
+        field, value = contact
+        attribute = UserModel.receipt_email if field == "email" else UserModel.receipt_phone
+        await asyncio.to_thread(
+            UserModel(user_id).update, actions=[attribute.set(value), UserModel.updated_at.set(self.clock())]
+        )
+        return True
+
+    def needs_receipt_contact(self, user: UserModel | None) -> bool:
+        return self.settings.receipt_enabled and not (
+            user is not None and (user.receipt_email or user.receipt_phone)
+        )
+
+
+_EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[A-Za-z]{2,}$")
+
+
+def parse_receipt_contact(text: str) -> tuple[str, str] | None:
+    """``("email", "ivan@example.ru")`` or ``("phone", "+79001234567")`` (E.164), else ``None``."""
+    value = (text or "").strip()
+    if _EMAIL.match(value) and len(value) <= 254:
+        return "email", value.lower()
+    import phonenumbers
+
+    try:
+        number = phonenumbers.parse(value, "RU")
+    except phonenumbers.NumberParseException:
+        return None
+    if not phonenumbers.is_valid_number(number):
+        return None
+    return "phone", phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)

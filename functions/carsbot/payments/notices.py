@@ -14,12 +14,12 @@ from decimal import Decimal
 from typing import Protocol
 
 from carsbot.config import Settings
+from carsbot.core import payment_texts as texts
 from carsbot.core.contracts import NotifyButton, NotifyMessage
 from carsbot.core.payments import period_tag
-from carsbot.payments import texts
 
-# The bot's callback data that opens the plans menu ("Подписка" -> plan buttons).
-PLANS_CALLBACK = "sub:plans"
+# The bot's callback data that opens the plans menu (carsbot.bot.routers.subscription.RENEW_CALLBACK).
+PLANS_CALLBACK = "renew"
 
 
 class Outbox(Protocol):
