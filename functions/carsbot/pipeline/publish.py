@@ -300,6 +300,8 @@ class Publisher:
         withdrawn = not self.listings.mark_published(listing, sent.message_ids, now)
         withdrawn = withdrawn and status_of(listing) in WITHDRAWN_LISTING
         add_metric("ListingsPublished")
+        if listing.created_at is not None:  # dashboard + PublishLatencyAlarm (p95): listing created -> posted
+            add_metric("PublishLatency", max(0.0, (now - listing.created_at).total_seconds()), "Seconds")
         if len(sent.message_ids) > 1:
             add_metric("PublishedAlbumItems", len(sent.message_ids))
         logger.info(
