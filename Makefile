@@ -80,6 +80,7 @@ compat:
 bench: venv
 	$(VENV)/bin/python -m carsbot_dev.bench
 	$(VENV)/bin/python -m carsbot_dev.monitor.bench
+	$(VENV)/bin/python -m carsbot_dev.bench_payments
 
 clean:
 	rm -rf $(VENV) $(SAM_VENV) .venv-3.* .aws-sam .mypy_cache .ruff_cache .pytest_cache
