@@ -121,6 +121,7 @@ class RecordedCall:
     token: str
     status: int = 200
     at: float = field(default_factory=time.time)
+    clock_at: float = 0.0  # the stand-in's clock (a test's simulated clock) when the call arrived
 
     @property
     def text(self) -> str:
@@ -185,6 +186,11 @@ class BotApiStandin(BackgroundHttpServer):
         self._stalls: list[tuple[str | None, float]] = []
         self._sent_at: dict[int, deque[float]] = {}
         self._group_seq = 0
+        # ---- bot (private chats, webhook, commands, callbacks, invoices; see docs/bot.md)
+        self.blocked_chats: set[int] = set()  # users who blocked the bot: sends answer 403
+        self.webhook: dict[str, Any] = {}  # what setWebhook stored (getWebhookInfo answers from it)
+        self.pending_updates: deque[dict[str, Any]] = deque()  # served by getUpdates (long polling)
+        self._next_update_id = 1
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -294,6 +300,8 @@ class BotApiStandin(BackgroundHttpServer):
 
     def _chat_obj(self, chat: str) -> dict[str, Any]:
         cid = self._chat_id(chat)
+        if cid > 0:  # a user's private chat with the bot
+            return {"id": cid, "type": "private", "first_name": f"User {cid}"}
         if cid not in self._chat_titles:
             text = str(chat).strip()
             if text.startswith("@"):
@@ -331,7 +339,7 @@ class BotApiStandin(BackgroundHttpServer):
         token = request.match_info["token"]
         method = request.match_info["method"]
         params, files = await self._parse(request)
-        call = RecordedCall(method=method, params=params, files=files, token=token)
+        call = RecordedCall(method=method, params=params, files=files, token=token, clock_at=self._clock())
         with self._lock:
             self.calls.append(call)
             status, payload = self._answer(call)
@@ -366,7 +374,7 @@ class BotApiStandin(BackgroundHttpServer):
         handler = getattr(self, f"_m_{method}", None)
         if handler is None:
             return self._error(404, "Not Found: method not found")
-        if method != "getme":
+        if method not in _NO_CHAT_METHODS:
             chat = call.params.get("chat_id")
             if chat in (None, ""):
                 return self._error(400, "Bad Request: chat_id is empty")
@@ -463,6 +471,7 @@ class BotApiStandin(BackgroundHttpServer):
         return {"id": bot_id, "is_bot": True, "first_name": "carsbot", "username": self.bot_username}
 
     def _m_sendmessage(self, call: RecordedCall) -> dict[str, Any]:
+        self._check_not_blocked(call)
         text = self._checked(
             call.params.get("text"), limit=4096, what="message", parse_mode=call.params.get("parse_mode")
         )
@@ -553,6 +562,96 @@ class BotApiStandin(BackgroundHttpServer):
             raise _ApiError(400, "Bad Request: message to delete not found") from None
         message.deleted = True
         return True
+
+    # ----- bot methods (private chats, callbacks, webhook, long polling, invoices)
+
+    def _check_not_blocked(self, call: RecordedCall) -> None:
+        chat = str(call.params.get("chat_id"))
+        if re.fullmatch(r"\d+", chat) and int(chat) in self.blocked_chats:
+            raise _ApiError(403, "Forbidden: bot was blocked by the user")
+
+    def _m_answercallbackquery(self, call: RecordedCall) -> bool:
+        if not call.params.get("callback_query_id"):
+            raise _ApiError(
+                400, "Bad Request: query is too old and response timeout expired or query ID is invalid"
+            )
+        return True
+
+    def _m_sendinvoice(self, call: RecordedCall) -> dict[str, Any]:
+        self._check_not_blocked(call)
+        if call.params.get("currency") != "XTR" or not call.params.get("prices"):
+            raise _ApiError(400, "Bad Request: currency and prices are required")
+        return self._new_message(call, "text", str(call.params.get("title") or ""))
+
+    def _m_setwebhook(self, call: RecordedCall) -> bool:
+        url = str(call.params.get("url") or "")
+        token = str(call.params.get("secret_token") or "")
+        if token and not re.fullmatch(r"[A-Za-z0-9_-]{1,256}", token):
+            raise _ApiError(400, "Bad Request: secret token contains unallowed characters")
+        self.webhook = {
+            "url": url,
+            "secret_token": token,
+            "allowed_updates": call.params.get("allowed_updates"),
+        }
+        if str(call.params.get("drop_pending_updates")).lower() == "true":
+            self.pending_updates.clear()
+        return True
+
+    def _m_deletewebhook(self, call: RecordedCall) -> bool:
+        self.webhook = {}
+        if str(call.params.get("drop_pending_updates")).lower() == "true":
+            self.pending_updates.clear()
+        return True
+
+    def _m_getwebhookinfo(self, call: RecordedCall) -> dict[str, Any]:
+        info: dict[str, Any] = {
+            "url": self.webhook.get("url", ""),
+            "has_custom_certificate": False,
+            "pending_update_count": len(self.pending_updates),
+        }
+        if self.webhook.get("allowed_updates"):
+            info["allowed_updates"] = self.webhook["allowed_updates"]
+        return info
+
+    def _m_getupdates(self, call: RecordedCall) -> list[dict[str, Any]]:
+        if self.webhook.get("url"):
+            raise _ApiError(409, "Conflict: can't use getUpdates method while webhook is active")
+        offset = int(call.params.get("offset") or 0)
+        while self.pending_updates and int(self.pending_updates[0]["update_id"]) < offset:
+            self.pending_updates.popleft()
+        return list(self.pending_updates)[: int(call.params.get("limit") or 100)]
+
+    def _m_setmycommands(self, call: RecordedCall) -> bool:
+        return True
+
+    def push_update(self, update: dict[str, Any]) -> int:
+        """Queue an update for ``getUpdates`` (long polling); returns its update id."""
+        with self._lock:
+            update = {**update, "update_id": update.get("update_id") or self._next_update_id}
+            self._next_update_id = int(update["update_id"]) + 1
+            self.pending_updates.append(update)
+            return int(update["update_id"])
+
+    def private_messages(self, chat_id: int) -> list[StoredMessage]:
+        """What the bot sent to one user, in order."""
+        with self._lock:
+            return sorted(self.messages.get(int(chat_id), {}).values(), key=_mid)
+
+
+_NO_CHAT_METHODS = {
+    "getme",
+    "answercallbackquery",
+    "answerprecheckoutquery",
+    "setwebhook",
+    "deletewebhook",
+    "getwebhookinfo",
+    "getupdates",
+    "setmycommands",
+    "deletemycommands",
+    "getmycommands",
+    "logout",
+    "close",
+}
 
 
 class _ApiError(Exception):

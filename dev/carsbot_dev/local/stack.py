@@ -152,7 +152,12 @@ def transform_template(template: Mapping[str, Any], code_uri: str) -> dict[str, 
     sam.setdefault("Globals", {}).setdefault("Function", {})["CodeUri"] = code_uri
     for resource in sam["Resources"].values():
         if resource.get("Type") == "AWS::Serverless::Function":
-            resource.setdefault("Properties", {}).pop("CodeUri", None)
+            properties = resource.setdefault("Properties", {})
+            properties.pop("CodeUri", None)
+            # moto's CloudFormation creates no Lambda versions or aliases (the bot's SnapStart alias):
+            # locally every function is invoked unpublished, as `sam local` would.
+            properties.pop("AutoPublishAlias", None)
+            properties.pop("SnapStart", None)
 
     class _NoManagedPolicies:
         def load(self) -> dict[str, str]:

@@ -265,8 +265,12 @@ class ChannelBot:
         me = self._call("getMe", lambda: self._bot.get_me(), idempotent=True)
         return str(me.username or "")
 
-    def send_text(self, chat_id: int | str, html_text: str) -> SentPost:
-        message = self._call("sendMessage", lambda: self._bot.send_message(chat_id=chat_id, text=html_text))
+    def send_text(self, chat_id: int | str, html_text: str, *, reply_markup: Any = None) -> SentPost:
+        """A text message; ``reply_markup`` is an aiogram markup (e.g. inline buttons) or ``None``."""
+        message = self._call(
+            "sendMessage",
+            lambda: self._bot.send_message(chat_id=chat_id, text=html_text, reply_markup=reply_markup),
+        )
         return SentPost(_sent_ids(message), "text")
 
     def send_media(self, chat_id: int | str, caption_html: str, media: Sequence[MediaItem]) -> SentPost:

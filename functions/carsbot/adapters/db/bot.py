@@ -21,6 +21,7 @@ from pynamodb.attributes import (
     UnicodeAttribute,
     UTCDateTimeAttribute,
 )
+from pynamodb.exceptions import DoesNotExist
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, KeysOnlyProjection
 from pynamodb.models import Model
 
@@ -92,3 +93,26 @@ class BotStateModel(Model):
     counter = NumberAttribute(default=0)
     updated_at = NowAttribute()
     expires_at = TTLAttribute(null=True)
+
+
+# ----------------------------------------------------------------------------- listings hidden by an admin
+
+
+def _hidden_key(listing_id: str) -> str:
+    return f"listing-hidden#{listing_id}"
+
+
+def is_listing_hidden(listing_id: str) -> bool:
+    """Whether an admin hid this listing from the bot (``/listing <id> hide``): no card, no alerts."""
+    try:
+        BotStateModel.get(_hidden_key(listing_id), consistent_read=True)
+    except DoesNotExist:
+        return False
+    return True
+
+
+def set_listing_hidden(listing_id: str, hidden: bool, *, by: int) -> None:
+    if hidden:
+        BotStateModel(_hidden_key(listing_id), data={"by": by}).save()
+    else:
+        BotStateModel(_hidden_key(listing_id)).delete()

@@ -64,6 +64,7 @@ class UserModel(Model):
     receipt_email = UnicodeAttribute(null=True)
     receipt_phone = UnicodeAttribute(null=True)
     contact_requests = NumberAttribute(default=0)  # distinct listings whose contact card was sent
+    searches_count = NumberAttribute(default=0)  # saved searches (kept with them in one transaction)
     updated_at = NowAttribute()
 
     by_username = UsernameIndex()
@@ -82,6 +83,23 @@ def subscription_unchanged(end: datetime | None) -> Any:
     if end is None:
         return UserModel.subscription_end.does_not_exist()
     return UserModel.subscription_end == end
+
+
+def mark_blocked(user_id: int, blocked: bool, now: datetime) -> bool:
+    """Record that a user blocked (or unblocked) the bot; False when the user is unknown."""
+    from pynamodb.exceptions import UpdateError
+
+    from carsbot.adapters.db.conditions import is_conditional_failure
+
+    actions: list[Any] = [UserModel.blocked.set(blocked), UserModel.updated_at.set(now)]
+    actions.append(UserModel.blocked_at.set(now) if blocked else UserModel.blocked_at.remove())
+    try:
+        UserModel(user_id).update(actions=actions, condition=UserModel.user_id.exists())
+    except UpdateError as exc:
+        if is_conditional_failure(exc):
+            return False
+        raise
+    return True
 
 
 def normalize_username(username: str | None) -> str | None:

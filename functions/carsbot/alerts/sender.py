@@ -1,0 +1,220 @@
+"""Sending queued notices within Telegram's limits, at most once each, never to users who blocked the bot.
+
+For each ``NotifyMessage``, in order:
+
+1. the recipient's record: unknown or blocked -> dropped (``blocked``);
+2. a claim on its ``dedupe_key`` (conditional put, TTL 60 days): already claimed -> dropped
+   (``duplicate``). The claim is taken *before* sending: a notice is delivered at most once;
+3. the budget: ``alerts_rate_per_second`` (30) overall, shared by every invocation through the state
+   table's sliding log (``carsbot.adapters.ratelimit``), and ``alerts_per_chat_per_second`` (1) per chat
+   in this invocation; and any pause a 429 asked for;
+4. the send. A 429 pauses every send for its ``retry_after`` and the notice is tried again after it
+   (within the invocation's time budget, else the record fails and SQS redelivers it); a 403 ("bot was
+   blocked by the user", "user is deactivated") marks the user blocked and drops the notice; another
+   definite failure releases the claim and fails the record (retried, then dead-lettered); an unknown
+   outcome (timeout after sending) keeps the claim: a notice may be missing, never doubled.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any, Literal
+
+from pynamodb.exceptions import DoesNotExist, PutError
+
+from carsbot.adapters.db.bot import BotStateModel
+from carsbot.adapters.db.conditions import is_conditional_failure
+from carsbot.adapters.db.users import UserModel, mark_blocked
+from carsbot.adapters.ratelimit import RateLimitExceeded, SlidingWindowLimiter, Window
+from carsbot.adapters.telegram_bot import OutcomeUnknownError, PermanentTelegramError, RetryableTelegramError
+from carsbot.config import Settings
+from carsbot.core.contracts import NotifyMessage
+from carsbot.observability import add_metric, logger
+
+if TYPE_CHECKING:
+    from carsbot.adapters.telegram_bot import ChannelBot
+
+Result = Literal["sent", "duplicate", "blocked", "unknown"]
+CLAIM_TTL = timedelta(days=60)
+_BLOCKED_MARKERS = ("blocked by the user", "user is deactivated", "bot can't initiate", "chat not found")
+
+
+class NoticeRetry(Exception):
+    """The notice was not sent and should be tried again later (the record fails)."""
+
+    def __init__(self, message: str, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+@dataclass
+class SenderStats:
+    sent: int = 0
+    duplicates: int = 0
+    blocked: int = 0
+    unknown: int = 0
+    throttled: int = 0  # 429 answers received
+    sent_at: list[float] = field(default_factory=list)
+
+
+def _claim_key(dedupe_key: str) -> str:
+    return "notify#" + hashlib.sha256(dedupe_key.encode()).hexdigest()[:40]
+
+
+def _markup(message: NotifyMessage) -> Any:
+    if not message.buttons:
+        return None
+    from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
+
+    return InlineKeyboardMarkup(
+        inline_keyboard=[
+            [InlineKeyboardButton(text=b.text, url=b.url, callback_data=b.callback_data) for b in row]
+            for row in message.buttons
+        ]
+    )
+
+
+class NoticeSender:
+    """Sends notices for one invocation (one Bot API session, one time budget)."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        bot_factory: Callable[[], ChannelBot],
+        *,
+        clock: Callable[[], float] = time.time,
+        sleep: Callable[[float], None] = time.sleep,
+        deadline: float | None = None,
+    ) -> None:
+        self.settings = settings
+        self._bot_factory = bot_factory
+        self._bot: ChannelBot | None = None
+        self._clock = clock
+        self._sleep = sleep
+        self.deadline = deadline
+        self.limiter = SlidingWindowLimiter(
+            Window("alerts", settings.alerts_rate_per_second, 1.0), clock=clock, sleep=sleep
+        )
+        self.chat_interval = 1.0 / max(1, settings.alerts_per_chat_per_second)
+        self._last_to_chat: dict[int, float] = {}
+        self._paused_until = 0.0
+        self.stats = SenderStats()
+
+    @property
+    def bot(self) -> ChannelBot:
+        if self._bot is None:
+            self._bot = self._bot_factory()
+        return self._bot
+
+    def close(self) -> None:
+        if self._bot is not None:
+            self._bot.close()
+            self._bot = None
+
+    def _now(self) -> datetime:
+        return datetime.fromtimestamp(self._clock(), UTC)
+
+    def _time_left(self) -> float:
+        return float("inf") if self.deadline is None else self.deadline - self._clock()
+
+    def _wait_until(self, when: float) -> None:
+        delay = when - self._clock()
+        if delay <= 0:
+            return
+        if delay > self._time_left():
+            raise NoticeRetry("out of time for this invocation", retry_after=delay)
+        self._sleep(delay)
+
+    # ------------------------------------------------------------------ claims
+
+    def _claim(self, message: NotifyMessage) -> bool:
+        now = self._now()
+        item = BotStateModel(
+            _claim_key(message.dedupe_key), state="claimed", updated_at=now, expires_at=now + CLAIM_TTL
+        )
+        try:
+            item.save(condition=BotStateModel.pk.does_not_exist())
+        except PutError as exc:
+            if is_conditional_failure(exc):
+                return False
+            raise
+        return True
+
+    def _release(self, message: NotifyMessage) -> None:
+        BotStateModel(_claim_key(message.dedupe_key)).delete()
+
+    # ------------------------------------------------------------------ sending
+
+    def send(self, message: NotifyMessage) -> Result:
+        try:
+            user = UserModel.get(message.chat_id)
+        except DoesNotExist:
+            user = None
+        if user is None or user.blocked:
+            self.stats.blocked += 1
+            add_metric("NoticesSkippedBlocked")
+            return "blocked"
+        if not self._claim(message):
+            self.stats.duplicates += 1
+            add_metric("NoticesDuplicate")
+            return "duplicate"
+        try:
+            return self._deliver(message)
+        except NoticeRetry:
+            self._release(message)
+            raise
+
+    def _deliver(self, message: NotifyMessage) -> Result:
+        markup = _markup(message)
+        while True:
+            self._wait_until(
+                max(self._paused_until, self._last_to_chat.get(message.chat_id, -1e18) + self.chat_interval)
+            )
+            try:
+                self.limiter.acquire(1, max_wait=max(0.0, min(self._time_left(), 30.0)))
+            except RateLimitExceeded as exc:
+                raise NoticeRetry(str(exc), retry_after=exc.retry_after) from None
+            try:
+                self.bot.send_text(message.chat_id, message.text, reply_markup=markup)
+            except OutcomeUnknownError as exc:
+                self.stats.unknown += 1
+                add_metric("NoticesOutcomeUnknown")
+                logger.warning(
+                    "notice outcome unknown; not re-sent",
+                    extra={"chat_id": message.chat_id, "error": exc.description},
+                )
+                return "unknown"
+            except RetryableTelegramError as exc:
+                if exc.retry_after:
+                    self.stats.throttled += 1
+                    add_metric("NoticesThrottled")
+                    self._paused_until = max(self._paused_until, self._clock() + exc.retry_after)
+                    logger.warning(
+                        "bot api 429 during fan-out: pausing", extra={"retry_after": exc.retry_after}
+                    )
+                    continue  # wait out the pause (or give the record back when time runs out)
+                raise NoticeRetry(f"chat {message.chat_id}: {exc.description}") from None
+            except PermanentTelegramError as exc:
+                text = exc.description.lower()
+                if "forbidden" in text or any(marker in text for marker in _BLOCKED_MARKERS):
+                    mark_blocked(message.chat_id, True, self._now())
+                    self.stats.blocked += 1
+                    add_metric("UsersMarkedBlocked")
+                    logger.info("user blocked the bot; marked", extra={"chat_id": message.chat_id})
+                    return "blocked"
+                logger.error(
+                    "notice refused by the bot api",
+                    extra={"chat_id": message.chat_id, "error": exc.description},
+                )
+                add_metric("NoticesFailed")
+                raise NoticeRetry(f"chat {message.chat_id}: {exc.description}") from None
+            now = self._clock()
+            self._last_to_chat[message.chat_id] = now
+            self.stats.sent += 1
+            self.stats.sent_at.append(now)
+            add_metric("NoticesSent")
+            return "sent"

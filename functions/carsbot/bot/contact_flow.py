@@ -1,0 +1,84 @@
+"""Opening a listing in the bot: the contact card, the paywall, or a polite refusal.
+
+The same path serves the deep link ``/start l_<listing>`` and every "📞 Контакты" button, and checks
+the subscription at the moment of the request (an old card's button pressed after the subscription
+ended shows the paywall). A card is counted only after Telegram accepted it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+
+from aiogram import Bot
+from aiogram.utils.i18n import gettext as _
+from pynamodb.exceptions import DoesNotExist
+
+from carsbot.adapters.db.bot import is_listing_hidden
+from carsbot.adapters.db.models import ListingModel
+from carsbot.adapters.db.users import UserModel
+from carsbot.bot import contact_log
+from carsbot.bot.cards import CardListing, card_keyboard, card_text, paywall_text, withdrawn_text
+from carsbot.bot.keyboards import plans_keyboard
+from carsbot.config import Settings
+from carsbot.core.entitlements import ContactAccess
+from carsbot.observability import add_metric, logger
+
+VISIBLE_STATUSES = ("published", "publishing", "publish_unknown", "pending", "removed", "sold")
+
+
+def load_listing(listing_id: str) -> CardListing | None:
+    """The listing as the bot may show it; ``None`` when unknown, a duplicate or hidden by an admin."""
+    try:
+        item = ListingModel.get(listing_id)
+    except DoesNotExist:
+        return None
+    if (item.status or "pending") not in VISIBLE_STATUSES or is_listing_hidden(listing_id):
+        return None
+    return CardListing.of(item)
+
+
+async def open_contacts(
+    bot: Bot,
+    chat_id: int,
+    user: UserModel | None,
+    listing_id: str,
+    *,
+    settings: Settings,
+    clock: Callable[[], datetime],
+) -> ContactAccess | None:
+    """Answer a contacts request in ``chat_id``; returns the decision (``None``: no such listing)."""
+    listing = load_listing(listing_id)
+    if listing is None:
+        await bot.send_message(chat_id, _("This listing was not found. It may have been removed."))
+        return None
+    if listing.withdrawn:
+        await bot.send_message(chat_id, withdrawn_text(listing))
+        return None
+    now = clock()
+    decision = contact_log.access(user, listing_id, now, settings.contact_daily_cap)
+    if decision is ContactAccess.PAYWALL:
+        plans = list(settings.plans)
+        await bot.send_message(chat_id, paywall_text(listing), reply_markup=plans_keyboard(plans))
+        add_metric("ContactPaywallShown")
+        return decision
+    if decision is ContactAccess.DAILY_CAP:
+        add_metric("ContactDailyCapReached")
+        logger.warning(
+            "contact daily cap reached", extra={"user_id": chat_id, "cap": settings.contact_daily_cap}
+        )
+        await bot.send_message(
+            chat_id,
+            _(
+                "You have opened {cap} contact cards today, the daily limit. "
+                "New cards will open tomorrow; cards you have already opened stay available."
+            ).format(cap=settings.contact_daily_cap),
+        )
+        return decision
+    await bot.send_message(
+        chat_id, card_text(listing, settings.news_channel_id), reply_markup=card_keyboard(listing)
+    )
+    if decision is ContactAccess.GRANTED and user is not None:
+        contact_log.record(int(user.user_id), listing_id, now, settings.contact_daily_cap)
+    logger.info("contact card sent", extra={"user_id": chat_id, "listing_id": listing_id, "how": decision})
+    return decision

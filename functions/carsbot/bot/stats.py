@@ -1,0 +1,91 @@
+"""Admin statistics (``/stats``): today (Moscow day) and the last 7 days.
+
+Posts, listings, users and contact requests come from their tables: posts/listings/users by a filtered,
+projected scan (an admin command, run by hand; the tables carry no date index), contact requests by the
+``by-day`` index, active subscribers by the ``by-subscription-end`` index (a range query). Revenue comes
+from the payments records through an injected ``revenue(since, until) -> RUB`` (``None`` until wired).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from carsbot.adapters.db.bot import ContactRequestModel
+from carsbot.adapters.db.models import ListingModel, PostModel
+from carsbot.adapters.db.users import SUB_BUCKET, UserModel
+from carsbot.core.entitlements import MOSCOW, day_key
+
+Revenue = Callable[[datetime, datetime], int | None]
+
+
+@dataclass
+class Period:
+    posts: int = 0
+    listings: int = 0
+    published: int = 0
+    rejected: int = 0
+    duplicates: int = 0
+    new_users: int = 0
+    contact_requests: int = 0
+    revenue: int | None = None
+
+
+@dataclass
+class Stats:
+    today: Period = field(default_factory=Period)
+    week: Period = field(default_factory=Period)
+    active_subscribers: int = 0
+
+
+def _day_start(now: datetime) -> datetime:
+    local = now.astimezone(MOSCOW)
+    return datetime(local.year, local.month, local.day, tzinfo=MOSCOW)
+
+
+def collect(now: datetime, revenue: Revenue | None = None) -> Stats:
+    today_start = _day_start(now)
+    week_start = now - timedelta(days=7)
+    stats = Stats()
+
+    def add(when: datetime | None, name: str) -> None:
+        if when is None:
+            return
+        if when >= week_start:
+            setattr(stats.week, name, getattr(stats.week, name) + 1)
+        if when >= today_start:
+            setattr(stats.today, name, getattr(stats.today, name) + 1)
+
+    for post in PostModel.scan(
+        filter_condition=PostModel.received_at >= week_start,
+        attributes_to_get=["post_id", "received_at", "status"],
+    ):
+        add(post.received_at, "posts")
+        if post.status == "rejected":
+            add(post.received_at, "rejected")
+        elif post.status == "duplicate":
+            add(post.received_at, "duplicates")
+    for listing in ListingModel.scan(
+        filter_condition=(ListingModel.created_at >= week_start) | (ListingModel.published_at >= week_start),
+        attributes_to_get=["listing_id", "created_at", "published_at"],
+    ):
+        add(listing.created_at, "listings")
+        add(listing.published_at, "published")
+    for user in UserModel.scan(
+        filter_condition=UserModel.registered_at >= week_start, attributes_to_get=["user_id", "registered_at"]
+    ):
+        add(user.registered_at, "new_users")
+    for offset in range(7):
+        day = day_key(now - timedelta(days=offset))
+        count = sum(1 for _ in ContactRequestModel.by_day.query(day))
+        if offset == 0:
+            stats.today.contact_requests = count
+        stats.week.contact_requests += count
+    stats.active_subscribers = sum(
+        1 for _ in UserModel.by_subscription_end.query(SUB_BUCKET, UserModel.subscription_end > now)
+    )
+    if revenue is not None:
+        stats.today.revenue = revenue(today_start, now)
+        stats.week.revenue = revenue(week_start, now)
+    return stats

@@ -1,0 +1,227 @@
+"""Saved searches (PRODUCT.md §23): criteria, the one-line ``/alert`` parser, matching and index keys.
+
+Pure: no SDK. The one-line form is parsed with the extraction core's own normalisers, so a search is
+understood exactly the way ads are: brand/model spellings and slang ("камри", "солярис", "ниву"), price
+notations ("1.5 млн", "900к", "600т.р.", "1 200 000") and cities in any case ("в Воронеже", "спб").
+
+    parse_alert("камри от 2015 до 1.5 млн Воронеж")
+    -> SearchCriteria(brand="Toyota", model="Camry", year_from=2015, price_max=1_500_000, city="Воронеж")
+
+Matching never scans: a search is stored under one *match key* (``"toyota|camry"``, ``"toyota|*"`` for
+a brand without a model, ``"*"`` when no brand is given) and a listing is matched only against the
+searches under its own keys (``listing_match_keys``), then checked criterion by criterion (``matches``).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, replace
+
+from carsbot.core.extraction.normalize import (
+    MAX_CAR_PRICE,
+    MIN_CAR_PRICE,
+    find_city,
+    find_money,
+    find_vehicle,
+    prepare_text,
+)
+
+ANY = "*"
+MIN_ALERT_YEAR = 1960
+MAX_ALERT_YEAR = 2035
+MAX_ALERT_LINE = 300
+
+
+class AlertParseError(ValueError):
+    """The line says nothing we can search by (``reason`` is a catalogue message id for the bot)."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class SearchCriteria:
+    """What a saved search asks for; ``None`` means "any"."""
+
+    brand: str | None = None
+    model: str | None = None
+    year_from: int | None = None
+    year_to: int | None = None
+    price_max: int | None = None
+    city: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.model and not self.brand:
+            raise ValueError("a model needs its brand")
+        if self.year_from and self.year_to and self.year_from > self.year_to:
+            raise ValueError("year_from is after year_to")
+        if self.price_max is not None and self.price_max <= 0:
+            raise ValueError("price_max must be positive")
+
+    @property
+    def empty(self) -> bool:
+        return not any((self.brand, self.model, self.year_from, self.year_to, self.price_max, self.city))
+
+    @property
+    def match_key(self) -> str:
+        return match_key(self.brand, self.model)
+
+
+@dataclass(frozen=True)
+class ListingFacts:
+    """What matching needs from a listing."""
+
+    brand: str | None
+    model: str | None
+    year: int | None
+    price: int | None
+    city: str | None
+
+
+def _norm(value: str | None) -> str:
+    return (value or "").strip().lower().replace("ё", "е")
+
+
+def match_key(brand: str | None, model: str | None) -> str:
+    """The index bucket of a search: ``"toyota|camry"``, ``"toyota|*"`` or ``"*"``."""
+    if not brand:
+        return ANY
+    return f"{_norm(brand)}|{_norm(model) if model else ANY}"
+
+
+def listing_match_keys(brand: str | None, model: str | None) -> list[str]:
+    """Every bucket a listing's searches can be in: exact model, any model of the brand, any car."""
+    keys = []
+    if brand and model:
+        keys.append(match_key(brand, model))
+    if brand:
+        keys.append(match_key(brand, None))
+    keys.append(ANY)
+    return keys
+
+
+def matches(criteria: SearchCriteria, listing: ListingFacts) -> bool:
+    """Whether ``listing`` satisfies every stated criterion (an unknown listing value never matches)."""
+    if criteria.brand and _norm(criteria.brand) != _norm(listing.brand):
+        return False
+    if criteria.model and _norm(criteria.model) != _norm(listing.model):
+        return False
+    if criteria.year_from or criteria.year_to:
+        if listing.year is None:
+            return False
+        if criteria.year_from and listing.year < criteria.year_from:
+            return False
+        if criteria.year_to and listing.year > criteria.year_to:
+            return False
+    if criteria.price_max is not None and (listing.price is None or listing.price > criteria.price_max):
+        return False
+    return not (criteria.city and _norm(criteria.city) != _norm(listing.city))
+
+
+# ----------------------------------------------------------------------------- one-line parsing
+
+_YEAR = r"(?:19[6-9]\d|20[0-3]\d)"
+_YEAR_RANGE = re.compile(rf"(?<!\d)(?P<a>{_YEAR})\s*(?:-|–|—|\.\.|по|до)\s*(?P<b>{_YEAR})(?!\d)", re.I)
+_YEAR_FROM = re.compile(
+    rf"(?:\bот|\bс|\bпосле|\bне\s+старше|\bначиная\s+с)\s*(?P<y>{_YEAR})(?!\d)"
+    rf"|(?<!\d)(?P<y2>{_YEAR})\s*(?:г\.?|года?|г\.\s*в\.?)?\s*(?:\+|и\s+(?:новее|моложе|выше|позже))",
+    re.I,
+)
+_YEAR_TO = re.compile(
+    rf"(?:\bдо|\bпо|\bне\s+новее|\bне\s+позже)\s*(?P<y>{_YEAR})(?!\d)"
+    rf"|(?<!\d)(?P<y2>{_YEAR})\s*(?:г\.?|года?)?\s*и\s+(?:старше|раньше)",
+    re.I,
+)
+_YEAR_BARE = re.compile(rf"(?<![\d.,])(?P<y>{_YEAR})(?:\s*(?:г\.?|года?|г\.\s*в\.?))?(?![\d.,])", re.I)
+# A bare amount of roubles written without a unit: "до 1500000", "до 850000".
+_BARE_PRICE = re.compile(r"(?<![\d.,])(?P<n>\d{5,9})(?![\d.,])")
+_MAX_WORDS = re.compile(r"(?:\bдо|\bне\s+дороже|\bдешевле|\bбюджет\w*|\bмакс\w*|\bза|<)\s*$", re.I)
+
+
+def _mask(text: str, start: int, end: int) -> str:
+    return text[:start] + " " * (end - start) + text[end:]
+
+
+def _price_max(text: str) -> tuple[int | None, str]:
+    """The highest price the line allows, and the text with every amount masked out."""
+    amounts: list[tuple[int, bool]] = []  # (value, introduced by "до"/"дешевле"/...)
+    for m in sorted(find_money(text), key=lambda m: m.start):
+        if not MIN_CAR_PRICE <= m.value <= MAX_CAR_PRICE:
+            continue
+        amounts.append((m.value, bool(_MAX_WORDS.search(text[max(0, m.start - 14) : m.start]))))
+        text = _mask(text, m.start, m.end)
+    for bare in _BARE_PRICE.finditer(text):
+        value = int(bare.group("n"))
+        if MIN_CAR_PRICE <= value <= MAX_CAR_PRICE:
+            amounts.append((value, bool(_MAX_WORDS.search(text[max(0, bare.start() - 14) : bare.start()]))))
+            text = _mask(text, bare.start(), bare.end())
+    if not amounts:
+        return None, text
+    bounded = [value for value, is_max in amounts if is_max]
+    return (max(bounded) if bounded else max(value for value, _ in amounts)), text
+
+
+def _years(text: str) -> tuple[int | None, int | None]:
+    m = _YEAR_RANGE.search(text)
+    if m:
+        a, b = sorted((int(m.group("a")), int(m.group("b"))))
+        return a, b
+    year_from = year_to = None
+    m = _YEAR_FROM.search(text)
+    if m:
+        year_from = int(m.group("y") or m.group("y2"))
+        text = _mask(text, m.start(), m.end())
+    m = _YEAR_TO.search(text)
+    if m:
+        year_to = int(m.group("y") or m.group("y2"))
+        text = _mask(text, m.start(), m.end())
+    if year_from is None and year_to is None:
+        m = _YEAR_BARE.search(text)
+        if m:  # "камри 2018": that model year
+            year_from = year_to = int(m.group("y"))
+    if year_from and year_to and year_from > year_to:
+        year_from, year_to = year_to, year_from
+    return year_from, year_to
+
+
+def parse_alert(line: str) -> SearchCriteria:
+    """Criteria from one line of free text; raises ``AlertParseError`` when nothing is recognised."""
+    text = prepare_text(line or "").strip()
+    if not text:
+        raise AlertParseError("empty")
+    if len(text) > MAX_ALERT_LINE:
+        raise AlertParseError("too_long")
+    price_max, rest = _price_max(text)
+    vehicle = find_vehicle(rest)
+    if vehicle.start is not None and vehicle.end is not None:
+        rest = _mask(rest, vehicle.start, vehicle.end)
+    city = find_city(rest)
+    year_from, year_to = _years(rest)
+    criteria = SearchCriteria(
+        brand=vehicle.brand,
+        model=vehicle.model if vehicle.brand else None,
+        year_from=year_from,
+        year_to=year_to,
+        price_max=price_max,
+        city=city,
+    )
+    if criteria.empty:
+        raise AlertParseError("nothing_recognised")
+    return criteria
+
+
+def with_year_range(criteria: SearchCriteria, text: str) -> SearchCriteria:
+    """``criteria`` with the year range stated in ``text`` ("2015", "от 2015", "2015-2018")."""
+    year_from, year_to = _years(prepare_text(text))
+    if year_from is None and year_to is None:
+        raise AlertParseError("bad_year")
+    return replace(criteria, year_from=year_from, year_to=year_to)
+
+
+def parse_price_max(text: str) -> int:
+    """A maximum price from dialog input ("1.5 млн", "900к", "1200000")."""
+    value, _ = _price_max(prepare_text(f"до {text}"))
+    if value is None:
+        raise AlertParseError("bad_price")
+    return value

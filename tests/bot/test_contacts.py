@@ -1,0 +1,199 @@
+"""Deep link -> contact card or paywall; the daily cap; sold listings; contact buttons pressed later."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pytest
+from botkit import SELLER_PHONE, SELLER_USERNAME, days_from_now, seed_listing, set_subscription
+
+from carsbot_dev.local.botapi_standin import BotApiStandin
+from carsbot_dev.local.telegram_updates import ChatSession
+
+
+class FakePaymentPort:
+    """In-memory payment provider: a YooKassa-like URL per (user, plan)."""
+
+    def __init__(self) -> None:
+        self.offers: list[tuple[int, str]] = []
+
+    async def offer(self, user_id: int, plan: Any) -> Any:
+        from carsbot.bot.ports import PaymentOffer
+
+        self.offers.append((user_id, plan.code))
+        return PaymentOffer(
+            kind="url", order_id=f"o-{user_id}-{plan.code}", url=f"https://pay.example/{user_id}/{plan.code}"
+        )
+
+
+def _no_contacts(text: str) -> None:
+    digits = re.sub(r"\D", "", text)
+    assert SELLER_PHONE[2:] not in digits and "9161234567" not in digits
+    assert SELLER_USERNAME not in text
+
+
+def _subscriber(chat: Any, user_id: int, days: float = 10) -> ChatSession:
+    session: ChatSession = chat(user_id)
+    session.send("/start")
+    set_subscription(user_id, days_from_now(days))
+    return session
+
+
+def test_subscriber_vs_non_subscriber_vs_expired_on_the_same_deep_link(chat: Any) -> None:
+    listing = seed_listing()
+    link = f"/start l_{listing}"
+
+    stranger = chat(6001)
+    (paywall,) = stranger.send(link)
+    assert "Toyota Camry, 2018" in paywall.text and "1 350 000 ₽" in paywall.text
+    assert "доступны по подписке" in paywall.text
+    _no_contacts(paywall.text)
+    assert paywall.button("30 дней").startswith("plan:")
+    assert paywall.button("365 дней") == "plan:year"
+
+    subscriber = _subscriber(chat, 6002)
+    (card,) = subscriber.send(link)
+    assert f"@{SELLER_USERNAME}" in card.text and SELLER_PHONE in card.text
+    assert f"<code>{SELLER_PHONE}</code>" in card.call.params["text"]  # copies with one tap
+    assert card.button("Написать") == f"https://t.me/{SELLER_USERNAME}"
+    assert "https://t.me/carsbot_demo_news/101" in card.call.params["text"]  # our channel post
+    assert "https://t.me/source_channel/1" in card.call.params["text"]  # the original post
+
+    expired = _subscriber(chat, 6003, days=-1)
+    (again,) = expired.send(link)
+    assert "доступны по подписке" in again.text
+    _no_contacts(again.text)
+
+
+def test_contact_requests_logged_once_per_user_and_listing(chat: Any) -> None:
+    from carsbot.adapters.db.bot import ContactRequestModel
+    from carsbot.adapters.db.users import UserModel
+
+    listing = seed_listing()
+    session = _subscriber(chat, 6010)
+    for _ in range(3):
+        (card,) = session.send(f"/start l_{listing}")
+        assert SELLER_PHONE in card.text
+    assert [r.listing_id for r in ContactRequestModel.query(6010)] == [listing]
+    assert UserModel.get(6010).contact_requests == 1
+
+
+def test_the_51st_contact_card_of_a_day_is_refused(chat: Any) -> None:
+    from carsbot.adapters.db.bot import ContactRequestModel
+
+    listings = [seed_listing(n) for n in range(1, 52)]
+    session = _subscriber(chat, 6020)
+    for listing in listings[:50]:
+        (card,) = session.send(f"/start l_{listing}")
+        assert SELLER_PHONE in card.text
+    (refusal,) = session.send(f"/start l_{listings[50]}")
+    assert "дневной лимит" in refusal.text and "50" in refusal.text
+    _no_contacts(refusal.text)
+    assert sum(1 for _ in ContactRequestModel.query(6020)) == 50
+    (reopened,) = session.send(f"/start l_{listings[0]}")  # already opened: still available
+    assert SELLER_PHONE in reopened.text
+
+
+def test_a_card_is_counted_only_if_it_was_sent(chat: Any, botapi: BotApiStandin) -> None:
+    from carsbot.adapters.db.bot import ContactRequestModel
+
+    listing = seed_listing()
+    session = _subscriber(chat, 6030)
+    botapi.fail_next(500, method="sendMessage")
+    assert session.send(f"/start l_{listing}") == []
+    assert list(ContactRequestModel.query(6030)) == []
+    (card,) = session.send(f"/start l_{listing}")
+    assert SELLER_PHONE in card.text
+    assert len(list(ContactRequestModel.query(6030))) == 1
+
+
+def test_sold_unknown_and_malformed_listings(chat: Any) -> None:
+    sold = seed_listing(7, status="sold")
+    session = _subscriber(chat, 6040)
+    (reply,) = session.send(f"/start l_{sold}")
+    assert "продан или снят с продажи" in reply.text
+    _no_contacts(reply.text)
+    (reply,) = session.send("/start l_AAAAAAAAAAAA")
+    assert "не найдено" in reply.text
+    (reply,) = session.send("/start bogus-payload")
+    assert "Ссылка недействительна" in reply.text
+
+
+def test_an_old_contact_button_after_the_subscription_ended_shows_the_paywall(chat: Any) -> None:
+    listing = seed_listing()
+    session = _subscriber(chat, 6050)
+    (card,) = session.press(f"c:{listing}")
+    assert SELLER_PHONE in card.text
+    set_subscription(6050, days_from_now(-0.01))
+    (reply,) = session.press(f"c:{listing}")
+    assert "доступны по подписке" in reply.text
+    _no_contacts(reply.text)
+
+
+def test_hidden_listing_is_not_shown(chat: Any) -> None:
+    from carsbot.adapters.db.bot import set_listing_hidden
+
+    listing = seed_listing()
+    set_listing_hidden(listing, True, by=1)
+    session = _subscriber(chat, 6060)
+    (reply,) = session.send(f"/start l_{listing}")
+    assert "не найдено" in reply.text
+
+
+@pytest.fixture
+def payments(monkeypatch: pytest.MonkeyPatch) -> FakePaymentPort:
+    import bot.app as bot_app
+
+    from carsbot.config import reset_settings
+
+    port = FakePaymentPort()
+    monkeypatch.setattr(bot_app, "payment_port", lambda settings: port)
+    reset_settings()  # the handler rebuilds its dispatcher with the port
+    return port
+
+
+def test_plan_buttons_start_a_payment_through_the_port(chat: Any, payments: FakePaymentPort) -> None:
+    listing = seed_listing()
+    session = chat(6070)
+    (paywall,) = session.send(f"/start l_{listing}")
+    (offer,) = session.press(paywall.button("30 дней"))
+    assert offer.button("Оплатить") == "https://pay.example/6070/month"
+    assert payments.offers == [(6070, "month")]
+    (plans,) = session.send("💳 Тарифы")
+    assert "30 дней — 190 ₽" in plans.text and "365 дней — 1 990 ₽" in plans.text
+
+
+def test_payment_unavailable_tells_the_user_to_try_later(
+    chat: Any, monkeypatch: pytest.MonkeyPatch, botapi: BotApiStandin
+) -> None:
+    import bot.app as bot_app
+
+    from carsbot.bot.ports import PaymentUnavailable
+    from carsbot.config import reset_settings
+
+    class DownPort:
+        async def offer(self, user_id: int, plan: Any) -> Any:
+            raise PaymentUnavailable("provider down")
+
+    monkeypatch.setattr(bot_app, "payment_port", lambda settings: DownPort())
+    reset_settings()
+    session = chat(6080)
+    session.send("/start")
+    assert session.press("plan:month") == []
+    answer = botapi.calls_of("answerCallbackQuery")[-1]
+    assert "Попробуйте позже" in answer.params["text"]
+
+
+def test_my_subscription_shows_status_days_left_and_renewal(chat: Any) -> None:
+    session = chat(6090)
+    (reply,) = session.send("👤 Моя подписка")
+    assert "нет подписки" in reply.text
+    set_subscription(6090, days_from_now(21.5))
+    (reply,) = session.send("👤 Моя подписка")
+    assert "Подписка действует до" in reply.text and "Осталось 22 дня." in reply.text
+    assert "Автопродление: выключено." in reply.text
+    (toggled,) = session.press(reply.button("Включить автопродление"))
+    assert "Автопродление: включено." in toggled.text
+    (plans,) = session.press("renew")
+    assert plans.button("30 дней") == "plan:month"
