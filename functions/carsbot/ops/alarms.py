@@ -40,6 +40,7 @@ _DLQ_ACTION = (
 )
 _DLQ = ("dlq-growth", "DLQ growth")
 _SESSION = ("a-revoked-session", "A revoked session")
+_ERRORS = ("function-errors", "Function errors")
 
 RUNBOOKS: dict[str, Runbook] = {
     "PostsDLQAlarm": Runbook(
@@ -62,14 +63,47 @@ RUNBOOKS: dict[str, Runbook] = {
         *_DLQ,
     ),
     "ExtractErrorsAlarm": Runbook(
-        "Функция извлечения падает",
-        "Ошибки в логах функции extract; если началось после выкладки — откатите её.",
-        *_DLQ,
+        "Функция извлечения (extract) падает",
+        "Ошибки — в логах функции extract; если началось после выкладки — откатите её.",
+        *_ERRORS,
     ),
     "PublishErrorsAlarm": Runbook(
-        "Функция публикации падает",
-        "Ошибки в логах функции publish (права бота в канале, токен); после выкладки — откат.",
-        *_DLQ,
+        "Функция публикации (publish) падает",
+        "Ошибки — в логах функции publish (права бота в канале, токен); после выкладки — откат.",
+        *_ERRORS,
+    ),
+    "BotFunctionErrorsAlarm": Runbook(
+        "Вебхук бота падает (Telegram копит обновления)",
+        "Ошибки — в логах функции bot; после выкладки — откатите алиас бота на прошлую версию.",
+        *_ERRORS,
+    ),
+    "BotErrorsAlarm": Runbook(
+        "Обработчики бота выдают ошибки",
+        "Ошибки с номерами обновлений — в логах функции bot; после выкладки — откат.",
+        *_ERRORS,
+    ),
+    "AlertsErrorsAlarm": Runbook(
+        "Функция уведомлений подписчикам (alerts) падает",
+        "Ошибки — в логах функции alerts; задания повторятся, после 5 попыток — DLQ уведомлений.",
+        *_ERRORS,
+    ),
+    "JobsErrorsAlarm": Runbook(
+        "Задание жизненного цикла подписок (jobs) не выполнилось",
+        "Ошибки и подписчики — в логах функции jobs; следующий час задание повторит.",
+        *_ERRORS,
+    ),
+    "WebhookRejectedAlarm": Runbook(
+        "Запросы к вебхуку без верного секрета",
+        "Если секрет вебхука меняли — выполните <code>carsbot bot set-webhook --stage {stage}</code>; "
+        "иначе кто-то перебирает адрес, это не опасно.",
+        "webhook-requests-rejected",
+        "Webhook requests rejected",
+    ),
+    "ContactCapAlarm": Runbook(
+        "Подписчик упёрся в дневной лимит контактов",
+        "Возможно, выгрузка базы: найдите пользователя в логах бота и при необходимости отзовите доступ.",
+        "contact-cap-reached",
+        "Contact cap reached",
     ),
     "MonitorHeartbeatAlarm": Runbook(
         "Монитор не следит за каналами (нет пульса 10 минут)",
@@ -142,7 +176,7 @@ RUNBOOKS: dict[str, Runbook] = {
         "yookassa-rejections",
         "YooKassa rejections",
     ),
-    "SheetsSyncAlarm": Runbook(
+    "SheetsSyncFailedAlarm": Runbook(
         "Синхронизация с Google-таблицей не работает",
         "Проверьте доступ сервисного аккаунта к таблице и лимиты Sheets API.",
         "sheets-sync-failing",
