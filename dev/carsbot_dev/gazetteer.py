@@ -97,6 +97,12 @@ class Morph:
         geo = [p for p in parses if "Geox" in p.tag]
         return (geo or [p for p in parses if p.tag.POS in {"NOUN", "ADJF"}] or parses)[0]
 
+    def plain_word(self, form: str) -> bool:
+        """Is a single-word form also an ordinary word ("неё" is a form of Нея and a pronoun)?"""
+        if " " in form or not self.analyzer.word_is_known(form):
+            return False
+        return any("Geox" not in p.tag for p in self.analyzer.parse(form))
+
     def is_place(self, name: str) -> bool:
         return all(any("Geox" in p.tag for p in self.analyzer.parse(w)) for w in name.split(" "))
 
@@ -207,7 +213,10 @@ def geonames_entries(morph: Morph, curated: list[dict[str, Any]]) -> list[dict[s
             ambiguous = kinds[0] is not None
             if kinds[0] in {"word", "name"} and place["population"] < MIN_WORD_POPULATION:
                 continue
-        entry: dict[str, Any] = {"n": name, "f": morph.forms(name), "p": place["population"]}
+        forms = morph.forms(name)
+        if not ambiguous:  # an inflected form that is also a plain word only counts as part of the name
+            forms = [forms[0], *(f for f in forms[1:] if not morph.plain_word(f))]
+        entry: dict[str, Any] = {"n": name, "f": forms, "p": place["population"]}
         latin = latin_form(place)
         if latin and not ambiguous:
             entry["f"].append(latin)

@@ -113,10 +113,12 @@ def test_sales_mention_negative_words_stay_sales(text: str) -> None:
 
 def test_prefilter_rejects_only_sure_non_sales() -> None:
     verdict = prefilter("Куплю Ладу Гранту до 500 тысяч. 8 927 100 20 30")
-    assert verdict == PrefilterVerdict(reject=True, reason="buy_request", confidence=verdict.confidence)
+    assert verdict == PrefilterVerdict(
+        reject=True, reason="buy_request", confidence=verdict.confidence, rule="buy_request «куплю»"
+    )
     assert verdict.confidence >= PREFILTER_MIN_CONFIDENCE
     sale = prefilter(CARD)
-    assert sale.reject is False and sale.reason is None
+    assert sale.reject is False and sale.reason is None and sale.rule is None
 
 
 def test_rules_follows_extractor_protocol() -> None:

@@ -19,6 +19,9 @@ class ExtractionResult:
     output_tokens: int = 0
     prefiltered: bool = False  # rejected by the rules prefilter before any LLM call
     notes: list[str] = field(default_factory=list)  # e.g. "dropped phone not in text", "llm failed: 500"
+    # field -> the rule that produced it and its words, e.g. {"price": "price:keyword «цена 1.2 млн»"}
+    # (rules engine; ``carsbot eval --show-errors`` prints it beside each miss)
+    trace: dict[str, str] = field(default_factory=dict)
 
 
 class Extractor(Protocol):

@@ -17,7 +17,7 @@ the LLM.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 
 from carsbot.core.contracts import ListingFields
@@ -29,6 +29,7 @@ __all__ = [
     "PrefilterVerdict",
     "RulesExtractor",
     "classify",
+    "explain",
     "extract_rules",
     "prefilter",
 ]
@@ -135,6 +136,33 @@ _QUESTION = _rx(
     r"|\bсколько\s+(?:\w+\s+)?(?:стоит|может\s+стоить|реально|просить|ставить)|\bкакой\s+(?:выбрать|лучше)\b|\bкакую\s+(?:выбрать|взять)|\bкто\s+ездит\b"
     r"|\bкто\s+владел\b|\bотзывы\s+владельцев|\bкак\s+(?:вам|считаете|быть)\b|\bчто\s+выбрать\b|\bопрос\b|\bголосуем\b|\bнормальная\s+цена\s*\?"
 )
+# Toys and models of cars: ride-on electric cars for children, scale and RC models.
+_TOY = _rx(
+    r"\bдетск\w*\s+(?:электро\w*|машин\w*|авто\w*)|\bдля\s+(?:детей|малыш\w*|ребенка|ребёнка)\b|\bмашинк\w*"
+    r"|\bкаталк\w*|\bигрушк\w*|\bрадиоуправля\w*|\bна\s+радиоуправлении|\bмасштабн\w*\s+модел\w*"
+    r"|\bколлекционн\w*\s+модел\w*|\bмодел\w*\s+1\s?:\s?\d{1,2}\b|\b1\s?:\s?(?:8|10|12|18|24|32|43|64)\b"
+    r"|\bdiecast|\b(?:6|12|24)\s?v\b|\bпульт\w*\s+для\s+родител\w*|\bродительск\w*\s+пульт\w*"
+)
+# Insurance ads (that may quote an example car).
+_INSURANCE = _rx(r"\bосаго\b|\bкаско\b|\bстраховани\w*|\bстраховк\w*|\bстрахов\w*\s+(?:полис|компан)\w*")
+# "Congratulations on your purchase", testimonials, "handed over the keys".
+_CONGRATS = _rx(
+    r"\bпоздравля\w*|\bс\s+покупкой\b|\bдовольн\w*\s+клиент\w*|\bотзыв\w*\s+(?:нашего\s+|наших\s+)?клиент\w*"
+    r"|\bспасибо\s+за\s+доверие|\bспасибо,?\s+что\s+выбрал\w*|\bключи\s+(?:от\s+\w+\s+)?вручен\w*|\bвручил\w*\s+ключ\w*"
+    r"|\bзабрал\w*\s+сво\w+\s+(?:новую|новенькую|машину|авто)|\bсчастлив\w*\s+(?:владел\w*|обладател\w*)"
+)
+# Lists, ratings, comparisons and digests of several cars.
+_LISTING_WORDS = _rx(
+    r"\bтоп-?\s?\d+|\bрейтинг\w*|\bподборк\w*|\bсравнива\w*|\bсравнени\w*|\bобзор\w*|\bитоги\s+(?:месяца|недели|года)"
+    r"|\bчто\s+(?:купить|взять|выбрать)\b|\bлучши\w+\s+(?:авто|машин|кроссовер|седан)\w*|\bсамы\w+\s+(?:надежн|угоняем|популярн|продаваем)\w*"
+)
+# "For example, ..." in an ad for a service, a credit or insurance.
+_EXAMPLE = _rx(r"\bнапример\b|\bпример\b|\bк\s+примеру\b|\bпример\s+расч[её]та|\bдля\s+примера")
+_BUDGET = _rx(
+    r"\bбюджет(?:\s+до|\s*[:\-]|\s+\d|\s+в\s+пределах)|\bготов\w*\s+(?:заплатить|потратить)|\bперекуп\w*\s+тоже"
+)
+_NEED = _rx(r"^\s*(?:нужн[аоы]|нужен|требуется|рассмотрю|интересует)\b")
+_BELOW_MARKET = re.compile(r"ниже\s+(?:рынка|рыночн\w*(?:\s+цен\w*)?)\s+на\s*$", re.IGNORECASE)
 # Vehicles that are not cars (policy in docs/extraction.md): motorcycles, ATVs, snowmobiles, boats,
 # trailers, heavy trucks, buses and machinery. Light commercial vehicles (Газель, Transit) are cars.
 _NOT_CAR = _rx(
@@ -169,11 +197,12 @@ _CAR_WORDS = _rx(
 
 @dataclass(frozen=True)
 class PrefilterVerdict:
-    """Whether a post is obviously not a car sale (so it need not reach the LLM)."""
+    """Is the post obviously not a car sale (so it need not reach the LLM)? And the rule that said so."""
 
     reject: bool
     reason: str | None
     confidence: float
+    rule: str | None = None  # e.g. 'credit «автокредит»' (what ``carsbot eval`` shows for a rejected post)
 
 
 @dataclass
@@ -198,6 +227,8 @@ class _Analysis:
     is_sale: bool
     reason: str | None
     confidence: float
+    rule: str | None = None  # the classification rule that decided
+    trace: dict[str, str] = field(default_factory=dict)  # field -> 'rule «text that produced it»'
 
 
 _URL = _rx(r"(?:https?://|www\.)\S+|\b(?:t|telegram|wa|vk)\.(?:me|dog|com|ru)/\S+")
@@ -244,16 +275,31 @@ def _analyse(raw: str) -> _Analysis:
     title = next((line for line in lines if _has_letters(line) and not _NOT_TITLE.match(line)), "")
     head = low[:200]
 
+    trace: dict[str, str] = {}
+
+    def note(name: str, hit: nz.Hit | None, source: str) -> nz.Hit | None:
+        if hit is not None:
+            trace[name] = f"{hit.rule} «{source[hit.start : hit.end].strip()}»"
+        return hit
+
     vehicle = nz.find_vehicle(masked)
+    if vehicle.start is not None:
+        kind = "vehicle:fuzzy" if vehicle.fuzzy else "vehicle:catalogue"
+        trace["brand"] = trace["model"] = f"{kind} «{masked[vehicle.start : vehicle.end].strip()}»"
     money = nz.find_money(masked)
     price_m = nz.best_price(money)
-    market = next((m.value for m in money if m.role == "market"), None)
+    market_m = next((m for m in money if m.role == "market"), None)
+    market = market_m.value if market_m else None
 
-    # Mileage/year/engine parsers see the text with money amounts masked too.
+    # Mileage/year/engine parsers see the text with money amounts masked too, and a model named by digits
+    # ("Peugeot 2008", "ВАЗ 2107") masked for the year.
     masked_no_money = _mask(masked, [(m.start, m.end) for m in money if m.role in {"price", "market"}])
-    mileage = nz.parse_mileage(masked_no_money)
+    mileage_h = note("mileage", nz.mileage_hit(masked_no_money), masked_no_money)
+    mileage = mileage_h.value if mileage_h else None
     if mileage is None and price_m is not None and price_m.keyed:
         mileage = _mileage_from_thousands(money, price_m)
+        if mileage is not None:
+            trace["mileage"] = "mileage:thousands-beside-price"
     if mileage is not None and price_m is not None and not price_m.keyed and price_m.value == mileage:
         # "245тыс пробег 430т.р.": the thousands amount equal to the mileage is not the price
         money = [m for m in money if m is not price_m]
@@ -262,22 +308,42 @@ def _analyse(raw: str) -> _Analysis:
         unit_less = _mileage_among_prices(money)
         if unit_less is not None:
             mileage = unit_less.value
+            trace["mileage"] = f"mileage:smaller-of-two-amounts «{unit_less.raw}»"
             money = [m for m in money if m is not unit_less]
             price_m = nz.best_price(money)
-    year = nz.parse_year(masked_no_money)
-    if year is None:
+    if price_m is not None:
+        kind = "keyword" if price_m.keyed else ("unit" if price_m.unit else "grouped-amount")
+        trace["price"] = f"price:{kind} «{price_m.raw.strip()}»"
+    if market_m is not None:
+        trace["market_price"] = f"market:keyword «{market_m.raw.strip()}»"
+    elif price_m is not None:
+        below = _below_market(masked, money, price_m)
+        if below is not None:
+            market = price_m.value + below.value
+            trace["market_price"] = f"market:price-plus-below-market «{below.raw.strip()}»"
+    year_text = masked_no_money
+    if vehicle.model and vehicle.model.isdigit() and vehicle.end is not None:
+        model_start = masked_no_money.rfind(vehicle.model[:2], 0, vehicle.end)
+        if model_start >= 0:
+            year_text = _mask(masked_no_money, [(model_start, vehicle.end)])
+    year_h = note("year", nz.year_hit(year_text), year_text)
+    if year_h is None:
         bare_zone = title
         if vehicle.start is not None:
-            line_start = masked_no_money.rfind("\n", 0, vehicle.start) + 1
-            line_end = masked_no_money.find("\n", vehicle.end or vehicle.start)
-            bare_zone += "\n" + masked_no_money[line_start : line_end if line_end >= 0 else None]
-        year = nz.parse_year(bare_zone, bare_ok=True)
+            line_start = year_text.rfind("\n", 0, vehicle.start) + 1
+            line_end = year_text.find("\n", vehicle.end or vehicle.start)
+            bare_zone += "\n" + year_text[line_start : line_end if line_end >= 0 else None]
+        year_h = note("year", nz.year_hit(bare_zone, bare_ok=True), bare_zone)
     after_model = masked_no_money[vehicle.end : vehicle.end + 24] if vehicle.end is not None else None
-    engine = nz.parse_engine_volume(masked_no_money, after_model=after_model, list_ok=price_m is not None)
-    transmission = nz.parse_transmission(masked)
-    drive = nz.parse_drive(masked)
-    owners = nz.parse_owners(masked_no_money)
-    city = nz.find_city(masked)
+    engine_h = nz.engine_hit(masked_no_money, after_model=after_model, list_ok=price_m is not None)
+    if engine_h is not None:
+        source = after_model if engine_h.rule == "engine:after-model" and after_model else masked_no_money
+        note("engine_volume", engine_h, source)
+    low_masked = masked.lower()
+    transmission_h = note("transmission", nz.transmission_hit(masked), low_masked)
+    drive_h = note("drive", nz.drive_hit(masked), low_masked)
+    owners_h = note("owners_count", nz.owners_hit(masked_no_money), masked_no_money)
+    city_h = note("city", nz.city_hit(masked), masked)
 
     analysis = _Analysis(
         text=text,
@@ -291,18 +357,34 @@ def _analyse(raw: str) -> _Analysis:
         price=price_m.value if price_m else None,
         market_price=market,
         mileage=mileage,
-        year=year,
-        engine_volume=engine,
-        transmission=transmission,
-        drive=drive,
-        owners=owners,
-        city=city,
+        year=year_h.value if year_h else None,
+        engine_volume=engine_h.value if engine_h else None,
+        transmission=transmission_h.value if transmission_h else None,
+        drive=drive_h.value if drive_h else None,
+        owners=owners_h.value if owners_h else None,
+        city=city_h.value if city_h else None,
         is_sale=False,
         reason=None,
         confidence=0.5,
+        trace=trace,
     )
-    analysis.is_sale, analysis.reason, analysis.confidence = _classify(analysis)
+    analysis.is_sale, analysis.reason, analysis.confidence, analysis.rule = _classify(analysis)
+    trace["is_car_sale"] = analysis.rule or ""
     return analysis
+
+
+def _below_market(text: str, money: list[nz.MoneyMention], price: nz.MoneyMention) -> nz.MoneyMention | None:
+    """The amount of "ниже рынка на 200к" stated beside an explicit price (market = price + amount)."""
+    if "рын" not in text:
+        return None
+    for m in money:
+        if (
+            m is not price
+            and _BELOW_MARKET.search(text, max(0, m.start - 40), m.start)
+            and m.value < price.value
+        ):
+            return m
+    return None
 
 
 _THOUSANDS_ONLY = re.compile(r"^\d{1,3}\s?(?:тыс\.?|т\.?)$", re.IGNORECASE)
@@ -362,62 +444,95 @@ def _car_score(a: _Analysis) -> float:
     return score
 
 
-def _classify(a: _Analysis) -> tuple[bool, str | None, float]:
+def _said(m: re.Match[str] | None) -> str:
+    return f" «{m.group(0).strip()}»" if m is not None else ""
+
+
+def _classify(a: _Analysis) -> tuple[bool, str | None, float, str]:
+    """``(is_sale, reason, confidence, rule)``: the rule names the signal that decided and its words."""
     masked = a.low
     body = masked.strip()
     if not body or not _has_letters(body):
-        return False, "no_car", 0.99
+        return False, "no_car", 0.99, "no_car: no words"
     title, head = a.title, a.head
     score = _car_score(a)
-    sale_verb = bool(_SALE.search(masked))
+    sale_verb = _SALE.search(masked)
     short = len(body) < 350
     specific_car = bool(a.vehicle.brand) and (
         a.year is not None or a.mileage is not None or a.price is not None
     )
+    specs = sum(x is not None for x in (a.engine_volume, a.transmission, a.drive))
+    # A concrete used car described the way a seller does (a dealer card too): its mileage or owners,
+    # or two specs, beside the brand. Credit, trade-in and insurance words in such a post are extras.
+    described = specific_car and (a.mileage is not None or a.owners is not None or specs >= 2)
+    example = _EXAMPLE.search(masked)
 
     # Hard signals: the post is about a car but is not an offer to sell it now.
-    if _GIVEAWAY.search(head) or (_GIVEAWAY.search(masked) and not a.price):
-        return False, "giveaway", 0.95
-    if _COMING_SOON.search(masked):
-        return False, "coming_soon", 0.92
+    toy = _TOY.search(masked)
+    if toy:
+        return False, "toy", 0.95, "toy" + _said(toy)
+    giveaway = _GIVEAWAY.search(head) or (None if a.price else _GIVEAWAY.search(masked))
+    if giveaway:
+        return False, "giveaway", 0.95, "giveaway" + _said(giveaway)
+    congrats = _CONGRATS.search(masked)
+    if congrats and not (a.phones and described and not short):
+        return False, "congratulation", 0.92, "congratulation" + _said(congrats)
+    coming = _COMING_SOON.search(masked)
+    if coming:
+        return False, "coming_soon", 0.92, "coming_soon" + _said(coming)
     sold = _SOLD.search(masked)
     if sold and (sold.start() < 160 or short or sold.start() > len(masked) - 120):
-        return False, "sold", 0.95
-    buy = _BUY.search(masked)
+        return False, "sold", 0.95, "sold" + _said(sold)
+    buy = _BUY.search(masked) or _NEED.search(masked)
     if buy and (buy.start() < 120 or not sale_verb):
-        return False, "buy_request", 0.95
-    if _RENTAL.search(_NOT_RENTAL.sub(" ", masked)):
-        return False, "rental", 0.93
+        return False, "buy_request", 0.95, "buy_request" + _said(buy)
+    budget = _BUDGET.search(masked)
+    if budget and not _SALE_POSITIVE.search(masked):
+        return False, "buy_request", 0.9, "buy_request" + _said(budget)
+    rental = _RENTAL.search(_NOT_RENTAL.sub(" ", masked))
+    if rental:
+        return False, "rental", 0.93, "rental" + _said(rental)
     not_car = _NOT_CAR.search(head)
     if not_car and (a.vehicle.start is None or not_car.start() < a.vehicle.start):
-        return False, "not_car", 0.9
+        return False, "not_car", 0.9, "not_car" + _said(not_car)
     swap = _SWAP.search(masked)
-    if (_EXCHANGE_ONLY.search(masked) or (swap and swap.start() < 80)) and not _SALE_POSITIVE.search(masked):
-        return False, "exchange", 0.9
-    parts_title = _PARTS.search(title) or _PARTS_SALE.search(head)
-    if parts_title or (_PARTS.search(masked) and a.mileage is None):
-        return False, "parts", 0.93
+    exchange_only = _EXCHANGE_ONLY.search(masked)
+    if (exchange_only or (swap and swap.start() < 80)) and not _SALE_POSITIVE.search(masked):
+        return False, "exchange", 0.9, "exchange" + _said(exchange_only or swap)
+    parts = _PARTS.search(title) or _PARTS_SALE.search(head) or (None if a.mileage else _PARTS.search(masked))
+    if parts:
+        return False, "parts", 0.93, "parts" + _said(parts)
+    models = nz.model_mentions(a.masked) if a.vehicle.model else []
+    distinct = len({name for name, _, _ in models})
+    listing = _LISTING_WORDS.search(masked)
+    if distinct >= 3 or (listing and distinct >= 2):
+        names = ", ".join(dict.fromkeys(name for name, _, _ in models))
+        return False, "list", 0.9, f"list: {distinct} models ({names})" + _said(listing)
+    insurance = _INSURANCE.search(masked)
+    if insurance and (insurance.start() < 120 or example) and not (described and not example):
+        return False, "insurance", 0.9, "insurance" + _said(insurance)
     credit = _CREDIT.search(masked)
-    if credit and (credit.start() < 160 or not specific_car):
-        return False, "credit", 0.92
+    if credit and (not described or example) and (credit.start() < 160 or not specific_car):
+        return False, "credit", 0.92, "credit" + _said(credit)
     question = _QUESTION.search(masked)
     if question and not (a.phones or a.usernames) and (question.start() < 160 or not sale_verb):
-        return False, "question", 0.9
+        return False, "question", 0.9, "question" + _said(question)
     if "?" in body and not (a.phones or a.usernames) and a.price is None:
-        return False, "question", 0.85
+        return False, "question", 0.85, "question: a question mark, no contact, no price"
     news_hits = _NEWS.count(masked)
     if news_hits >= 2 and not (a.phones or a.usernames) and a.mileage is None:
-        return False, "news", 0.9
+        return False, "news", 0.9, f"news: {news_hits} news words" + _said(_NEWS.search(masked))
 
     tyre_hits = _TYRES.count(masked)
-    tyres_title = bool(_TYRES.search(title))
+    tyres_title = _TYRES.search(title)
     if tyres_title and a.mileage is None and a.owners is None:
-        return False, "tyres", 0.9
+        return False, "tyres", 0.9, "tyres" + _said(tyres_title)
     service = _SERVICE.search(masked)
-    if service and _SERVICE_OFFER.search(masked) and a.mileage is None and a.year is None:
-        return False, "service", 0.9
+    offer = _SERVICE_OFFER.search(masked) if service else None
+    if service and (offer or example) and ((a.mileage is None and a.year is None) or example):
+        return False, "service", 0.9, "service" + _said(service)
     if service and _SERVICE.search(title) and a.mileage is None and a.owners is None:
-        return False, "service", 0.85
+        return False, "service", 0.85, "service" + _said(service)
 
     evidence = a.vehicle.brand is not None or (
         a.price is not None and (a.year is not None or a.mileage is not None)
@@ -425,23 +540,27 @@ def _classify(a: _Analysis) -> tuple[bool, str | None, float]:
     threshold = 3.5 if sale_verb else 4.5
     if evidence and score >= threshold:
         confidence = min(0.99, 0.55 + score / 20 + (0.1 if sale_verb else 0.0))
-        return True, None, round(confidence, 2)
+        verb = f", sale verb «{sale_verb.group(0)}»" if sale_verb else ""
+        return True, None, round(confidence, 2), f"sale: car score {score:g} >= {threshold:g}{verb}"
 
     # Not enough evidence of a specific car for sale: name the most likely kind of post.
+    weak = f"car score {score:g} < {threshold:g}" if evidence else "no brand, no price with year/mileage"
     if tyre_hits:
-        return False, "tyres", 0.85 if score < 3 else 0.6
+        return False, "tyres", 0.85 if score < 3 else 0.6, f"tyres ({weak})"
     if service:
-        return False, "service", 0.85 if score < 3 else 0.6
+        return False, "service", 0.85 if score < 3 else 0.6, f"service ({weak})" + _said(service)
     if credit:
-        return False, "credit", 0.85
+        return False, "credit", 0.85, f"credit ({weak})" + _said(credit)
+    if insurance:
+        return False, "insurance", 0.85, f"insurance ({weak})" + _said(insurance)
     if news_hits:
-        return False, "news", 0.8 if score < 3 else 0.6
+        return False, "news", 0.8 if score < 3 else 0.6, f"news ({weak})"
     if question or body.endswith("?"):
-        return False, "question", 0.85 if score < 3 else 0.6
+        return False, "question", 0.85 if score < 3 else 0.6, f"question ({weak})"
     if _PARTS.search(masked):
-        return False, "parts", 0.85
+        return False, "parts", 0.85, f"parts ({weak})"
     confidence = 0.9 if score < 2 else (0.75 if score < 3 else 0.55)
-    return False, "no_car", confidence
+    return False, "no_car", confidence, f"no_car ({weak})"
 
 
 def _fields(a: _Analysis) -> ListingFields:
@@ -480,6 +599,11 @@ def extract_rules(text: str) -> ListingFields:
     return _fields(_analyse_cached(text if isinstance(text, str) else ""))
 
 
+def explain(text: str) -> dict[str, str]:
+    """For each field the rules engine filled (and ``is_car_sale``), the rule and the words it used."""
+    return dict(_analyse_cached(text if isinstance(text, str) else "").trace)
+
+
 def classify(text: str) -> tuple[bool, str | None, float]:
     """``(is_car_sale, reason, confidence)`` for ``text``."""
     a = _analyse_cached(text if isinstance(text, str) else "")
@@ -488,9 +612,14 @@ def classify(text: str) -> tuple[bool, str | None, float]:
 
 def prefilter(text: str) -> PrefilterVerdict:
     """Is the post obviously not a car sale? ``reject`` only for confident non-sale verdicts."""
-    is_sale, reason, confidence = classify(text)
-    reject = (not is_sale) and confidence >= PREFILTER_MIN_CONFIDENCE
-    return PrefilterVerdict(reject=reject, reason=reason if not is_sale else None, confidence=confidence)
+    a = _analyse_cached(text if isinstance(text, str) else "")
+    reject = (not a.is_sale) and a.confidence >= PREFILTER_MIN_CONFIDENCE
+    return PrefilterVerdict(
+        reject=reject,
+        reason=a.reason if not a.is_sale else None,
+        confidence=a.confidence,
+        rule=a.rule if reject else None,
+    )
 
 
 class RulesExtractor:

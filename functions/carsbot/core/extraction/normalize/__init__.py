@@ -19,10 +19,10 @@ The package is split by topic: ``text`` (preparation, keyword patterns, numbers,
 ``contacts``, ``vehicles`` (catalogue) and ``cities``. Every public name is re-exported here.
 """
 
-from carsbot.core.extraction.normalize.cities import find_city
+from carsbot.core.extraction.normalize.cities import city_hit, find_city
 from carsbot.core.extraction.normalize.contacts import extract_phones, extract_usernames, find_phone_spans
-from carsbot.core.extraction.normalize.engine import parse_engine_volume
-from carsbot.core.extraction.normalize.mileage import MAX_MILEAGE, parse_mileage
+from carsbot.core.extraction.normalize.engine import engine_hit, parse_engine_volume
+from carsbot.core.extraction.normalize.mileage import MAX_MILEAGE, mileage_hit, parse_mileage
 from carsbot.core.extraction.normalize.money import (
     MAX_CAR_PRICE,
     MIN_CAR_PRICE,
@@ -33,16 +33,19 @@ from carsbot.core.extraction.normalize.money import (
     parse_price,
 )
 from carsbot.core.extraction.normalize.specs import (
+    drive_hit,
+    owners_hit,
     parse_autoteka,
     parse_drive,
     parse_equipment,
     parse_fuel,
     parse_owners,
     parse_transmission,
+    transmission_hit,
 )
-from carsbot.core.extraction.normalize.text import Words, normalize_token, prepare_text
-from carsbot.core.extraction.normalize.vehicles import Vehicle, find_vehicle
-from carsbot.core.extraction.normalize.year import MAX_YEAR, MIN_YEAR, parse_year
+from carsbot.core.extraction.normalize.text import Hit, Words, normalize_token, prepare_text
+from carsbot.core.extraction.normalize.vehicles import Vehicle, find_vehicle, model_mentions
+from carsbot.core.extraction.normalize.year import MAX_YEAR, MIN_YEAR, parse_year, year_hit
 
 __all__ = [
     "MAX_CAR_PRICE",
@@ -50,17 +53,24 @@ __all__ = [
     "MAX_YEAR",
     "MIN_CAR_PRICE",
     "MIN_YEAR",
+    "Hit",
     "MoneyMention",
     "Vehicle",
     "Words",
     "best_price",
+    "city_hit",
+    "drive_hit",
+    "engine_hit",
     "extract_phones",
     "extract_usernames",
     "find_city",
     "find_money",
     "find_phone_spans",
     "find_vehicle",
+    "mileage_hit",
+    "model_mentions",
     "normalize_token",
+    "owners_hit",
     "parse_autoteka",
     "parse_drive",
     "parse_engine_volume",
@@ -73,4 +83,6 @@ __all__ = [
     "parse_transmission",
     "parse_year",
     "prepare_text",
+    "transmission_hit",
+    "year_hit",
 ]

@@ -9,7 +9,7 @@ from functools import lru_cache
 from importlib import resources
 from typing import Any
 
-from carsbot.core.extraction.normalize.text import _TOKEN, prepare_text
+from carsbot.core.extraction.normalize.text import _TOKEN, Hit, prepare_text
 
 
 @dataclass(frozen=True)
@@ -68,10 +68,20 @@ _STANDALONE_LEFT = re.compile(r"(?:^|[.,;|/•!\n])[ ]*$")
 _STANDALONE_RIGHT = re.compile(r"[ ]*(?:[.,;|/•\n]|$)")
 
 
+# A street address right after a name: "Чери Центр Киров, Луганская 53/2", "Курган, ул. Ленина 5".
+_ADDRESS_RIGHT = re.compile(
+    r"\s*,\s*(?:ул\.|улица|пр\.|пр-т|проспект|ш\.|шоссе|пер\.|переулок|б-р|бульвар|мкр|[А-Я][а-я]+(?:ая|ий|ой|ое)?\s+\d)"
+)
+
+
 def _standalone_city(text: str, city: _City, start: int, end: int) -> bool:
     """An ambiguous city flagged ``standalone`` written alone as a capitalised list item in its
     nominative form, not among the opening words: "... 980 000 руб. Киров, звонить после 18:00"."""
-    if not city.standalone or not text[start].isupper() or len(text[:start].strip()) < 20:
+    if not city.standalone or not text[start].isupper():
+        return False
+    if _ADDRESS_RIGHT.match(text, end):
+        return True
+    if len(text[:start].strip()) < 20:
         return False  # never the opening words: "Находка! Камри 2018..." is ad-speak
     if text[start:end].lower().replace("ё", "е") != city.name.lower().replace("ё", "е"):
         return False
@@ -89,11 +99,17 @@ def find_city(text: str) -> str | None:
     location label ("Город:", "📍", "Осмотр в") or a region ("Воронежская обл., Лиски") wins over
     earlier mentions; a delivery list ("доставка в Ростов, Майкоп") is not where the car is.
     """
+    hit = city_hit(text)
+    return hit.value if hit else None
+
+
+def city_hit(text: str) -> Hit | None:
+    """The city and the rule that found it (see ``find_city``)."""
     idx = _cities()
     text = prepare_text(text)
     tokens = [(m.group(0).lower(), m.start(), m.end()) for m in _TOKEN.finditer(text)]
     delivery = [m.span() for m in _DELIVERY.finditer(text)] if _MAYBE_DELIVERY.search(text) else []
-    first: str | None = None
+    first: Hit | None = None
     for i, (tok, start, _end) in enumerate(tokens):
         city: _City | None = None
         for n in idx.multi_lengths if tok in idx.multi_first else ():
@@ -118,7 +134,8 @@ def find_city(text: str) -> str | None:
         if tok == "ростов" and re.match(r"^\s*велик", text[_end : _end + 10], re.IGNORECASE):
             continue
         if strong:
-            return city.name
+            return Hit(city.name, "city:location-label", start, _end)
         if first is None:
-            first = city.name
+            rule = "city:marker" if marked else ("city:name" if not city.ambiguous else "city:standalone")
+            first = Hit(city.name, rule, start, _end)
     return first

@@ -8,7 +8,8 @@ import phonenumbers
 
 from carsbot.core.extraction.normalize.text import Words, prepare_text
 
-_PHONE_CANDIDATE = re.compile(r"(?<![\w=])(?:\+\s?)?\d[\d\s\-().]{8,22}\d(?![\w])")
+# A phone never spans lines ("Луганская 53/2\n8 (8332) 20-30-40" is an address, then a phone).
+_PHONE_CANDIDATE = re.compile(r"(?<![\w=])(?:\+ ?)?\d[\d \t\-().]{8,22}\d(?![\w])")
 _PHONE_STRUCTURED = re.compile(
     r"(?:\+\s?7|(?<!\d)8|(?<!\d)7)[\s\-]*\(?\s*\d{3}\s*\)?[\s\-]*\d{3}[\s\-]*\d{2}[\s\-]*\d{2}(?!\d)"
     r"|(?<!\d)9\d{2}[\s\-]*\d{3}[\s\-]*\d{2}[\s\-]*\d{2}(?!\d)"
@@ -82,6 +83,10 @@ _NOT_USERNAMES = frozenset(
     {"joinchat", "addstickers", "share", "proxy", "socks", "iv", "login", "addlist", "setlanguage"}
 )
 # Lines that advertise the channel itself, its admin or chat: mentions there are not seller contacts.
+# A channel's own handle: "@vologda_auto_channel", "@omsk_avto_news" (not a seller).
+_CHANNEL_NAME = re.compile(r"(?:channel|kanal|_news|news_|_chat|chat_|_group|baraholka|rynok)", re.IGNORECASE)
+# A separator line ("➖➖➖", "——", "====") starts the channel's footer: mentions below it are the channel's.
+_FOOTER_RULE = re.compile(r"^\s*(?:[-—–=_➖•~*·]\s*){3,}", re.MULTILINE)
 _PROMO_LINE = Words(
     r"подпис\w*|канал\w*|наш\w*\s+(?:чат|групп\w*)|реклам\w*|размест\w*|предлож\w*\s+(?:пост|объявлен|новост|авто)"
     r"|предложк\w*|админ\w*|вступ\w*|источник|репост\w*|барахолк\w*|обсужден\w*|бот\w*\s+для",
@@ -95,7 +100,9 @@ def extract_usernames(text: str) -> list[str]:
     Counted: ``@name`` mentions and ``t.me/name`` profile links. Not counted: links to posts
     (``t.me/channel/123`` — that is a channel, not a contact), invite links (``t.me/+hash``,
     ``joinchat``), bot usernames (ending in "bot"), e-mail addresses, and any mention on a line that
-    promotes the channel itself ("Подписывайтесь", "Разместить объявление", "Реклама", "Админ").
+    promotes the channel itself ("Подписывайтесь", "Разместить объявление", "Реклама", "Админ"), handles
+    that name a channel or chat (``..._channel``, ``..._news``), and mentions in a footer below a separator
+    line ("➖➖➖", "——").
     """
     text = prepare_text(text)
     found: list[tuple[int, str]] = []
@@ -110,9 +117,12 @@ def extract_usernames(text: str) -> list[str]:
         found.append((m.start(), m.group("u")))
     found.sort()
     result: dict[str, str] = {}
+    footer = _FOOTER_RULE.search(text) if found else None
     for pos, name in found:
         low = name.lower()
-        if low in _NOT_USERNAMES or low.endswith("bot"):
+        if low in _NOT_USERNAMES or low.endswith("bot") or _CHANNEL_NAME.search(low):
+            continue
+        if footer is not None and pos > footer.start() and footer.start() > len(text) // 3:
             continue
         line_start = text.rfind("\n", 0, pos) + 1
         line_end = text.find("\n", pos)

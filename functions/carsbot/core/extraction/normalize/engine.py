@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import re
 
-from carsbot.core.extraction.normalize.text import prepare_text
+from carsbot.core.extraction.normalize.text import Hit, prepare_text
 
 _ENGINE_UNIT = re.compile(
     r"(?<![\d.,])(?P<v>\d[.,]\d)\s?(?:л(?![а-я.]|\.\s?с)|л\.(?!\s?с)|литр\w*|l(?![a-z]))", re.IGNORECASE
 )
 _ENGINE_TAIL = re.compile(
-    r"(?<![\d.,])(?P<v>\d[.,]\d)(?:\s?(?:tsi|tfsi|tdi|cdi|crdi|gdi|mpi|vvt-?i|t-?gdi|tce|vtec|skyactiv|i(?![a-z])|d(?![a-z])|t(?![a-z])|turbo"
+    r"(?<![\d.,])(?P<v>\d[.,]\d)(?:\s?(?:tsi|tfsi|fsi|tdi|cdi|crdi|gdi|mpi|mivec|dohc|sohc|hdi|dci|jtd|tgi|16v|vvt-?i|t-?gdi|tce|vtec|skyactiv|i(?![a-z])|d(?![a-z])|t(?![a-z])|turbo"
+    r"|(?<=\d)т(?![а-яa-z])|инжект\w*|карб\w*"
     r"|тси|тфси|тди|сди|црди|гди|мпи|турбо\w*|v\s?\d{1,2}\b|amg|амг|умз|змз|cummins|камминс)"
     r"|[\s,/(]{0,3}\d{2,3}\s?(?:л\.?\s?с|hp|сил)"
     r"|[\s,/]{0,3}(?:at|mt|amt|cvt|dct|dsg|акпп|мкпп|ркпп|ат|мт|бенз\w*|диз\w*|гибрид\w*|hybrid|атмо\w*|ecoboost"
@@ -19,7 +20,8 @@ _ENGINE_TAIL = re.compile(
     re.IGNORECASE,
 )
 _ENGINE_FUEL_FIRST = re.compile(
-    r"(?:дизел\w*|бензин\w*|бенз\.?|диз\.?|гибрид\w*|турбо)\s*[,:\-]?\s*(?P<v>\d[.,]\d)(?![\d.,]?\d)(?!\s?(?:млн|м\b|т\.|тыс|к\b))",
+    r"(?:дизел\w*|бензин\w*|бенз\.?|диз\.?|гибрид\w*|турбо|инжектор\w*|карбюратор\w*)"
+    r"(?:\s+(?:dm-?i|phev|hev|e-?power|mhev))?\s*[,:\-]?\s*(?P<v>\d[.,]\d)(?![\d.,]?\d)(?!\s?(?:млн|м\b|т\.|тыс|к\b))",
     re.IGNORECASE,
 )
 _ENGINE_KEY = re.compile(
@@ -50,29 +52,49 @@ def _litres(raw: str) -> float | None:
 
 
 def parse_engine_volume(text: str, *, after_model: str | None = None, list_ok: bool = False) -> float | None:
-    """Engine volume in litres: "1.6", "2.0л", "1598 см3" (1.6), "1.4 TSI", "двигатель 2.5", "мех 1.6".
+    """Engine volume in litres: "1.6", "2.0л", "1598 см3" (1.6), "1.4 TSI", "1.5Т", "двигатель 2.5".
 
     ``after_model`` is the text right after the model name, where a bare "1.6" is the engine.
     ``list_ok`` also accepts a bare volume standing alone as a list item (", 1.7,"); the caller sets
     it when the price is stated elsewhere, so such a number cannot be a price in millions.
     """
+    hit = engine_hit(text, after_model=after_model, list_ok=list_ok)
+    return hit.value if hit else None
+
+
+_PATTERNS = (
+    ("engine:litres", _ENGINE_UNIT),
+    ("engine:keyword", _ENGINE_KEY),
+    ("engine:suffix", _ENGINE_TAIL),
+    ("engine:fuel-first", _ENGINE_FUEL_FIRST),
+    ("engine:gearbox-first", _ENGINE_SPEC_FIRST),
+)
+
+
+def engine_hit(text: str, *, after_model: str | None = None, list_ok: bool = False) -> Hit | None:
+    """The engine volume and the rule that found it (see ``parse_engine_volume``)."""
     text = prepare_text(text)
-    for pattern in (_ENGINE_UNIT, _ENGINE_KEY, _ENGINE_TAIL, _ENGINE_FUEL_FIRST, _ENGINE_SPEC_FIRST):
+    for rule, pattern in _PATTERNS:
         for m in pattern.finditer(text):
             litres = _litres(m.group("v"))
-            if litres is not None:
-                return litres
+            if litres is not None and not _PAYLOAD_LEFT.search(text, max(0, m.start() - 24), m.start()):
+                return Hit(litres, rule, m.start(), m.end())
     for m in _ENGINE_CC.finditer(text):
         cc = int(m.group("cc"))
         if 600 <= cc <= 8500:
-            return round(cc / 1000, 1)
+            return Hit(round(cc / 1000, 1), "engine:cc", m.start(), m.end())
     if after_model is not None:
         bare = _ENGINE_AFTER_MODEL.match(prepare_text(after_model))
         if bare:
-            return _litres(bare.group("v"))
+            litres = _litres(bare.group("v"))
+            return Hit(litres, "engine:after-model", bare.start(), bare.end()) if litres is not None else None
     if list_ok:
         for m in _ENGINE_LIST_ITEM.finditer(text):
             litres = _litres(m.group("v"))
             if litres is not None and litres <= 6.8:
-                return litres
+                return Hit(litres, "engine:list-item", m.start(), m.end())
     return None
+
+
+# "грузоподъемность 1.5т" is a payload, not an engine.
+_PAYLOAD_LEFT = re.compile(r"(?:грузопод\w*|тоннаж\w*|масса|вес\w*)\s*[:\-]?\s*$", re.IGNORECASE)

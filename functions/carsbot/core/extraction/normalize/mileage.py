@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from carsbot.core.extraction.normalize.text import _NUM, _NUM_START, _number, prepare_text
+from carsbot.core.extraction.normalize.text import _NUM, _NUM_START, Hit, _number, prepare_text
 
 MAX_MILEAGE = 2_000_000
 
@@ -16,11 +16,11 @@ _MILEAGE_UNIT = re.compile(rf"{_NUM_START}(?P<num>{_NUM})\s?{_KM_UNIT}(?![а-яa
 _MILEAGE_KEY = re.compile(
     rf"(?:пробег\w*|🛣️?|одометр\w*|mileage)(?:\s*(?:по\s+одометру|по\s+рф|оригинальный|реальный|родной|всего|"
     rf"около|примерно|честный|небольшой|маленький|:|-|—|–|~|≈))*\s*(?P<num>{_NUM})\s?"
-    rf"(?P<unit>{_KM_UNIT[len('(?P<kunit>') : -1]}|тыс\.?|т\.?|[кk])?(?![а-яa-z\d])",
+    rf"(?P<unit>{_KM_UNIT[len('(?P<kunit>') : -1]}|тыс\.?|тыщ\w*|тысяч\w*|т\.?|[кk])?(?![а-яa-z\d])",
     re.IGNORECASE,
 )
 _MILEAGE_EXCLUDE_LEFT = re.compile(
-    r"(?:\b(?:расход\w*|запас\w*\s+хода|гаранти\w*|до|от|через|каждые|каждых|в\s+радиусе|ездил\w*\s+по|то\s+на|"
+    r"(?:\b(?:расход\w*|запас\w*\s+хода|заряд\w*|гаранти\w*|до|от|через|каждые|каждых|в\s+радиусе|ездил\w*\s+по|то\s+на|"
     r"пройдено|проехал\w*\s+всего\s+за|назад|замен\w*|менял\w*)[^\d\n]{0,10}|\bл\s*/\s*)$",
     re.IGNORECASE,
 )
@@ -37,25 +37,39 @@ def _km(value: float, unit: str | None) -> int:
 
 _MILEAGE_NOT_KM = re.compile(r"\s*(?:сезон|год|лет|мес|недел|дн[яе]|дней|раз|час|мото)", re.IGNORECASE)
 _MILEAGE_BEFORE_KEY = re.compile(
-    rf"{_NUM_START}(?P<num>{_NUM})\s?(?P<unit>тыс\w*\.?|т\.?|[кk])?\s*(?:км\.?\s*)?пробег\w*", re.IGNORECASE
+    rf"{_NUM_START}(?P<num>{_NUM})\s?(?P<unit>тыс\w*\.?|тыщ\w*|т\.?|[кk])?\s*(?:км\.?\s*)?пробег\w*",
+    re.IGNORECASE,
 )
 
 
 def parse_mileage(text: str) -> int | None:
-    """Mileage in km: "98 т.км", "98 000 км", "98к км", "пробег 120" (= 120 000 km), "🛣 85 000"."""
+    """Mileage in km: "98 т.км", "98 000 км", "98к км", "пробег 120" (= 120 000 km), "🛣 85 000", "98т"."""
+    hit = mileage_hit(text)
+    return hit.value if hit else None
+
+
+def mileage_hit(text: str) -> Hit | None:
+    """The mileage and the rule that found it. Miles count only when no kilometre figure is stated."""
     text = prepare_text(text)
+    miles: Hit | None = None
+    before = _before_key(text, with_unit=True)
     for m in _MILEAGE_KEY.finditer(text):
         unit = m.group("unit")
         value = _number(m.group("num"), decimal_unit=bool(unit) and _km(1, unit) == 1000)
         if value is None:
             continue
+        right = text[m.end() : m.end() + 8]
+        if _MILES.match(right):
+            miles = miles or _miles(value, unit, m)
+            continue
+        if before is not None and not ((unit and _km(1, unit) == 1) or "км" in right[:4].lower()):
+            return before  # "180т пробег 620 тыщ": the figure before the keyword carried the unit
         if unit:
             km = _km(value, unit)
         elif value < 1000 and not re.match(r"^\s*(?:м\b|миль)", text[m.end() : m.end() + 6]):
             km = round(value * 1000)  # shorthand "пробег 120" means thousands
         else:
             km = round(value)
-        right = text[m.end() : m.end() + 8]
         if re.match(r"^\s*(?:₽|руб|р\.|млн)", right, re.IGNORECASE) or (
             unit and re.match(r"^\.?\s?р(?![а-я])", right, re.IGNORECASE)
         ):
@@ -63,15 +77,12 @@ def parse_mileage(text: str) -> int | None:
         if not unit and _MILEAGE_NOT_KM.match(right):
             continue  # "пробег 1 сезон" (tyres), "пробег 2 года": a duration, not kilometres
         if 0 <= km <= MAX_MILEAGE:
-            return km
-    for m in _MILEAGE_BEFORE_KEY.finditer(text):  # "87тыс пробег", "120 000 км пробег"
-        unit = m.group("unit")
-        value = _number(m.group("num"), decimal_unit=bool(unit))
-        if value is None:
-            continue
-        km = round(value * 1000) if unit or value < 1000 else round(value)
-        if 0 < km <= MAX_MILEAGE:
-            return km
+            return Hit(km, "mileage:keyword", m.start(), m.end())
+    if before is not None:
+        return before
+    unit_less = _before_key(text, with_unit=False)
+    if unit_less is not None:
+        return unit_less
     for m in _MILEAGE_UNIT.finditer(text):
         line_start = text.rfind("\n", 0, m.start()) + 1
         left = text[max(line_start, m.start() - 30) : m.start()]
@@ -87,5 +98,46 @@ def parse_mileage(text: str) -> int | None:
         if km < 100 and not thousands:
             continue  # "5 км от метро"
         if km <= MAX_MILEAGE:
-            return km
+            return Hit(km, "mileage:km-unit", m.start(), m.end())
+    if miles is None:
+        for m in _MILES_UNIT.finditer(text):
+            value = _number(m.group("num"), decimal_unit=bool(m.group("unit")))
+            if value is not None:
+                miles = _miles(value, m.group("unit"), m)
+                break
+    if miles is not None:
+        return miles
+    for m in _GLUED_T.finditer(text):  # "195т 310тыс", "1.4тси, DSG, 130т, 790 тыщ"
+        if _MONEY_LEFT.search(text, max(0, m.start() - 12), m.start()):
+            continue
+        return Hit(int(m.group("num")) * 1000, "mileage:glued-t", m.start(), m.end())
     return None
+
+
+def _before_key(text: str, *, with_unit: bool) -> Hit | None:
+    for m in _MILEAGE_BEFORE_KEY.finditer(text):  # "87тыс пробег", "120 000 км пробег"
+        unit = m.group("unit")
+        if with_unit != bool(unit):
+            continue
+        value = _number(m.group("num"), decimal_unit=bool(unit))
+        if value is None:
+            continue
+        km = round(value * 1000) if unit or value < 1000 else round(value)
+        if 0 < km <= MAX_MILEAGE:
+            return Hit(km, "mileage:before-keyword", m.start(), m.end())
+    return None
+
+
+def _miles(value: float, unit: str | None, m: re.Match[str]) -> Hit:
+    scaled = value * 1000 if unit else value
+    return Hit(round(scaled * KM_PER_MILE), "mileage:miles", m.start(), m.end())
+
+
+KM_PER_MILE = 1.609344
+_MILES = re.compile(r"^\s*(?:миль|miles?\b|mi\b)", re.IGNORECASE)
+_MILES_UNIT = re.compile(
+    rf"{_NUM_START}(?P<num>{_NUM})\s?(?P<unit>тыс\.?|т\.?|[кk])?\s?(?:миль|miles?\b)", re.IGNORECASE
+)
+# Thousands glued to "т", two or three digits, no money word before: "98т" (a 4-5 digit "1350т" is money).
+_GLUED_T = re.compile(r"(?<![\d.,])(?P<num>[1-9]\d{1,2})\s?т(?![а-яa-z.]|\.\s?р)", re.IGNORECASE)
+_MONEY_LEFT = re.compile(r"(?:цен\w*|стоимост\w*|за|прошу|💰)\s*[:\-]?\s*$", re.IGNORECASE)

@@ -12,7 +12,7 @@ MAX_CAR_PRICE = 500_000_000
 
 _MILLION = r"(?:млн\.?|миллион\w*|mln|лям\w*|ляма|мульт\w*|кк(?![а-я]))"
 _THOUSAND = (
-    r"(?:тыс(?:\.|яч\w*)?(?:\s*(?:руб\w*\.?|р\.?|₽))?|т\.\s?р\.?|т\.р\.?|тр\.?(?![а-я])"
+    r"(?:(?:тыс(?:\.|яч\w*)?|тыщ\w*|тысч\w*)(?:\s*(?:руб\w*\.?|р\.?|₽))?|т\.\s?р\.?|т\.р\.?|тр\.?(?![а-я])"
     r"|к(?![а-я])|k(?![a-z])|т(?![а-я]))"
 )
 _RUBLE = r"(?:₽|руб(?:лей|ля|ль|\.)?|р\.|р(?![а-я])|rub|rur)"
@@ -27,8 +27,10 @@ _MONEY = re.compile(
 # between) decides its role.
 _MONEY_EVENTS = re.compile(
     r"(?P<market>(?<!ниже\s)(?<!ниже\s\s)(?<!выше\s)\bрын(?:ок|ка|ке|ку|очн\w*)(?!\s+на\b)|\bсреднерыночн\w*|market|\bоценк\w*)"
+    r"|(?P<old>\bбыл[аои]?\b|❌|\bстар\w+\s+цен\w*|\bвместо\b|\bперечеркнут\w*)"
     r"|(?P<price>\bцен[аеуы]\b|стоимост\w*|💰|💵|💸|🏷|💲|прошу|отдам\s+за|продам\s+за|продаю\s+за|прода[её]тся\s+за"
     r"|продается\s+за|price|\bза\s*$)"
+    r"|(?P<new>\bстал[ао]?\b|\bсейчас\b|\bтеперь\b|✅|нов\w+\s+цен\w*|снижен\w*\s+до)"
     r"|(?P<mileage>пробег\w*|🛣|одометр\w*|mileage)"
     r"|(?P<other>\b(?:торг\w*|скидк\w*|вложен\w*|вложил\w*|налог\w*|осаго|каско|страховк\w*|\bто\b|обслуживани\w*|взнос\w*"
     r"|платеж\w*|платёж\w*|доплат\w*|остаток|долг\w*|кредит\w*|ремонт\w*|покраск\w*|замен\w*|поменял\w*"
@@ -36,7 +38,16 @@ _MONEY_EVENTS = re.compile(
     r"|экономи\w*|бюджет\w*|вычет\w*|залог\w*|штраф\w*|аренд\w*|сутк\w*|мес\w*|по\s+(?=\d)|х\b|x\b))",
     re.IGNORECASE,
 )
-_RANGE_LEFT = re.compile(r"(?:\bот|\bдо|\bc|\bс|-|<|>)\s*$", re.IGNORECASE)
+_RANGE_LEFT = re.compile(r"(?:\bот|\bдо|\bc|\bс|\d\s*-|<|>)\s*$", re.IGNORECASE)
+# A foreign-currency amount is never the rouble price: "$12 000", "12 000 USD", "≈ €9 500".
+_FOREIGN_LEFT = re.compile(r"[$€¥]\s*$")
+_FOREIGN_RIGHT = re.compile(
+    r"^\s*(?:\$|usd|долл\w*|€|eur\w*|евро|¥|юан\w*|иен\w*|cny|jpy|у\.\s?е\.)", re.IGNORECASE
+)
+# An auction grade is not a market price: "оценка 4.5", "оценка R".
+_GRADE = re.compile(r"оценк\w*\s*[:\-]?\s*$", re.IGNORECASE)
+# Thousands glued to "т" without a keyword: "1350т" is money (4-5 digits); "98т" is the mileage.
+_GLUED_THOUSANDS = re.compile(r"^\d{4,5}$")
 _MONEY_EXCLUDE_RIGHT = re.compile(
     r"^\s*(?:/\s*мес|в\s+мес|в\s+месяц|руб\w*\s*/\s*мес|₽\s*/\s*мес|в\s+год|в\s+сутки|/\s*сут|за\s+сутки|в\s+день"
     r"|/\s*день|/\s*час|в\s+час|в\s+подарок|км|т\.?\s?км|тыс\.?\s*км|л\.с|лс\b|hp\b|км/ч|куб|см|мм|шт|%|кг"
@@ -83,6 +94,7 @@ def _scale(value: float, *, mln: bool, thou: bool, rub: bool, keyed: bool) -> in
 # does not give a role to an amount after it.
 _SENTENCE_END = re.compile(r"[a-zа-я]{5}[.!?]\s+(?:[A-ZА-Я]|$)")
 _NUMBER_BEFORE_KEY = re.compile(r"\d\s*(?:тыс\w*\.?|т\.?|[кk]|км\.?)?\s*$", re.IGNORECASE)
+_UNIT_BEFORE_KEY = re.compile(r"\d\s*(?:тыс\w*\.?|тыщ\w*|т\.?|[кk]|км\.?)\s*$", re.IGNORECASE)
 
 
 def _last_event(left: str) -> str | None:
@@ -94,12 +106,11 @@ def _last_event(left: str) -> str | None:
         return None
     if _SENTENCE_END.search(left, last.end()):
         return None  # "все ТО по регламенту. Хотелка 3.1 млн": the keyword belongs to an earlier sentence
-    if (
-        last.lastgroup == "mileage"
-        and any(ch in ",;|/" for ch in left[last.end() :])
-        and _NUMBER_BEFORE_KEY.search(left, 0, last.start())
+    if last.lastgroup == "mileage" and (
+        (any(ch in ",;|/" for ch in left[last.end() :]) and _NUMBER_BEFORE_KEY.search(left, 0, last.start()))
+        or _UNIT_BEFORE_KEY.search(left, 0, last.start())
     ):
-        return None  # "98 тыс. пробег, 1 250 000": the keyword closed the mileage, it does not key the price
+        return None  # "98 тыс. пробег, 1 250 000", "180т пробег 620 тыщ": the keyword closed the mileage
     return last.lastgroup
 
 
@@ -130,8 +141,17 @@ def find_money(text: str) -> list[MoneyMention]:
             and _MILEAGE_WORD_AFTER.match(text, m.end(), min(len(text), m.end() + 40))
         ):
             continue  # "98 тыс. пробег", "87 000 км пробег," is the mileage, not money
-        if thou and thou.lower() == "т" and event not in {"price", "market"}:
-            continue  # "2.0т", "5т" without a money keyword is not money
+        if (
+            thou
+            and thou.lower() == "т"
+            and event not in {"price", "market"}
+            and not _GLUED_THOUSANDS.match(num)
+        ):
+            continue  # "2.0т", "5т", "98т" without a money keyword is not money ("1350т" is)
+        if event == "market" and not has_unit and _GRADE.search(left):
+            continue  # "оценка 4.5": an auction grade
+        if event == "new":  # "стало 1 390 000", "✅ 1 090 000" (but "✅ 1.6 АКПП" is no shorthand price)
+            event = "price" if has_unit or _BARE_GROUPED.match(num.strip()) else None
         keyed = event in {"price", "market"}
         bare_grouped = not has_unit and not keyed and bool(_BARE_GROUPED.match(num.strip()))
         if not (has_unit or keyed or bare_grouped):
@@ -150,10 +170,12 @@ def find_money(text: str) -> list[MoneyMention]:
             role = "market"
         elif event == "price":
             role = "price"
-        elif event == "other" or _RANGE_LEFT.search(left):
+        elif event in {"other", "old"} or _RANGE_LEFT.search(left):
             role = "other"
         else:
             role = "price"
+        if _FOREIGN_LEFT.search(left) or _FOREIGN_RIGHT.match(right):
+            role = "other"
         if role != "market" and _MONEY_EXCLUDE_RIGHT.match(right):
             role = "other"
         if not has_unit and _BARE_EXCLUDE_RIGHT.match(right):

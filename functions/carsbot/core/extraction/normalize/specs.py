@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from carsbot.core.extraction.normalize.text import _NEGATIONS, Words, prepare_text
+from carsbot.core.extraction.normalize.text import _NEGATIONS, Hit, Words, prepare_text
 
 _TRANSMISSIONS: tuple[tuple[str, Words], ...] = (
     (
@@ -46,22 +46,31 @@ _NOT_GEARBOX = re.compile(r"климат\w*(?:[\s-]*контрол\w*)?\s*[:\-]?
 
 def parse_transmission(text: str) -> str | None:
     """``automatic|manual|robot|variator`` from "АКПП", "автомат", "механика", "робот DSG", "CVT"..."""
+    hit = transmission_hit(text)
+    return hit.value if hit else None
+
+
+def transmission_hit(text: str) -> Hit | None:
+    """The gearbox and the word that named it (the first gearbox word of the post)."""
     text = _NOT_GEARBOX.sub(" ", prepare_text(text).lower())
-    best: tuple[int, str] | None = None
+    best: re.Match[str] | None = None
+    best_name = ""
     for name, pattern in _TRANSMISSIONS:
         m = pattern.search(text)
-        if m and (best is None or m.start() < best[0]):
-            best = (m.start(), name)
+        if m and (best is None or m.start() < best.start()):
+            best, best_name = m, name
     if best is None:
         return None
     # "робот" / "DSG" beside "АКПП" means a robotised box: the more specific name wins on the same line.
-    if best[1] == "automatic":
-        line_end = text.find("\n", best[0])
-        line = text[best[0] : line_end if line_end >= 0 else len(text)]
+    if best_name == "automatic":
+        line_end = text.find("\n", best.start())
+        line = text[best.start() : line_end if line_end >= 0 else len(text)]
         for name in ("robot", "variator"):
-            if dict(_TRANSMISSIONS)[name].search(line):
-                return name
-    return best[1]
+            more = dict(_TRANSMISSIONS)[name].search(line)
+            if more:
+                start = best.start() + more.start()
+                return Hit(name, f"gearbox:{name}-beside-automatic", start, best.start() + more.end())
+    return Hit(best_name, f"gearbox:{best_name}", best.start(), best.end())
 
 
 _DRIVES: tuple[tuple[str, Words], ...] = (
@@ -69,7 +78,8 @@ _DRIVES: tuple[tuple[str, Words], ...] = (
         "awd",
         Words(
             r"(?:полн\w*\s+привод\w*|привод\w*\s*[:\-–—]?\s*(?:полный|4wd|awd|4x4|4х4)|полноприв\w*|\b4wd\b|\bawd\b"
-            r"|\b4\s?[xх]\s?4\b|\b4вд\b|4matic|4-?матик|quattro|кватро|x-?drive|4motion|4моушн|all\s?grip|\bполный\b(?=\s*[,.;\n]|$))",
+            r"|\b4\s?[xх]\s?4\b|\b4вд\b|4matic|4-?матик|quattro|кватро|x-?drive|4motion|4моушн|all\s?grip|\bполный\b(?=\s*[,.;\n]|$)"
+            r"|(?:акпп|мкпп|робот|вариатор|автомат|механика|мех|at|mt|cvt|ат|мт)\s*[,/]?\s*полный\b)",
         ),
     ),
     (
@@ -91,13 +101,19 @@ _DRIVES: tuple[tuple[str, Words], ...] = (
 
 def parse_drive(text: str) -> str | None:
     """``fwd|rwd|awd`` from "полный привод", "4WD", "привод: передний", "заднеприводный"..."""
+    hit = drive_hit(text)
+    return hit.value if hit else None
+
+
+def drive_hit(text: str) -> Hit | None:
+    """The drive and the words that named it (the first drive statement of the post)."""
     text = prepare_text(text).lower()
-    best: tuple[int, str] | None = None
+    best: Hit | None = None
     for name, pattern in _DRIVES:
         m = pattern.search(text)
-        if m and (best is None or m.start() < best[0]):
-            best = (m.start(), name)
-    return best[1] if best else None
+        if m and (best is None or m.start() < best.start):
+            best = Hit(name, f"drive:{name}", m.start(), m.end())
+    return best
 
 
 _OWNER_WORDS = r"(?:хозя\w*|хоз\.?(?![а-я])|владел\w*|вл\.(?![а-я])|собственник\w*|собств\.)"
@@ -111,32 +127,56 @@ _NUMBER_WORDS = {
 }  # fmt: skip
 _OWNERS_NUM_FIRST = re.compile(
     r"(?<![\d.,])(?P<n>\d)\s?(?:-?\s?(?:х|ти|ий|ой|я|й|ая|ый))?\s?(?:хозя\w*|хоз\.?(?![а-я])|хоз(?![а-я])|владел\w*|вл\.?(?![а-я])"
-    r"|влад\.?(?![а-я])|собственник\w*|собств\.?)",
+    r"|влад\.?(?![а-я])|собственник\w*|собств\.?|owners?\b)",
     re.IGNORECASE,
 )
 _OWNERS_KEY_FIRST = re.compile(
-    rf"(?:{_OWNER_WORDS}|👤|👥)(?:\s*(?:по|в)\s*(?:птс|документам|паспорту))?\s*[:\-–—=]?\s*(?P<n>\d)(?![\d\s\-()]*\d{{3}})(?!\d|[.,]\d)",
+    rf"(?:{_OWNER_WORDS}|👤|👥)(?:\s*(?:по|в)\s*(?:птс|документам|паспорту)|\s+было|\s+всего)?\s*[:\-–—=]?\s*"
+    rf"(?P<n>\d)(?![\d\s\-()]*\d{{3}})(?!\d|[.,]\d)",
     re.IGNORECASE,
 )
+_NUMBER_WORD = "|".join(sorted(_NUMBER_WORDS, key=len, reverse=True))
 _OWNERS_WORD = Words(
-    rf"(?P<w>{'|'.join(sorted(_NUMBER_WORDS, key=len, reverse=True))})\s+(?:{_OWNER_WORDS}|хозяйк\w*)"
+    rf"(?P<w>{_NUMBER_WORD})(?:\s+и\s+(?:единственн\w*|последн\w*))?\s+(?:{_OWNER_WORDS}|хозяйк\w*)"
 )
+# The count after the word: "владелец один", "хозяйка одна", "собственников двое".
+_OWNERS_WORD_AFTER = Words(
+    rf"(?:{_OWNER_WORDS}|хозяйк\w*)(?:\s+по\s+птс)?\s*[:\-–—]?\s*(?P<w>{_NUMBER_WORD})\b(?!\s+(?:из|раз|год))"
+)
+# "один владелец до меня, я второй": the seller counts himself.
+_OWNERS_ME = Words(r"\bя\s+(?P<w>второй|третий|четвертый|пятый)\b(?!\s+(?:раз|год|день|месяц|час|сезон))")
+_OWNER_NEAR = Words(r"владел\w*|хозя\w*|собственник\w*", boundary=False)
 
 
 def parse_owners(text: str) -> int | None:
-    """Owner count: "1 хозяин", "собственников: 2", "один владелец", "2 вл. по ПТС", "первый хозяин" (= 1)."""
+    """Owner count: "1 хозяин", "собственников: 2", "один владелец", "владелец один", "2 вл. по ПТС",
+    "первый хозяин" (= 1), "владельцев было 4", "..., я третий" (after an owner word)."""
+    hit = owners_hit(text)
+    return hit.value if hit else None
+
+
+def owners_hit(text: str) -> Hit | None:
+    """The owner count and the rule that found it (the earliest statement wins)."""
     text = prepare_text(text)
-    hits: list[tuple[int, int]] = []
-    for pattern in (_OWNERS_NUM_FIRST, _OWNERS_KEY_FIRST):
+    hits: list[Hit] = []
+    for rule, pattern in (
+        ("owners:number-first", _OWNERS_NUM_FIRST),
+        ("owners:keyword-first", _OWNERS_KEY_FIRST),
+    ):
         for m in pattern.finditer(text):
             n = int(m.group("n"))
             if 1 <= n <= 9:
-                hits.append((m.start(), n))
+                hits.append(Hit(n, rule, m.start(), m.end()))
                 break
-    word = _OWNERS_WORD.search(text.lower())
-    if word:
-        hits.append((word.start(), _NUMBER_WORDS[word.group("w").lower()]))
-    return min(hits)[1] if hits else None
+    low = text.lower()
+    for rule, words in (("owners:word", _OWNERS_WORD), ("owners:word-after", _OWNERS_WORD_AFTER)):
+        word = words.search(low)
+        if word:
+            hits.append(Hit(_NUMBER_WORDS[word.group("w")], rule, word.start(), word.end()))
+    me = _OWNERS_ME.search(low)
+    if me and _OWNER_NEAR.search(low[max(0, me.start() - 80) : me.end() + 30]):
+        return Hit(_NUMBER_WORDS[me.group("w")], "owners:me", me.start(), me.end())  # the seller's own place
+    return min(hits, key=lambda h: h.start) if hits else None
 
 
 _FUELS: tuple[tuple[str, Words], ...] = (

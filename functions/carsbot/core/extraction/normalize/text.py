@@ -4,6 +4,19 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Hit:
+    """A value a normaliser found, with the rule that produced it and where (for ``carsbot eval``)."""
+
+    value: Any
+    rule: str
+    start: int
+    end: int
+
 
 # ---------------------------------------------------------------------------------------------------
 # Text preparation
@@ -48,13 +61,17 @@ class Words:
         self.negations = negations
 
     def finditer(self, low: str) -> Iterator[re.Match[str]]:
-        for m in self.regex.finditer(low):
+        search = self.regex.search
+        pos = 0
+        while (m := search(low, pos)) is not None:
             start = m.start()
-            if self.boundary and start > 0 and (low[start - 1].isalnum() or low[start - 1] == "_"):
-                continue
-            if self.negations and low[max(0, start - 6) : start].endswith(self.negations):
+            if (self.boundary and start > 0 and (low[start - 1].isalnum() or low[start - 1] == "_")) or (
+                self.negations and low[max(0, start - 6) : start].endswith(self.negations)
+            ):
+                pos = start + 1  # a rejected candidate may hide a good match inside it ("amt, полный")
                 continue
             yield m
+            pos = m.end() if m.end() > start else start + 1
 
     def search(self, low: str) -> re.Match[str] | None:
         return next(self.finditer(low), None)
@@ -105,7 +122,8 @@ def _number(raw: str, *, decimal_unit: bool = False) -> float | None:
 _TOKEN = re.compile(r"[0-9a-zа-я]+(?:['’-][0-9a-zа-я]+)*", re.IGNORECASE)
 # Catalogue tokens split on hyphens: "ВАЗ-2114" -> "ваз 2114", "CX-5" -> "cx 5" (aliases split the same way).
 _CAT_TOKEN = re.compile(r"[0-9a-zа-я]+(?:['’][0-9a-zа-я]+)*", re.IGNORECASE)
-_LOOKALIKE = str.maketrans("авекмнорстухі", "abekmhopctyxi")
+# Cyrillic letters in codes, by look ("Х5", "Е200", "ХС90") or by sound ("ЦС55", "ЛХ570", "Ф7").
+_LOOKALIKE = str.maketrans("авекмнорстухіцлфдгизп", "abekmhopctyxiclfdgizp")
 _HAS_LATIN_OR_DIGIT = re.compile(r"[0-9a-z]")
 
 

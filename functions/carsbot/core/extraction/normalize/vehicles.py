@@ -74,10 +74,14 @@ class _Catalogue:
             return []
         self.max_ngram = max(self.max_ngram, len(words))
         keys = []
-        for form in _cyrillic_forms(words[-1]):
+        forms = _cyrillic_forms(words[-1])
+        if any(ch.isdigit() for ch in words[-1]) and "s" in words[-1]:
+            # A code written in Cyrillic by sound: "ЦС55" normalises to "cc55" (Cyrillic "с" reads as "c").
+            forms.add(words[-1].replace("s", "c"))
+        for form in forms:
             key = " ".join([*words[:-1], form])
             bucket = index.setdefault(key, [])
-            if entry not in bucket:
+            if entry not in bucket and not (form not in _cyrillic_forms(words[-1]) and bucket):
                 bucket.append(entry)
             keys.append(key)
         return keys
@@ -252,3 +256,15 @@ def _fuzzy_vehicle(cat: _Catalogue, tokens: list[tuple[str, int, int]]) -> Vehic
         _ = idx
         return Vehicle(brand, model, model_end, start, fuzzy=True)
     return Vehicle(None, None)
+
+
+def model_mentions(text: str) -> list[tuple[str, int, int]]:
+    """Every distinctive model alias in ``text`` as ``(model, start, end)`` (lists of several cars)."""
+    cat = _catalogue()
+    tokens = _tokens(prepare_text(text))
+    found = []
+    for i, n, entries in _ngram_hits(tokens, cat.models, cat.max_ngram, cat.multi_first):
+        strong = [e for e in entries if not e.weak and e.model]
+        if strong and _digit_model_ok(tokens, i, n):
+            found.append((f"{strong[0].brand} {strong[0].model}", tokens[i][1], tokens[i + n - 1][2]))
+    return found

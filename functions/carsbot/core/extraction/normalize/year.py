@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime
 
-from carsbot.core.extraction.normalize.text import prepare_text
+from carsbot.core.extraction.normalize.text import Hit, prepare_text
 
 MAX_YEAR = datetime.now(UTC).year + 1
 MIN_YEAR = 1950
@@ -49,31 +49,42 @@ def _two_digit_year(yy: int) -> int | None:
 
 
 def parse_year(text: str, *, bare_ok: bool = False) -> int | None:
-    """Model year: "2018 г.", "2018г.в.", "год выпуска: 2018", "18 год" (= 2018).
+    """Model year: "2018 г.", "2018г.в.", "год выпуска: 2018", "18 год" (= 2018), "'17" (= 2017).
 
     A bare "2018" counts only when ``bare_ok`` (the rules engine passes the title line or the
     fragment right after the model, where a bare year is the norm: "Camry 2018").
     """
+    hit = year_hit(text, bare_ok=bare_ok)
+    return hit.value if hit else None
+
+
+def year_hit(text: str, *, bare_ok: bool = False) -> Hit | None:
+    """The model year and the rule that found it (see ``parse_year``)."""
     text = prepare_text(text)
     for m in _YEAR_KEYED.finditer(text):
         raw = m.group("y")
         y = int(raw) if len(raw) == 4 else _two_digit_year(int(raw))
         if y and _valid_year(y):
-            return y
+            return Hit(y, "year:keyword", m.start(), m.end())
     for m in _YEAR_SUFFIXED.finditer(text):
         y = int(m.group("y"))
         strong = re.match(r"\s?(?:г\.?\s?в|гв|г/в)", text[m.end("y") : m.end()], re.IGNORECASE)
         if not strong and _YEAR_BARE_EXCLUDE_LEFT.search(text[max(0, m.start() - 12) : m.start()]):
             continue  # "куплена в 2019 году", "с 2020 г." are not the model year
         if _valid_year(y):
-            return y
+            return Hit(y, "year:suffixed", m.start(), m.end())
     for m in _YEAR_SHORT.finditer(text):
         left = text[max(0, m.start() - 20) : m.start()]
         if _YEAR_SHORT_EXCLUDE_LEFT.search(left):
             continue
         y2 = _two_digit_year(int(m.group("y")))
         if y2 and _valid_year(y2):
-            return y2
+            return Hit(y2, "year:two-digit", m.start(), m.end())
+    if "'" in text or "’" in text:
+        for m in _YEAR_APOSTROPHE.finditer(text):
+            y2 = _two_digit_year(int(m.group("y")))
+            if y2 and _valid_year(y2):
+                return Hit(y2, "year:apostrophe", m.start(), m.end())
     if bare_ok:
         for m in _YEAR_BARE.finditer(text):
             left = text[max(0, m.start() - 12) : m.start()]
@@ -81,5 +92,9 @@ def parse_year(text: str, *, bare_ok: bool = False) -> int | None:
                 continue
             y = int(m.group("y"))
             if _valid_year(y):
-                return y
+                return Hit(y, "year:bare", m.start(), m.end())
     return None
+
+
+# "Соренто '17", "Camry ’19": an apostrophe and two digits is a model year.
+_YEAR_APOSTROPHE = re.compile(r"(?<![\w'’])['’](?P<y>\d{2})(?![\d'’]|\s*(?:км|т\.|тыс|%|см|л\b))")
