@@ -82,5 +82,11 @@ bench: venv
 	$(VENV)/bin/python -m carsbot_dev.monitor.bench
 	$(VENV)/bin/python -m carsbot_dev.bench_payments
 
+## Targeted mutation check: break each guarded guarantee in a temp copy, the tests must fail
+## (docs/testing.md). Slow; not part of make test.
+.PHONY: mutants
+mutants: venv
+	$(VENV)/bin/python -m carsbot_dev.mutants
+
 clean:
 	rm -rf $(VENV) $(SAM_VENV) .venv-3.* .aws-sam .mypy_cache .ruff_cache .pytest_cache

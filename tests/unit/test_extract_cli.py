@@ -186,3 +186,26 @@ def test_eval_bad_corpus_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[s
     assert "line 1: not valid JSON" in capsys.readouterr().err
     assert main(["eval", str(tmp_path / "missing.jsonl")]) == 2
     assert main(["eval", str(CORPUS), "--min-field", "colour=0.5"]) == 2
+
+
+def test_eval_show_errors_names_the_rule_and_words(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Each miss comes with the rule that produced the value and the span of text it read."""
+    corpus = tmp_path / "tiny.jsonl"
+    rows = [  # labels deliberately wrong, so the engine's values are misses
+        {"id": "p1", "text": "Продам Kia Rio 2017, пробег 98 т.км, цена 850 тыс. Казань",
+         "expected": {"is_car_sale": True, "price": 900000, "mileage": 90000, "city": "Самара"}},
+        {"id": "n1", "text": "Куплю Kia Rio 2017, бюджет до 900 тыс", "expected": {"is_car_sale": True}},
+    ]  # fmt: skip
+    corpus.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in rows) + "\n", encoding="utf-8")
+    code = main(["eval", str(corpus), "--engine", "rules", "--check", "--show-errors"])
+    out = capsys.readouterr().out
+    assert code == 1
+    assert "p1 price: expected 900000 got 850000  <- price:keyword «850 тыс.»" in out
+    assert "p1 mileage: expected 90000 got 98000  <- mileage:keyword «пробег 98 т.км»" in out
+    assert 'p1 city: expected "Самара" got "Казань"  <- city:name «Казань»' in out
+    assert "n1 is_car_sale: expected true got false  <- buy_request «куплю»" in out
+    # a labelled sale rejected by the prefilter fails the check and names the rule that rejected it
+    assert "prefilter rejected sale n1  <- buy_request «куплю»" in out
+    assert "the prefilter rejects 1 labelled sale(s): n1" in out

@@ -217,7 +217,8 @@ class LlmExtractor:
                 fields=rules_fields.model_copy(update=update),
                 engine="rules",
                 prefiltered=True,
-                notes=[f"prefilter: {verdict.reason or 'rejected'}"],
+                notes=[f"prefilter: {verdict.rule or verdict.reason or 'rejected'}"],
+                trace={"is_car_sale": f"prefilter: {verdict.rule or verdict.reason or 'rejected'}"},
             )
 
         api_key, lookup_error = self._api_key()

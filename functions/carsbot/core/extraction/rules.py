@@ -629,4 +629,4 @@ class RulesExtractor:
 
     def extract(self, text: str, *, deadline: float | None = None) -> ExtractionResult:
         fields = extract_rules(text)  # no I/O: the deadline does not matter
-        return ExtractionResult(fields=fields, engine="rules", llm_calls=0)
+        return ExtractionResult(fields=fields, engine="rules", llm_calls=0, trace=explain(text))
