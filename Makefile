@@ -11,7 +11,7 @@ PY_DIRS := $(wildcard functions monitor dev tests infra)
 # sam build needs an interpreter matching the Lambda runtime (python3.12) on PATH.
 PY312_DIR := $(dir $(firstword $(wildcard $(HOME)/.pyenv/versions/3.12*/bin/python3.12) $(shell command -v python3.12 2>/dev/null)))
 
-.PHONY: venv demo test lint typecheck unit quality compat template sam-build bench clean
+.PHONY: venv demo test lint typecheck unit quality compat template sam-build bench clean deploy-check
 
 $(VENV)/.installed: pyproject.toml dev/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -47,6 +47,11 @@ template: venv $(SAM_VENV)/.installed
 	$(SAM_VENV)/bin/sam validate --lint --template template.yaml --region eu-central-1
 	$(MAKE) sam-build
 
+## Everything checkable offline before `sam deploy` (docs/operations.md "Deploy safety"): template lint,
+## sam build, every secret the code reads is declared, every setting a function reads is set for it.
+deploy-check: template
+	$(VENV)/bin/python -m carsbot_dev.deploy_check
+
 ## One package per function (functions/Makefile), with the dependency versions installed in .venv.
 sam-build: venv $(SAM_VENV)/.installed
 	mkdir -p .aws-sam
@@ -81,6 +86,7 @@ bench: venv
 	$(VENV)/bin/python -m carsbot_dev.bench
 	$(VENV)/bin/python -m carsbot_dev.monitor.bench
 	$(VENV)/bin/python -m carsbot_dev.bench_payments
+	$(VENV)/bin/python -m carsbot_dev.bench_cost
 
 ## Targeted mutation check: break each guarded guarantee in a temp copy, the tests must fail
 ## (docs/testing.md). Slow; not part of make test.

@@ -1,4 +1,4 @@
-"""The alarm notifier: a real SNS event of a CloudWatch alarm change -> the admin chat via the Bot API stand-in;
+"""The alarm notifier: a real SNS event of an alarm change -> the admin chat through the Bot API stand-in;
 a Bot API outage is retried (adapter, then Lambda) and ends in the notifier's DLQ."""
 
 from __future__ import annotations
@@ -113,8 +113,12 @@ def _functions_on_path() -> None:
         sys.path.insert(0, str(ROOT / "functions"))
 
 
-def test_alarm_and_ok_reach_the_admin_chat(aws: LocalStack, standin: BotApiStandin, waits: list[float]) -> None:
-    alarm = invoke_async(aws, "AlarmsFunction", sns_event("ALARM", "OK", "Threshold Crossed: 1 datapoint [2.0]"))
+def test_alarm_and_ok_reach_the_admin_chat(
+    aws: LocalStack, standin: BotApiStandin, waits: list[float]
+) -> None:
+    alarm = invoke_async(
+        aws, "AlarmsFunction", sns_event("ALARM", "OK", "Threshold Crossed: 1 datapoint [2.0]")
+    )
     ok = invoke_async(aws, "AlarmsFunction", sns_event("OK", "ALARM", "Threshold Crossed: 1 datapoint [0.0]"))
 
     assert alarm.succeeded and ok.succeeded and alarm.attempts == ok.attempts == 1
@@ -124,7 +128,9 @@ def test_alarm_and_ok_reach_the_admin_chat(aws: LocalStack, standin: BotApiStand
     first, second = (strip_html(c.params["text"]) for c in sent)
     assert first.startswith("🔴 ТРЕВОГА · carsbot-local")
     assert "Посты не обработаны (DLQ постов не пуст)" in first
-    assert "carsbot dlq show posts --stage local" in first and "carsbot dlq redrive posts --stage local" in first
+    assert (
+        "carsbot dlq show posts --stage local" in first and "carsbot dlq redrive posts --stage local" in first
+    )
     assert "Инструкция: docs/operations.md → «DLQ growth»" in first
     assert "Threshold Crossed: 1 datapoint [2.0]" in first and "2026-12-01 09:41 UTC · было OK" in first
     assert second.startswith("✅ НОРМА · carsbot-local") and "снова в норме" in second
@@ -158,7 +164,9 @@ def test_bot_api_outage_ends_in_the_dlq(
     dead = client("sqs").receive_message(QueueUrl=dlq, MessageAttributeNames=["All"])["Messages"]
     assert json.loads(dead[0]["Body"]) == event
     assert "Internal Server Error" in dead[0]["MessageAttributes"]["ErrorMessage"]["StringValue"]
-    client("sqs").change_message_visibility(QueueUrl=dlq, ReceiptHandle=dead[0]["ReceiptHandle"], VisibilityTimeout=0)
+    client("sqs").change_message_visibility(
+        QueueUrl=dlq, ReceiptHandle=dead[0]["ReceiptHandle"], VisibilityTimeout=0
+    )
 
     with operator_shell():
         assert main(["dlq", "show", "alarm-notify", "--stage", "local"]) == 0

@@ -309,7 +309,11 @@ def _resolve(value: Any, info: StackInfo) -> str | None:
         result = re.sub(r"\$\{([^}!]+)\}", substitute, str(text))
         return None if missing else result
     if function == "Fn::Join" and isinstance(argument, list) and len(argument) == 2:
-        parts = [_resolve(item, info) for item in argument[1]]
+        items = argument[1]
+        if isinstance(items, Mapping):  # a list parameter (CommaDelimitedList) or another list intrinsic
+            joined = _resolve(items, info)
+            items = joined.split(",") if joined is not None else [None]
+        parts = [_resolve(item, info) if item is not None else None for item in items]
         return None if any(p is None for p in parts) else str(argument[0]).join(p or "" for p in parts)
     return None
 
