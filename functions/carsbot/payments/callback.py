@@ -180,6 +180,8 @@ class NotificationProcessor:
             )
         if result.credited:
             add_metric("PaymentCredited")
+            if payment.currency == "RUB":  # the dashboard's revenue widget (YooKassa payments, roubles)
+                add_metric("RevenueRub", float(payment.amount), "None")
             logger.info("payment credited", extra={"payment_id": payment.id, "order_id": order_id})
             return CallbackAnswer(200, "credited")
         return CallbackAnswer(200, "duplicate")
