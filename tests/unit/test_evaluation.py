@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 
 import pytest
 
@@ -119,6 +120,32 @@ def test_prefilter_rates() -> None:
     assert (rates.negatives_rejected, rates.negatives, rates.positives_rejected) == (1, 2, 0)
     assert rates.negative_rejection == pytest.approx(0.5)
     assert rates.positive_rejection == 0.0
+
+
+def test_prefilter_rates_keep_the_rule_that_rejected_a_sale() -> None:
+    @dataclass
+    class Verdict:
+        reject: bool
+        rule: str | None
+
+    posts = [post("a", True), post("b", True), post("c", False)]
+    rates = ev.prefilter_rates(posts, lambda text: Verdict(text != "text b", "credit «автокредит»"))
+    assert rates.positives_rejected == 1 and rates.negatives_rejected == 1
+    assert rates.rejected_positives == (("a", "credit «автокредит»"),)
+    assert "prefilter rejected sale a  <- credit «автокредит»" in ev.format_report(
+        ev.EvalReport(), rates=rates
+    )
+
+
+def test_mismatches_carry_the_rule_from_the_trace() -> None:
+    got = result(True, price=90_000)
+    got.trace = {"price": "price:keyword «цена 90 тыс»", "is_car_sale": "sale: car score 5 >= 3.5"}
+    report = ev.evaluate([(post("a", True, price=100_000), got), (post("b", False), result(True))])
+    by_field = {m.field: m for m in report.mismatches}
+    assert by_field["price"].rule == "price:keyword «цена 90 тыс»"
+    text = ev.format_report(report, show_mismatches=10)
+    assert "a price: expected 100000 got 90000  <- price:keyword «цена 90 тыс»" in text
+    assert "b is_car_sale: expected false got true" in text
 
 
 def test_parse_corpus_and_its_errors() -> None:

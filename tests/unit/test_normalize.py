@@ -595,3 +595,176 @@ def test_catalogue_models_added_for_the_holdout(text: str, brand: str, model: st
 def test_weak_new_aliases_need_their_brand() -> None:
     assert nz.find_vehicle("Я москвич, продаю дачу").brand is None  # "москвич" is also a Moscow resident
     assert nz.find_vehicle("есть шанс успеть").brand is None  # "шанс" only after ZAZ
+
+
+# --- issue 13: notations seen in independent posts ----------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "price"),
+    [
+        ("фокус 2013 мех 1460т", 1_460_000),  # thousands glued to "т", 4-5 digits
+        ("прошу 640 тыщ, торг", 640_000),
+        ("цена 1.15кк", 1_150_000),
+        ("отдам за 3 ляма 200 тыс", 3_200_000),
+        ("Гранта 2019, 455 000р торг", 455_000),
+        ("Было 1 780 000 — стало 1 690 000 ₽", 1_690_000),
+        ("❌ 2 100 000\n✅ 1 990 000", 1_990_000),
+        ("Цена 1 240 000 ₽ (была 1 300 000 ₽)", 1_240_000),
+        ("1 540 000 руб (≈ $16 800)", 1_540_000),  # the dollar figure is never the price
+        ("€14 000 или 1 320 000 руб", 1_320_000),
+        ("Платёж от 21 500 ₽ в месяц. Цена 1 750 000", 1_750_000),
+        ("обмен с доплатой 250 000, цена 990 000", 990_000),
+        ("Kia K5 2.5 194 л.с., 2 640 000 ₽", 2_640_000),
+        ("владельца - 1 130 000 ₽", 1_130_000),  # a dash after a word is not a range
+        ("цена 870 тыс. Смоленск", 870_000),  # "См..." after an amount is a town, not centimetres
+    ],
+)
+def test_prices_from_independent_posts(text: str, price: int) -> None:
+    assert nz.parse_price(text) == price
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["✅ 1.6 АКПП", "кредит от 12 400 ₽/мес", "первый взнос 250 000 при покупке в кредит", "$9 800"],
+)
+def test_not_prices(text: str) -> None:
+    assert nz.parse_price(text) is None
+
+
+def test_auction_grade_is_not_a_market_price() -> None:
+    assert nz.parse_market_price("оценка 4.5, цена 990 000") is None
+    assert nz.parse_market_price("по рынку 1 600 000, цена 1 450 000") == 1_600_000
+
+
+@pytest.mark.parametrize(
+    ("text", "km"),
+    [
+        ("пробег 265 тыс, 2 хозяина", 265_000),
+        ("1.6 мех 187т 290тыс торг", 187_000),  # "187т": glued thousands are the mileage
+        ("140 тыщ пробег", 140_000),
+        ("пробег родной 95, без скруток", 95_000),
+        ("пробег сейчас 187 000, родной", 187_000),
+        ("140т пробег 560 тыщ", 140_000),  # the figure before the keyword carried the unit
+        ("пробег 72 000 миль (115 800 км)", 115_800),  # a stated km figure wins
+        ("пробег 40 000 миль", 64_374),  # miles alone are converted
+        ("на одном заряде 420 км, пробег 18 000 км", 18_000),
+        ("масло каждые 7 500 км, пробег 91 000 км", 91_000),
+        ("Пробег: 154 000\nХозяев: 2", 154_000),
+    ],
+)
+def test_mileage_from_independent_posts(text: str, km: int) -> None:
+    assert nz.parse_mileage(text) == km
+
+
+@pytest.mark.parametrize("text", ["запас хода 510 км", "оценка 4", "пробег 2 хоз", "ТО каждые 10 000 км"])
+def test_mileage_decoys(text: str) -> None:
+    assert nz.parse_mileage(text) is None
+
+
+@pytest.mark.parametrize(
+    ("text", "year"),
+    [
+        ("Хонда Аккорд '09, 2.4", 2009),
+        ("Рио 16 года, 1.6", 2016),
+        ("г/в 2011, пробег 150", 2011),
+        ("покупал в 2020 году, машина 2018 года выпуска", 2018),
+        ("гарантия до 2026 г., 2023 г.в.", 2023),
+    ],
+)
+def test_years_from_independent_posts(text: str, year: int) -> None:
+    assert nz.parse_year(text) == year
+
+
+@pytest.mark.parametrize(
+    ("text", "litres"),
+    [
+        ("Мотор 1.6Т, робот", 1.6),
+        ("Tiguan 2.0тси DSG", 2.0),
+        ("Santa Fe 2.2d, 8АКПП", 2.2),
+        ("1796 см³, 140 л.с.", 1.8),
+        ("инжектор 1.5, механика", 1.5),
+        ("1.7 инжектор", 1.7),
+        ("3.6 FSI quattro", 3.6),
+        ("гибрид DM-i 1.5, пробег", 1.5),
+    ],
+)
+def test_engines_from_independent_posts(text: str, litres: float) -> None:
+    assert nz.parse_engine_volume(text) == litres
+
+
+@pytest.mark.parametrize(
+    "text", ["150 л.с.", "батарея 82 кВт·ч", "грузоподъемность 1.5т", "мощность 2.1 кВт"]
+)
+def test_not_engines(text: str) -> None:
+    assert nz.parse_engine_volume(text) is None
+
+
+@pytest.mark.parametrize(
+    ("text", "owners"),
+    [
+        ("владелец один, гаражное хранение", 1),
+        ("Хозяйка одна, не курила", 1),
+        ("купил у первого хозяина, я второй", 2),
+        ("Владельцев было 3, я последний", 3),
+        ("ПТС дубликат, владельцев 2", 2),
+        ("я первый и единственный владелец", 1),
+        ("2 owners", 2),
+    ],
+)
+def test_owners_from_independent_posts(text: str, owners: int) -> None:
+    assert nz.parse_owners(text) == owners
+
+
+@pytest.mark.parametrize("text", ["от собственника", "владелец продаёт сам", "я второй раз пишу"])
+def test_owner_words_without_a_count(text: str) -> None:
+    assert nz.parse_owners(text) is None
+
+
+@pytest.mark.parametrize(
+    ("text", "drive"),
+    [
+        ("1.5 вариатор полный 120 тыс", "awd"),
+        ("• 1.5T • робот 7DCT • передний", "fwd"),
+        ("передний бампер", None),
+    ],
+)
+def test_drive_from_list_items(text: str, drive: str | None) -> None:
+    assert nz.parse_drive(text) == drive
+
+
+@pytest.mark.parametrize(
+    ("text", "brand", "model"),
+    [
+        ("Чанган ЦС75 2021", "Changan", "CS75"),  # a code written in Cyrillic by sound
+        ("Лексус ЛХ570 2014", "Lexus", "LX"),
+        ("Хавал Ф7х 2022", "Haval", "F7x"),
+        ("Вольво ХС60 2015", "Volvo", "XC60"),
+        ("Ауди А7 спортбэк 2014", "Audi", "A7"),
+        ("Рено Степвей 2020", "Renault", "Sandero"),  # a trim names its model
+        ("Шкода Актавия 2012", "Skoda", "Octavia"),  # typos through rapidfuzz
+        ("Волгу 31105 продаю, движок крайслер", "GAZ", "Volga"),  # the car named first wins
+    ],
+)
+def test_models_from_independent_posts(text: str, brand: str, model: str) -> None:
+    vehicle = nz.find_vehicle(text)
+    assert (vehicle.brand, vehicle.model) == (brand, model)
+
+
+def test_phones_never_span_lines() -> None:
+    assert nz.extract_phones("ул. Гагарина 41/3\n8 (4852) 20-30-40") == ["+74852203040"]
+
+
+def test_channel_handles_are_not_seller_usernames() -> None:
+    text = "Продам Рио, 8 900 000 11 22, @ivan_rio\n\n———\n📢 @auto_kazan_channel\n@kazan_auto_news"
+    assert nz.extract_usernames(text) == ["ivan_rio"]
+
+
+def test_every_normaliser_reports_its_rule_and_words() -> None:
+    hit = nz.mileage_hit("Камри, пробег 98 т.км")
+    assert hit is not None and (hit.value, hit.rule) == (98_000, "mileage:keyword")
+    assert "Камри, пробег 98 т.км"[hit.start : hit.end] == "пробег 98 т.км"
+    year = nz.year_hit("Соренто '17")
+    assert year is not None and (year.value, year.rule) == (2017, "year:apostrophe")
+    city = nz.city_hit("Авто в Бугульме")
+    assert city is not None and (city.value, city.rule) == ("Бугульма", "city:marker")

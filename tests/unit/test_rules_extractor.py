@@ -13,6 +13,7 @@ from carsbot.core.extraction.rules import (
     PrefilterVerdict,
     RulesExtractor,
     classify,
+    explain,
     extract_rules,
     prefilter,
 )
@@ -301,3 +302,71 @@ def test_electric_car_has_no_engine_volume() -> None:
         None,
         54_000,
     )
+
+
+@pytest.mark.parametrize(
+    ("text", "reason"),
+    [
+        ("Электромобиль детский Range Rover, 12V, пульт для родителей, до 30 кг. 19 500 ₽", "toy"),
+        ("Модель Волга ГАЗ-21 1:43, металл, 1200 р.", "toy"),
+        ("Радиоуправляемый Ford Raptor, 4WD, 50 км/ч, 2 АКБ, 12 000 руб", "toy"),
+        ("КАСКО на Kia Rio 2020 от 27 000 ₽ в год, ОСАГО за 5 минут, звоните", "insurance"),
+        ("Автокредит от 4,9%! Пример: Skoda Rapid 2021 — 14 900 ₽/мес, первый взнос 0", "credit"),
+        ("Поздравляем Марину с покупкой Mazda CX-5 2018! Спасибо, что выбрали наш салон", "congratulation"),
+        ("Отзыв клиента: взяли у вас Kia Sorento 2019 с пробегом 70 тыс, всё отлично", "congratulation"),
+        ("Топ-3 седана до 800 тысяч: Солярис 2015, Рио 2015, Поло 2016. Какой возьмёте?", "list"),
+        ("В наличии: Camry 2019, Corolla 2018, RAV4 2020, Prado 2017. Звоните 8 900 111 22 33", "list"),
+        ("Куплю Hyundai Tucson 2019-2021, 2.0 АКПП, 4WD, до 70 т.км, один хозяин, до 2.5 млн", "buy_request"),
+        ("Нужен Ford Focus 3 универсал, 1.6 мех, 2013-2015, бюджет 700 тыс. Тула", "buy_request"),
+    ],
+)
+def test_posts_about_cars_that_are_not_sales(text: str, reason: str) -> None:
+    is_sale, got, _ = classify(text)
+    assert (is_sale, got) == (False, reason)
+    verdict = prefilter(text)
+    if verdict.reject:
+        assert verdict.rule and verdict.rule.startswith(reason)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # dealer cards: credit, trade-in, guarantees and many ✅ lines around one concrete car
+        "✅ Skoda Karoq 2021\n✅ 1.4 TSI, автомат\n✅ пробег 41 000 км\n✅ 1 владелец\n"
+        "✅ кредит от 17 000 ₽/мес\n✅ трейд-ин\n💰 2 390 000 ₽\nАвтосалон «Магистраль», Пермь",
+        "Автосалон предлагает: Nissan Terrano 2018, 2.0 МКПП 4WD, пробег 88 тыс, 2 владельца. "
+        "Одобрение кредита за 30 минут, гарантия 6 месяцев. Цена 1 290 000",
+        # a sale without a stated price
+        "Продам Mitsubishi ASX 2014, 1.8 вариатор, пробег 121 тыс. км, 2 хозяина. Цена в ЛС. Омск",
+        "Hyundai Elantra 2017 1.6 AT, пробег 93 000 км, цена по запросу, @elantra_seller",
+    ],
+)
+def test_dealer_cards_and_unpriced_sales_are_sales(text: str) -> None:
+    is_sale, reason, _ = classify(text)
+    assert is_sale, reason
+    assert prefilter(text).reject is False
+
+
+def test_unpriced_sale_has_no_price() -> None:
+    fields = extract_rules("Продам Kia Ceed 2016, 1.6 АКПП, пробег 99 тыс. км. Стоимость в личку. Тверь")
+    assert fields.is_car_sale and fields.price is None and fields.mileage == 99_000
+
+
+def test_below_market_beside_a_price_gives_the_market_price() -> None:
+    fields = extract_rules(
+        "Kia Optima 2017, 2.4 АКПП, пробег 120 тыс, 1 хозяин. Цена 1 640 000, ниже рынка на 150к"
+    )
+    assert (fields.price, fields.market_price) == (1_640_000, 1_790_000)
+
+
+def test_digit_model_is_not_the_year() -> None:
+    fields = extract_rules("Продаю Peugeot 3008, 1.6 АКПП, пробег 140 тыс, 980 000 руб")
+    assert (fields.brand, fields.model, fields.year) == ("Peugeot", "3008", None)
+
+
+def test_explain_names_rule_and_words_for_each_field() -> None:
+    trace = explain("Продам Ладу Весту 2019, пробег 66 тыс. км, цена 980 000 руб. Россошь")
+    assert trace["price"] == "price:keyword «980 000 руб.»"
+    assert trace["mileage"] == "mileage:keyword «пробег 66 тыс. км»"
+    assert trace["city"] == "city:name «Россошь»"
+    assert trace["is_car_sale"].startswith("sale: car score")

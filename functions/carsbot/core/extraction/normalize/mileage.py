@@ -15,7 +15,7 @@ _KM_UNIT = (
 _MILEAGE_UNIT = re.compile(rf"{_NUM_START}(?P<num>{_NUM})\s?{_KM_UNIT}(?![а-яa-z])", re.IGNORECASE)
 _MILEAGE_KEY = re.compile(
     rf"(?:пробег\w*|🛣️?|одометр\w*|mileage)(?:\s*(?:по\s+одометру|по\s+рф|оригинальный|реальный|родной|всего|"
-    rf"около|примерно|честный|небольшой|маленький|:|-|—|–|~|≈))*\s*(?P<num>{_NUM})\s?"
+    rf"около|примерно|честный|небольшой|маленький|сейчас|на\s+сегодня|на\s+данный\s+момент|:|-|—|–|~|≈))*\s*(?P<num>{_NUM})\s?"
     rf"(?P<unit>{_KM_UNIT[len('(?P<kunit>') : -1]}|тыс\.?|тыщ\w*|тысяч\w*|т\.?|[кk])?(?![а-яa-z\d])",
     re.IGNORECASE,
 )
@@ -35,7 +35,10 @@ def _km(value: float, unit: str | None) -> int:
     return round(value)
 
 
+# "пробег 1 сезон" (tyres), "пробег 2 года": a duration, not kilometres.
 _MILEAGE_NOT_KM = re.compile(r"\s*(?:сезон|год|лет|мес|недел|дн[яе]|дней|раз|час|мото)", re.IGNORECASE)
+# "...пробег 2 хоз": the owners' count, on the same line.
+_OWNERS_AFTER = re.compile(r"[ \t]*(?:хоз|влад|вл\b|вл\.|собств)", re.IGNORECASE)
 _MILEAGE_BEFORE_KEY = re.compile(
     rf"{_NUM_START}(?P<num>{_NUM})\s?(?P<unit>тыс\w*\.?|тыщ\w*|т\.?|[кk])?\s*(?:км\.?\s*)?пробег\w*",
     re.IGNORECASE,
@@ -74,8 +77,8 @@ def mileage_hit(text: str) -> Hit | None:
             unit and re.match(r"^\.?\s?р(?![а-я])", right, re.IGNORECASE)
         ):
             continue  # "пробег 430т.р." reads as money
-        if not unit and _MILEAGE_NOT_KM.match(right):
-            continue  # "пробег 1 сезон" (tyres), "пробег 2 года": a duration, not kilometres
+        if not unit and (_MILEAGE_NOT_KM.match(right) or (value < 10 and _OWNERS_AFTER.match(right))):
+            continue  # "пробег 1 сезон" (tyres), "пробег 2 года", "пробег 2 хоз": not kilometres
         if 0 <= km <= MAX_MILEAGE:
             return Hit(km, "mileage:keyword", m.start(), m.end())
     if before is not None:

@@ -50,8 +50,8 @@ _GRADE = re.compile(r"оценк\w*\s*[:\-]?\s*$", re.IGNORECASE)
 _GLUED_THOUSANDS = re.compile(r"^\d{4,5}$")
 _MONEY_EXCLUDE_RIGHT = re.compile(
     r"^\s*(?:/\s*мес|в\s+мес|в\s+месяц|руб\w*\s*/\s*мес|₽\s*/\s*мес|в\s+год|в\s+сутки|/\s*сут|за\s+сутки|в\s+день"
-    r"|/\s*день|/\s*час|в\s+час|в\s+подарок|км|т\.?\s?км|тыс\.?\s*км|л\.с|лс\b|hp\b|км/ч|куб|см|мм|шт|%|кг"
-    r"|литр|за\s+(?:штуку|шт|комплект|литр))",
+    r"|/\s*день|/\s*час|в\s+час|в\s+подарок|км(?![а-я])|т\.?\s?км|тыс\.?\s*км|л\.с|лс\b|hp\b|км/ч|куб(?![а-я])"
+    r"|см(?![а-я])|см3|см³|мм(?![а-я])|шт(?![а-я])|%|кг(?![а-я])|литр|за\s+(?:штуку|шт|комплект|литр))",
     re.IGNORECASE,
 )
 # The word "пробег" right after an amount, not itself followed by a number ("98 тыс. пробег, 1 250 000").
@@ -94,6 +94,7 @@ def _scale(value: float, *, mln: bool, thou: bool, rub: bool, keyed: bool) -> in
 # does not give a role to an amount after it.
 _SENTENCE_END = re.compile(r"[a-zа-я]{5}[.!?]\s+(?:[A-ZА-Я]|$)")
 _NUMBER_BEFORE_KEY = re.compile(r"\d\s*(?:тыс\w*\.?|т\.?|[кk]|км\.?)?\s*$", re.IGNORECASE)
+_MILEAGE_BEFORE_NEW = re.compile(r"(?:пробег\w*|одометр\w*)\s*$", re.IGNORECASE)
 _UNIT_BEFORE_KEY = re.compile(r"\d\s*(?:тыс\w*\.?|тыщ\w*|т\.?|[кk]|км\.?)\s*$", re.IGNORECASE)
 
 
@@ -104,6 +105,8 @@ def _last_event(left: str) -> str | None:
         last = event
     if last is None or any(ch.isdigit() for ch in left[last.end() :]):
         return None
+    if last.lastgroup == "new" and _MILEAGE_BEFORE_NEW.search(left, 0, last.start()):
+        return "mileage"  # "Пробег сейчас 187 000": the mileage now, not a new price
     if _SENTENCE_END.search(left, last.end()):
         return None  # "все ТО по регламенту. Хотелка 3.1 млн": the keyword belongs to an earlier sentence
     if last.lastgroup == "mileage" and (

@@ -187,17 +187,31 @@ def find_vehicle(text: str) -> Vehicle:
         if anywhere is not None:
             mi, mn, model = anywhere
             return Vehicle(brand, model, tokens[mi + mn - 1][2], tokens[i][1])
+        earlier = _strong_model(model_hits, tokens, before=i)
+        if earlier is not None:  # "Волгу 31105 ... двигатель 2.4 крайслер": the car named first wins
+            return earlier
         fuzzy_model = _fuzzy_model(cat, brand, tokens[i + n : i + n + 3])
         if fuzzy_model is not None:
             j, model = fuzzy_model
             return Vehicle(brand, model, tokens[i + n + j][2], tokens[i][1], fuzzy=True)
         return Vehicle(brand, None, tokens[i + n - 1][2], tokens[i][1])
+    return _strong_model(model_hits, tokens) or _fuzzy_vehicle(cat, tokens)
+
+
+def _strong_model(
+    model_hits: list[tuple[int, int, list[_Alias]]],
+    tokens: list[tuple[str, int, int]],
+    before: int | None = None,
+) -> Vehicle | None:
+    """The first distinctive model alias (it implies its brand), optionally only before token ``before``."""
     for i, n, entries in model_hits:
+        if before is not None and i >= before:
+            return None
         strong = [e for e in entries if not e.weak and e.model]
         if strong and _digit_model_ok(tokens, i, n):
             e = strong[0]
             return Vehicle(e.brand, e.model, tokens[i + n - 1][2], tokens[i][1])
-    return _fuzzy_vehicle(cat, tokens)
+    return None
 
 
 def _fuzzy_model(cat: _Catalogue, brand: str, window: list[tuple[str, int, int]]) -> tuple[int, str] | None:
