@@ -6,9 +6,9 @@ import json
 from datetime import UTC, datetime, timedelta
 
 from carsbot.adapters.aws import client
-from carsbot.adapters.db import ListingModel, PostModel
+from carsbot.adapters.db import DedupModel, ListingModel, PostModel
 from carsbot.config import get_settings
-from carsbot.core.contracts import ListingMessage, PostKind, QueuedPost
+from carsbot.core.contracts import ListingMessage, PostKind, QueuedPost, listing_id_of
 from carsbot_dev.local.runner import LocalLambdaRunner
 from carsbot_dev.local.stack import LocalStack
 
@@ -214,3 +214,97 @@ def test_filters_reject_keywords_before_extract(aws: LocalStack) -> None:
     assert (cheap.status, cheap.reason) == ("rejected", "filter:price_below_min")
     assert PostModel.get("1001:71").reason == "filter:price_below_min"
     assert service.process(post(1001, 72, SALE)).status == "listing"
+
+
+# ------------------------------------------------------------------ each guarantee on its own
+
+
+def test_dup_lookup_alone_leaves_no_listing_row(aws: LocalStack, runner: LocalLambdaRunner) -> None:
+    # A copy processed after the original is caught by the lookup, before any listing is built: the
+    # fingerprint claim would catch it too, but only after storing a listing row for it.
+    enqueue(post(1001, 80, SALE))
+    drain_extract(runner)
+    enqueue(post(2002, 9, SALE_COPY, minutes=30))
+    drain_extract(runner)
+
+    copy = PostModel.get("2002:9")
+    assert copy.status == "duplicate" and copy.listing_id == PostModel.get("1001:80").listing_id
+    assert ListingModel.count(listing_id_of("2002:9")) == 0
+    assert list(DedupModel.scan(DedupModel.listing_id == listing_id_of("2002:9"))) == []  # claimed nothing
+    assert len(publish_messages()) == 1
+
+
+def test_dup_claim_alone_decides_concurrent_copies(aws: LocalStack) -> None:
+    # Two copies of one car processed at the same time: both look up before either has claimed its
+    # fingerprints, so only the conditional claim can tell them apart. The interleaving is forced by
+    # running copy B to the end while copy A stores its listing (between A's lookup and A's claim).
+    from carsbot.adapters.db.listings import ListingsRepository
+    from carsbot.core.extraction.rules import RulesExtractor
+    from carsbot.pipeline.extract import ExtractService
+
+    settings = get_settings()
+    sent: list[ListingMessage] = []
+
+    def send(url: str, message: ListingMessage) -> str:
+        sent.append(message)
+        return "m"
+
+    copy_b = post(2002, 10, SALE_COPY)
+    other = ExtractService(settings, RulesExtractor(), send)
+
+    class Interleaved(ListingsRepository):
+        def create(self, listing: ListingModel) -> ListingModel:
+            if listing.post_id == "1001:81":
+                assert other.process(copy_b).status == "listing"  # B wins: looked up, stored, claimed
+            return super().create(listing)
+
+    service = ExtractService(settings, RulesExtractor(), send, listings=Interleaved())
+    outcome = service.process(post(1001, 81, SALE))
+
+    winner = listing_id_of(copy_b.post_id)
+    assert (outcome.status, outcome.listing_id) == ("duplicate", winner)
+    assert [(m.action, m.listing_id) for m in sent] == [("publish", winner)]  # only the winner is queued
+    loser = ListingModel.get(listing_id_of("1001:81"))
+    assert loser.status == "duplicate"  # stored before the claim, never published
+    assert ListingModel.get(winner).duplicate_post_ids == {"1001:81"}
+
+
+def test_extract_idempotency_observed(aws: LocalStack, runner: LocalLambdaRunner) -> None:
+    import hashlib
+
+    sale = post(1001, 90, SALE)
+    enqueue(sale)
+    drain_extract(runner)
+    assert [m.action for m in publish_messages()] == ["publish"]
+    listing_id = PostModel.get(sale.post_id).listing_id
+
+    PostModel(sale.post_id).delete()  # the pipeline's own record of the post is gone...
+    enqueue(sale)  # ...and the same post is delivered again
+    drain_extract(runner)
+
+    assert PostModel.count(sale.post_id) == 0  # the idempotency layer answered: nothing created
+    assert publish_messages() == []  # and nothing queued
+    assert ListingModel.get(listing_id).status == "pending"
+    key_hash = hashlib.md5(json.dumps("1001:90").encode(), usedforsecurity=False).hexdigest()
+    items = client("dynamodb").scan(TableName=get_settings().idempotency_table)["Items"]
+    (record,) = [i for i in items if i["id"]["S"].endswith("#" + key_hash)]  # keyed channel_id:message_id
+    assert "process_post" in record["id"]["S"] and record["status"]["S"] == "COMPLETED"
+
+
+def test_decided_post_is_not_redone(aws: LocalStack) -> None:
+    # Below the idempotency layer (e.g. a redelivery after its record expired): the stored post row says
+    # the post was decided, so nothing is extracted, stored or queued again.
+    from carsbot.core.extraction.rules import RulesExtractor
+    from carsbot.pipeline.extract import ExtractService
+
+    sent: list[ListingMessage] = []
+
+    def send(url: str, message: ListingMessage) -> str:
+        sent.append(message)
+        return "m"
+
+    service = ExtractService(get_settings(), RulesExtractor(), send)
+    first = service.process(post(1001, 95, SALE))
+    again = service.process(post(1001, 95, SALE))
+    assert first.status == again.status == "listing" and again.listing_id == first.listing_id
+    assert [m.action for m in sent] == ["publish"]

@@ -17,7 +17,7 @@ import pytest
 
 from carsbot.adapters.aws import client
 from carsbot.adapters.db import ChannelModel, ListingModel, StateModel
-from carsbot.adapters.telegram_bot import ChannelBot
+from carsbot.adapters.telegram_bot import ChannelBot, RetryableTelegramError
 from carsbot.config import get_settings, reset_settings
 from carsbot.core.contracts import ListingMessage
 from carsbot.pipeline.publish import Publisher, RateLimitedError
@@ -156,7 +156,44 @@ def test_retry_after_429_is_honoured(api: BotApiStandin, runner: LocalLambdaRunn
     sends = api.calls_of("sendMessage")
     assert [c.status for c in sends] == [429, 200]
     assert sends[0].params["text"] == sends[1].params["text"]
+    assert sends[1].at - sends[0].at >= 1.0  # it waited the retry_after Telegram asked for
     assert list(ListingModel.get(listing.listing_id).published_message_ids) == [1]
+
+
+def test_retry_after_wait_is_the_asked_one(api: BotApiStandin) -> None:
+    sleeps: list[float] = []
+    api.fail_next(429, retry_after=7, method="sendMessage")
+    with ChannelBot(TOKEN, api_base=api.base_url, sleep=sleeps.append) as bot:
+        sent = bot.send_text(CHANNEL, "<b>hello</b>")
+    assert sleeps == [7.0]  # exactly the server's retry_after, before the one retry
+    assert [c.status for c in api.calls_of("sendMessage")] == [429, 200] and sent.message_ids == [1]
+
+    api.fail_next(429, retry_after=45, method="sendMessage")  # longer than the inline wait: not slept
+    bot = ChannelBot(TOKEN, api_base=api.base_url, sleep=sleeps.append)
+    with bot, pytest.raises(RetryableTelegramError) as err:
+        bot.send_text(CHANNEL, "<b>again</b>")
+    assert err.value.retry_after == 45.0 and sleeps == [7.0]
+
+
+def test_claim_race_two_workers_one_send(api: BotApiStandin, aws: LocalStack) -> None:
+    listing = make_listing()
+    # Two deliveries of the same message, each read the listing while it was still pending.
+    first_view = ListingModel.get(listing.listing_id, consistent_read=True)
+    second_view = ListingModel.get(listing.listing_id, consistent_read=True)
+    assert first_view.status == second_view.status == "pending"
+
+    def bot() -> ChannelBot:
+        return ChannelBot(TOKEN, api_base=api.base_url)
+
+    with Publisher(bot_factory=bot) as one, Publisher(bot_factory=bot) as other:
+        won = one.publish(first_view)
+        lost = other.publish(second_view)
+
+    assert won.result == "published"
+    assert (lost.result, lost.reason) == ("skipped", "lost the claim to a concurrent delivery")
+    assert len(api.calls_of("sendMessage")) == 1 and len(api.chat_messages(CHANNEL)) == 1
+    stored = ListingModel.get(listing.listing_id, consistent_read=True)
+    assert stored.status == "published" and list(stored.published_message_ids) == won.message_ids
 
 
 def test_long_flood_wait_releases_the_claim(api: BotApiStandin, runner: LocalLambdaRunner) -> None:

@@ -129,3 +129,26 @@ def test_windows_are_validated() -> None:
         SlidingWindowLimiter()
     with pytest.raises(ValueError):
         SlidingWindowLimiter(Window("x", 1), Window("x", 2))
+
+
+def test_interleaved_acquire_never_overshoots(aws: LocalStack) -> None:
+    # Invocation A reads the log, then B takes the last slot, then A writes: A's write must fail on the
+    # version it read, and A must decide again (and find the window full).
+    clock = Clock(BOUNDARY)
+    window = Window("@race", 2, 60)
+    other = SlidingWindowLimiter(window, clock=clock, sleep=clock.sleep)
+    other.acquire()  # the log exists (version 1): A's write is conditional on that version
+
+    class ReadThenRace(SlidingWindowLimiter):
+        raced = False
+
+        def _logs(self, now: float):  # type: ignore[no-untyped-def]
+            logs = super()._logs(now)
+            if not self.raced:
+                self.raced = True
+                other.acquire()  # B, between A's read and A's write
+            return logs
+
+    with pytest.raises(RateLimitExceeded):
+        ReadThenRace(window, clock=clock, sleep=clock.sleep).acquire()
+    assert other.in_use() == {"@race": 2}
