@@ -43,7 +43,19 @@ QUEUE_SEND_FAILED = Metric("QueueSendFailed", MONITOR, "queue sends failed")
 LISTINGS = Metric("Listings", label="listings")
 REJECTED = Metric("Rejected", label="rejected")
 REJECTED_REASON_PREFIX = "Rejected_"  # + the reason's first word: Rejected_not_sale, Rejected_filter...
-REJECTED_REASONS = ("not_sale", "filter", "no_text", "not_car", "error")
+# Reasons the rules engine and the filters give most (core/extraction/rules.py, core/filters.py).
+REJECTED_REASONS = (
+    "no_car",
+    "not_car",
+    "buy_request",
+    "parts",
+    "tyres",
+    "service",
+    "rental",
+    "news",
+    "sold",
+    "filter",
+)
 DUPLICATES = Metric("Duplicates", label="duplicates")
 LLM_CALLS = Metric("LLMCalls", label="LLM calls")
 LLM_FALLBACKS = Metric("LLMFallbacks", label="LLM fallbacks")
@@ -56,10 +68,21 @@ PUBLISH_LATENCY = Metric("PublishLatency", label="post date -> published (s)")
 PUBLISH_FAILED = Metric("PublishFailed", label="publish failures")
 PUBLISH_RATE_LIMITED = Metric("PublishRateLimited", label="publish 429s")
 
-# ---- bot, alerts, payments, sheets
+# ---- bot, alerts, payments, sheets (bot updates = the bot function's AWS/Lambda Invocations)
+BOT_HANDLER_ERRORS = Metric("BotHandlerErrors", label="bot handler errors")
+WEBHOOK_REJECTED = Metric("WebhookRejected", label="webhook requests rejected")
 CONTACT_REQUESTS = Metric("ContactRequests", label="contact cards opened")
+CONTACT_PAYWALL = Metric("ContactPaywallShown", label="paywalls shown")
+CONTACT_CAP = Metric("ContactDailyCapReached", label="daily contact cap reached")
+ALERTS_QUEUED = Metric("AlertsQueued", label="alerts queued")
+NOTICES_SENT = Metric("NoticesSent", label="alerts/notices sent")
+NOTICES_THROTTLED = Metric("NoticesThrottled", label="alerts/notices 429s")
+NOTICES_FAILED = Metric("NoticesFailed", label="alerts/notices failed")
 PAYMENT_CREDITED = Metric("PaymentCredited", label="payments")
+REVENUE_RUB = Metric("RevenueRub", label="revenue (RUB)")
 PAYMENT_CALLBACK_REJECTED = Metric("PaymentCallbackRejected", label="payment callbacks rejected")
+RENEWAL_FAILED = Metric("RenewalFailed", label="renewals failed")
+SHEETS_SYNC_FAILED = Metric("SheetsSyncFailed", label="sheets sync failures")
 
 TODAY = (
     POSTS_QUEUED,
