@@ -21,9 +21,9 @@ from aws_lambda_powertools.utilities.idempotency import (
     idempotent_function,
 )
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from pydantic import ValidationError
 
 from carsbot.adapters.db import bound_settings
+from carsbot.adapters.queues import parse_body
 from carsbot.config import get_settings
 from carsbot.core.contracts import QueuedPost
 from carsbot.extraction.factory import build_extractor
@@ -39,10 +39,6 @@ processor = BatchProcessor(event_type=EventType.SQS)
 idempotency_config = IdempotencyConfig(event_key_jmespath="key", expires_after_seconds=IDEMPOTENCY_TTL)
 persistence = DynamoDBPersistenceLayer(table_name=get_settings().idempotency_table)
 _service: ExtractService | None = None
-
-
-class MalformedPostError(ValueError):
-    """The record's body is not a QueuedPost; it fails until the queue dead-letters it."""
 
 
 def service() -> ExtractService:
@@ -62,19 +58,7 @@ def process_post(job: dict[str, Any], deadline: float | None = None) -> dict[str
 
 
 def record_handler(record: SQSRecord, lambda_context: LambdaContext | None = None) -> dict[str, Any]:
-    receive_count = record.attributes.approximate_receive_count
-    try:
-        post = QueuedPost.model_validate_json(record.body)
-    except ValidationError as exc:
-        logger.error(
-            "malformed queued post",
-            extra={
-                "message_id": record.message_id,
-                "receive_count": receive_count,
-                "errors": exc.errors(include_input=False, include_url=False)[:5],
-            },
-        )
-        raise MalformedPostError(f"record {record.message_id} is not a QueuedPost") from None
+    post = parse_body(record, QueuedPost)  # a malformed body is logged there, and fails the record
     deadline = None
     if lambda_context is not None:
         deadline = time.monotonic() + lambda_context.get_remaining_time_in_millis() / 1000 - SAFETY_MARGIN
@@ -85,7 +69,7 @@ def record_handler(record: SQSRecord, lambda_context: LambdaContext | None = Non
     except Exception as exc:
         logger.exception(
             "post failed; the queue retries it",
-            extra={"receive_count": receive_count, "error": type(exc).__name__},
+            extra={"receive_count": record.attributes.approximate_receive_count, "error": type(exc).__name__},
         )
         raise
     finally:

@@ -18,9 +18,9 @@ from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, pro
 from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from pydantic import ValidationError
 
 from carsbot.adapters.db import bound_settings
+from carsbot.adapters.queues import parse_body
 from carsbot.core.contracts import ListingMessage
 from carsbot.observability import logger, metrics, tracer
 from carsbot.pipeline.publish import (
@@ -37,26 +37,11 @@ processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failu
 _publisher: Publisher | None = None  # the current invocation's (set by lambda_handler)
 
 
-class MalformedMessageError(ValueError):
-    """The record's body is not a ListingMessage; it fails until the queue dead-letters it."""
-
-
 def record_handler(record: SQSRecord) -> dict[str, Any]:
-    receive_count = record.attributes.approximate_receive_count
-    try:
-        message = ListingMessage.model_validate_json(record.body)
-    except ValidationError as exc:
-        logger.error(
-            "malformed publish message",
-            extra={
-                "message_id": record.message_id,
-                "receive_count": receive_count,
-                "errors": exc.errors(include_input=False, include_url=False)[:5],
-            },
-        )
-        raise MalformedMessageError(f"record {record.message_id} is not a ListingMessage") from None
+    message = parse_body(record, ListingMessage)  # a malformed body is logged there, and fails the record
     if _publisher is None:
         raise RuntimeError("record_handler runs inside lambda_handler")
+    receive_count = record.attributes.approximate_receive_count
     extra = {"listing_id": message.listing_id, "action": message.action, "receive_count": receive_count}
     try:
         outcome = _publisher.handle(message)

@@ -11,14 +11,40 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 
 from carsbot.adapters import aws
 from carsbot.core.contracts import QueuedPost
+from carsbot.observability import logger
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 MAX_BATCH = 10
+M = TypeVar("M", bound=BaseModel)
+
+
+class MalformedMessageError(ValueError):
+    """A received body that is not the expected contract: the record fails until the queue dead-letters it."""
+
+
+def parse_body(record: SQSRecord, model: type[M]) -> M:
+    """A received record's body as ``model``. A malformed one is logged (message id, receive count and the
+    validation errors, never the body: it may hold a seller's contacts) and raises MalformedMessageError."""
+    try:
+        return model.model_validate_json(record.body)
+    except ValidationError as exc:
+        logger.error(
+            f"malformed {model.__name__} message",
+            extra={
+                "message_id": record.message_id,
+                "receive_count": record.attributes.approximate_receive_count,
+                "errors": exc.errors(include_input=False, include_url=False)[:5],
+            },
+        )
+        raise MalformedMessageError(f"record {record.message_id} is not a {model.__name__}") from None
 
 
 @dataclass(frozen=True)
