@@ -37,7 +37,7 @@ from carsbot.core.contracts import ListingFields
 from carsbot.core.extraction.base import ExtractionResult
 from carsbot.core.extraction.reconcile import guard, llm_fields, reconcile
 from carsbot.core.extraction.rules import extract_rules, prefilter
-from carsbot.observability import logger, metrics
+from carsbot.observability import add_metric, logger
 
 if TYPE_CHECKING:
     from carsbot.adapters.llm_openai import LlmResponse
@@ -102,9 +102,7 @@ def metrics_enabled() -> bool:
 
 def emit_metric(name: str, value: float, unit: str = "Count") -> None:
     if value and metrics_enabled():
-        from aws_lambda_powertools.metrics import MetricUnit
-
-        metrics.add_metric(name=name, unit=MetricUnit(unit), value=value)
+        add_metric(name, value, unit)
 
 
 # --------------------------------------------------------------------------------------------------
