@@ -22,13 +22,17 @@ from carsbot.observability import logger, metrics
 
 
 def payment_port(settings: Settings) -> PaymentPort | None:
-    """The payment provider behind the plan buttons (wired by carsbot.payments; None = unavailable)."""
-    return None
+    """The payment provider behind the plan buttons (YooKassa or Stars, ``carsbot.payments``)."""
+    from carsbot.payments.checkout import PaymentService
+
+    return PaymentService(settings)
 
 
 def _dispatcher(settings: Settings) -> Any:
+    from carsbot.payments.refunds import revenue
+
     bind_tables(settings)
-    return build_dispatcher(settings, payment_port=payment_port(settings))
+    return build_dispatcher(settings, payment_port=payment_port(settings), revenue=revenue)
 
 
 runtime = BotRuntime(_dispatcher)

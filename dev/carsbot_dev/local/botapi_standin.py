@@ -583,6 +583,20 @@ class BotApiStandin(BackgroundHttpServer):
             raise _ApiError(400, "Bad Request: currency and prices are required")
         return self._new_message(call, "text", str(call.params.get("title") or ""))
 
+    # ---- payments: Stars checkout answers and refunds (carsbot.bot.routers.payments)
+    def _m_answerprecheckoutquery(self, call: RecordedCall) -> bool:
+        if not call.params.get("pre_checkout_query_id"):
+            raise _ApiError(400, "Bad Request: QUERY_ID_INVALID")
+        ok = str(call.params.get("ok")).lower() == "true"
+        if not ok and not call.params.get("error_message"):
+            raise _ApiError(400, "Bad Request: ERROR_MESSAGE_EMPTY")
+        return True
+
+    def _m_refundstarpayment(self, call: RecordedCall) -> bool:
+        if not call.params.get("user_id") or not call.params.get("telegram_payment_charge_id"):
+            raise _ApiError(400, "Bad Request: CHARGE_ID_EMPTY")
+        return True
+
     def _m_setwebhook(self, call: RecordedCall) -> bool:
         url = str(call.params.get("url") or "")
         token = str(call.params.get("secret_token") or "")
@@ -642,6 +656,7 @@ _NO_CHAT_METHODS = {
     "getme",
     "answercallbackquery",
     "answerprecheckoutquery",
+    "refundstarpayment",
     "setwebhook",
     "deletewebhook",
     "getwebhookinfo",

@@ -22,7 +22,7 @@ from aiogram.fsm.storage.base import BaseStorage
 from carsbot.bot.i18n import build_i18n, locale_middleware
 from carsbot.bot.middlewares import AdminMiddleware, UserRecordMiddleware
 from carsbot.bot.ports import PaymentPort
-from carsbot.bot.routers import admin, contacts, fallback, plans, searches, start, subscription
+from carsbot.bot.routers import admin, contacts, fallback, payments, plans, searches, start, subscription
 from carsbot.config import Settings, get_settings
 from carsbot.core.contracts import NotifyMessage
 
@@ -32,10 +32,10 @@ ROUTER_FACTORIES: list[RouterFactory] = [
     admin.router,
     start.router,
     contacts.router,
+    payments.router,  # before plans: it asks for the 54-FZ receipt contact before a plan is paid
     plans.router,
     subscription.router,
     searches.router,
-    # the payments router (carsbot.bot.routers.payments) goes here, before the fallback
     fallback.router,
 ]
 

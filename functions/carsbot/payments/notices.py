@@ -27,16 +27,16 @@ class Outbox(Protocol):
 
 
 class QueueOutbox:
-    """``NotifyMessage``s onto the alerts queue (raises when SQS did not take one: nothing is dropped)."""
+    """``NotifyMessage``s onto the alerts queue through the bot's outbox (``carsbot.adapters.notify``);
+    raises when SQS did not take one, so nothing is dropped silently."""
 
     def __init__(self, queue_url: str) -> None:
         self.queue_url = queue_url
 
     def send(self, messages: Sequence[NotifyMessage]) -> None:
-        from carsbot.adapters.queues import send
+        from carsbot.adapters.notify import enqueue
 
-        for message in messages:
-            send(self.queue_url, message)
+        enqueue(messages, queue_url=self.queue_url)
 
 
 def default_outbox(settings: Settings) -> Outbox:
