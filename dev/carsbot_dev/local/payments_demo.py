@@ -1,0 +1,143 @@
+"""Payments in local mode: the YooKassa stand-in, ``POST /yookassa`` served the way API Gateway would,
+and a payer who presses "Оплатить" on the checkout page.
+
+* ``payments_parameters`` / ``payments_secrets`` — what the local stack needs (the stand-in's API URL,
+  ``127.0.0.1/32`` as YooKassa's only network, the stand-in's shop credentials in the YooKassa secret).
+* ``PaymentsCallbackServer`` — an HTTP server whose ``POST /yookassa`` becomes an HTTP API (payload 2.0)
+  event, with ``requestContext.http.sourceIp`` taken from the TCP peer as API Gateway does, for the real
+  handler (``payments.app.handler``). ``carsbot demo --serve`` prints it as
+  ``serving: payments-callback http://127.0.0.1:PORT/yookassa``.
+* ``pay_on_checkout_page(url)`` — loads the confirmation URL and submits its plain HTML form, as a payer's
+  browser would; the stand-in then POSTs the notification to the callback from 127.0.0.1.
+* ``payment_counts()`` — ``(payments, credited)`` for the demo's summary line.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import time
+import urllib.parse
+import urllib.request
+from collections.abc import Callable
+from html.parser import HTMLParser
+from typing import Any
+
+from aiohttp import web
+
+from carsbot_dev.local.http_standin import BackgroundHttpServer
+from carsbot_dev.local.yookassa_standin import YooKassaStandin
+
+LOCAL_NETWORK = "127.0.0.1/32"
+
+
+def payments_parameters(standin: YooKassaStandin) -> dict[str, str]:
+    return {"YooKassaApiUrl": standin.api_url, "YooKassaTrustedNetworks": LOCAL_NETWORK}
+
+
+def payments_secrets(standin: YooKassaStandin) -> dict[str, str]:
+    return {"YooKassaSecret": json.dumps({"shop_id": standin.shop_id, "secret_key": standin.secret_key})}
+
+
+class PaymentsCallbackServer(BackgroundHttpServer):
+    """``POST /yookassa`` -> the payments function's handler, as API Gateway's HTTP API delivers it."""
+
+    thread_name = "payments-callback"
+    client_max_size = 10 * 1024 * 1024  # HTTP API's payload limit; the handler enforces its own 64 KB
+
+    def __init__(self, handler: Callable[[dict[str, Any], Any], dict[str, Any]], *, port: int = 0) -> None:
+        super().__init__(port=port)
+        self.handler = handler
+        self.answers: list[int] = []
+
+    @property
+    def url(self) -> str:
+        return f"{self.root_url}/yookassa"
+
+    def setup_routes(self, app: web.Application) -> None:
+        app.router.add_post("/yookassa", self._handle)
+
+    async def _handle(self, request: web.Request) -> web.Response:
+        from carsbot_dev.local.runner import LambdaContext
+
+        raw = await request.read()
+        event = {
+            "version": "2.0",
+            "routeKey": "POST /yookassa",
+            "rawPath": "/yookassa",
+            "rawQueryString": request.query_string,
+            "headers": {k.lower(): v for k, v in request.headers.items()},
+            "requestContext": {
+                "http": {
+                    "method": "POST",
+                    "path": "/yookassa",
+                    "protocol": f"HTTP/{request.version.major}.{request.version.minor}",
+                    "sourceIp": request.remote or "",
+                    "userAgent": request.headers.get("User-Agent", ""),
+                },
+                "requestId": f"local-{time.monotonic_ns()}",
+                "routeKey": "POST /yookassa",
+                "stage": "$default",
+                "timeEpoch": int(time.time() * 1000),
+            },
+            "body": base64.b64encode(raw).decode(),
+            "isBase64Encoded": True,
+        }
+        context = LambdaContext(function_name="payments-local", timeout_seconds=25)
+        loop = asyncio.get_running_loop()
+        answer = await loop.run_in_executor(None, self.handler, event, context)
+        status = int(answer.get("statusCode", 500))
+        self.answers.append(status)
+        return web.Response(status=status, text=str(answer.get("body", "")), content_type="text/plain")
+
+
+class _Form(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.action: str | None = None
+        self.buttons: dict[str, tuple[str, str]] = {}  # label -> (name, value)
+        self._button: tuple[str, str] | None = None
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        values = {k: v or "" for k, v in attrs}
+        if tag == "form" and values.get("method", "").lower() == "post":
+            self.action = values.get("action")
+        if tag == "button":
+            self._button = (values.get("name", ""), values.get("value", ""))
+
+    def handle_data(self, data: str) -> None:
+        if self._button is not None and data.strip():
+            self.buttons[data.strip()] = self._button
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "button":
+            self._button = None
+
+
+def pay_on_checkout_page(url: str, *, button: str = "Оплатить", timeout: float = 30) -> str:
+    """Open the confirmation URL and press ``button`` in its form; returns the result page's text."""
+    parts = urllib.parse.urlsplit(url)
+    if parts.hostname != "127.0.0.1":  # only the local stand-in; never a real payment page
+        raise ValueError("pay_on_checkout_page works with the local YooKassa stand-in only")
+    with urllib.request.urlopen(url, timeout=timeout) as response:  # noqa: S310 - a local http URL
+        page = response.read().decode()
+    form = _Form()
+    form.feed(page)
+    if form.action is None or button not in form.buttons:
+        raise ValueError(f"no {button!r} button on the checkout page")
+    name, value = form.buttons[button]
+    target = urllib.parse.urljoin(url, form.action)
+    data = urllib.parse.urlencode({name: value}).encode()
+    request = urllib.request.Request(target, data=data, method="POST")  # noqa: S310
+    with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310
+        return str(response.read().decode())
+
+
+def payment_counts() -> tuple[int, int]:
+    """``(payments, credited)``: orders that reached a provider payment, and credited payments."""
+    from carsbot.adapters.db.orders import OrderModel, PaymentModel
+
+    payments = sum(1 for order in OrderModel.scan() if order.provider_payment_id)
+    credited = sum(1 for _ in PaymentModel.scan())
+    return payments, credited
