@@ -91,6 +91,8 @@ bench: venv
 	$(VENV)/bin/python -m carsbot_dev.monitor.bench
 	$(VENV)/bin/python -m carsbot_dev.bench_payments
 	$(VENV)/bin/python -m carsbot_dev.bench_cost
+	$(MAKE) --no-print-directory sam-build > /dev/null
+	$(VENV)/bin/python -m carsbot_dev.bench_sizes
 
 ## Targeted mutation check: break each guarded guarantee in a temp copy, the tests must fail
 ## (docs/testing.md). Slow; not part of make test.

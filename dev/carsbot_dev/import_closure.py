@@ -10,9 +10,10 @@ requirement files against it and a new function's author can print its requireme
 
 The closure is static (``ast``): it follows every ``import`` in a first-party module, also the lazy ones
 inside functions (``aiogram`` is imported on first use, but the function still needs it installed) and
-``importlib.import_module("literal")``, and skips ``if TYPE_CHECKING:`` blocks (never run). Third-party
-top-level names are mapped to distributions with ``importlib.metadata.packages_distributions()`` of the
-environment running this (the dev virtualenv, which has every runtime dependency installed).
+``importlib.import_module("literal")``, and skips ``if TYPE_CHECKING:`` blocks (never run) and the modules
+the Lambda runtime provides (``LAMBDA_RUNTIME_MODULES``). Third-party top-level names are mapped to
+distributions with ``importlib.metadata.packages_distributions()`` of the environment running this (the dev
+virtualenv, which has every runtime dependency installed).
 """
 
 from __future__ import annotations
@@ -41,6 +42,9 @@ LAMBDA_MARKERS: dict[str, str] = {
     "platform_machine": "aarch64",
     "os_name": "posix",
 }
+
+# Modules the Lambda Python runtime itself provides (not installed in a package): SnapStart's runtime hooks.
+LAMBDA_RUNTIME_MODULES = frozenset({"snapshot_restore_py"})
 
 
 def repo_root() -> Path:
@@ -129,7 +133,7 @@ def first_party(roots: Sequence[Path]) -> set[str]:
 def import_closure(entries: Iterable[str], roots: Sequence[Path]) -> Closure:
     """The static closure of ``entries`` (module names) over the first-party code in ``roots``."""
     ours = first_party(roots)
-    stdlib = set(sys.stdlib_module_names) | {"__future__"}
+    stdlib = set(sys.stdlib_module_names) | {"__future__"} | LAMBDA_RUNTIME_MODULES
     seen: set[str] = set()
     external: dict[str, set[str]] = {}
     queue = list(entries)
