@@ -20,9 +20,10 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from carsbot.adapters.db import bound_settings
+from carsbot.adapters.notify import enqueue_alert_job
 from carsbot.adapters.queues import parse_body
 from carsbot.core.contracts import ListingMessage
-from carsbot.observability import logger, metrics, tracer
+from carsbot.observability import add_metric, logger, metrics, tracer
 from carsbot.pipeline.publish import (
     PermanentPublishError,
     Publisher,
@@ -59,7 +60,22 @@ def record_handler(record: SQSRecord) -> dict[str, Any]:
     except Exception as exc:
         logger.exception("publish failed unexpectedly", extra={**extra, "error": type(exc).__name__})
         raise
+    if outcome.result == "published":
+        _queue_alerts(message.listing_id)
     return asdict(outcome)
+
+
+def _queue_alerts(listing_id: str) -> None:
+    """Saved-search alerts for a newly published listing: the alerts function matches and sends them.
+
+    The post is out already, so a failure here is logged and counted, never raised (a retry would not
+    re-post, and it would not queue the job either).
+    """
+    try:
+        enqueue_alert_job(listing_id)
+    except Exception:
+        logger.exception("could not queue the alert job", extra={"listing_id": listing_id})
+        add_metric("AlertJobEnqueueFailed")
 
 
 @logger.inject_lambda_context

@@ -347,6 +347,8 @@ class BotApiStandin(BackgroundHttpServer):
             stall = self._take_stall(method.lower())
         if stall:  # executed, but the answer comes too late (a lost response)
             await asyncio.sleep(stall)
+        if method.lower() == "getupdates" and payload.get("result") == [] and call.params.get("timeout"):
+            await asyncio.sleep(min(float(call.params["timeout"]), 0.2))  # a (short) long poll
         return web.json_response(payload, status=status)
 
     def _take_stall(self, method: str) -> float:

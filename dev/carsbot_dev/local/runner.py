@@ -118,6 +118,7 @@ class LocalLambdaRunner:
         except Exception as exc:  # the whole invocation failed: every message is retried
             stats.errors.append(f"{mapping.function}: {type(exc).__name__}: {exc}")
             failed_ids = {m["MessageId"] for m in messages}
+        done = []
         for message in messages:
             if message["MessageId"] in failed_ids:
                 stats.failed += 1
@@ -126,7 +127,9 @@ class LocalLambdaRunner:
                 )
             else:
                 stats.succeeded += 1
-                sqs.delete_message(QueueUrl=mapping.queue_url, ReceiptHandle=message["ReceiptHandle"])
+                done.append({"Id": str(len(done)), "ReceiptHandle": message["ReceiptHandle"]})
+        if done:  # one call for the batch, as the Lambda poller deletes them
+            sqs.delete_message_batch(QueueUrl=mapping.queue_url, Entries=done)
         return len(messages)
 
     def drain(self, *, max_rounds: int = 1000) -> dict[str, PumpStats]:
