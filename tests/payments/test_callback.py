@@ -299,3 +299,27 @@ def test_forged_refund_for_a_payment_never_credited_changes_nothing(pay: PayKit)
     }
     assert pay.callback(body)["statusCode"] == 200
     assert pay.credits() == 0
+
+
+def test_two_payments_credited_at_once_keep_both_periods(pay: PayKit) -> None:
+    """Two different payments of one user credited concurrently: the second re-reads the end (no lost days)."""
+    pay.user()
+    _, month = _paid_payment(pay, plan_code="month")
+    _, year = _paid_payment(pay, plan_code="year")
+    bodies = [json.dumps(_succeeded(pay, month)), json.dumps(_succeeded(pay, year))]
+    start = threading.Barrier(2)
+    answers: list[str] = []
+
+    def deliver(body: str) -> None:
+        start.wait()
+        answers.append(pay.callback(body)["body"])
+
+    threads = [threading.Thread(target=deliver, args=(body,)) for body in bodies]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+
+    assert answers == ["credited", "credited"]
+    end = pay.subscription_end()
+    assert end is not None and abs(end - datetime.now(UTC) - timedelta(days=395)) < timedelta(minutes=5)
