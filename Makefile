@@ -90,6 +90,7 @@ bench: venv
 	$(VENV)/bin/python -m carsbot_dev.bench
 	$(VENV)/bin/python -m carsbot_dev.monitor.bench
 	$(VENV)/bin/python -m carsbot_dev.bench_payments
+	$(VENV)/bin/python -m carsbot_dev.bench_sheets
 	$(VENV)/bin/python -m carsbot_dev.bench_cost
 	$(MAKE) --no-print-directory sam-build > /dev/null
 	$(VENV)/bin/python -m carsbot_dev.bench_sizes
