@@ -5,9 +5,10 @@ For each ``NotifyMessage``, in order:
 1. the recipient's record: unknown or blocked -> dropped (``blocked``);
 2. a claim on its ``dedupe_key`` (conditional put, TTL 60 days): already claimed -> dropped
    (``duplicate``). The claim is taken *before* sending: a notice is delivered at most once;
-3. the budget: ``alerts_rate_per_second`` (30) overall, shared by every invocation through the state
-   table's sliding log (``carsbot.adapters.ratelimit``), and ``alerts_per_chat_per_second`` (1) per chat
-   in this invocation; and any pause a 429 asked for;
+3. the budget: ``alerts_rate_per_second`` (30) overall — sends of one invocation are spaced
+   ``1/30`` s apart, and every invocation reserves its sends (a batch's worth at a time) in the state
+   table's sliding log (``carsbot.adapters.ratelimit``), which concurrent invocations share — and
+   ``alerts_per_chat_per_second`` (1) per chat; and any pause a 429 asked for;
 4. the send. A 429 pauses every send for its ``retry_after`` and the notice is tried again after it
    (within the invocation's time budget, else the record fails and SQS redelivers it); a 403 ("bot was
    blocked by the user", "user is deactivated") marks the user blocked and drops the notice; another
@@ -99,21 +100,50 @@ class NoticeSender:
         self.limiter = SlidingWindowLimiter(
             Window("alerts", settings.alerts_rate_per_second, 1.0), clock=clock, sleep=sleep
         )
+        self.interval = 1.0 / max(1, settings.alerts_rate_per_second)
         self.chat_interval = 1.0 / max(1, settings.alerts_per_chat_per_second)
+        self._last_send = -1e18
         self._last_to_chat: dict[int, float] = {}
         self._paused_until = 0.0
+        self._reserved = 0  # sends reserved in the shared log and not used yet
+        self._expected = 1  # notices left in this invocation (how many to reserve at once)
+        self._users: dict[int, UserModel | None] = {}
         self.stats = SenderStats()
+
+    def expect(self, chat_ids: list[int]) -> None:
+        """The notices this invocation will send: read their recipients at once, reserve in batches."""
+        self._expected = max(1, len(chat_ids))
+        wanted = sorted({c for c in chat_ids if c not in self._users})
+        for start in range(0, len(wanted), 100):
+            found = {int(u.user_id): u for u in UserModel.batch_get(wanted[start : start + 100])}
+            for chat_id in wanted[start : start + 100]:
+                self._users[chat_id] = found.get(chat_id)
+
+    def _user(self, chat_id: int) -> UserModel | None:
+        if chat_id not in self._users:
+            try:
+                self._users[chat_id] = UserModel.get(chat_id)
+            except DoesNotExist:
+                self._users[chat_id] = None
+        return self._users[chat_id]
+
+    def _reserve(self) -> None:
+        """One send from the shared budget (reserving up to a batch's worth in one write)."""
+        if self._reserved == 0:
+            wanted = min(self._expected, self.limiter.capacity, 10)
+            try:
+                self.limiter.acquire(wanted, max_wait=max(0.0, min(self._time_left(), 30.0)))
+            except RateLimitExceeded as exc:
+                raise NoticeRetry(str(exc), retry_after=exc.retry_after) from None
+            self._reserved = wanted
+        self._reserved -= 1
+        self._expected = max(1, self._expected - 1)
 
     @property
     def bot(self) -> ChannelBot:
         if self._bot is None:
             self._bot = self._bot_factory()
         return self._bot
-
-    def close(self) -> None:
-        if self._bot is not None:
-            self._bot.close()
-            self._bot = None
 
     def _now(self) -> datetime:
         return datetime.fromtimestamp(self._clock(), UTC)
@@ -150,10 +180,7 @@ class NoticeSender:
     # ------------------------------------------------------------------ sending
 
     def send(self, message: NotifyMessage) -> Result:
-        try:
-            user = UserModel.get(message.chat_id)
-        except DoesNotExist:
-            user = None
+        user = self._user(message.chat_id)
         if user is None or user.blocked:
             self.stats.blocked += 1
             add_metric("NoticesSkippedBlocked")
@@ -171,13 +198,9 @@ class NoticeSender:
     def _deliver(self, message: NotifyMessage) -> Result:
         markup = _markup(message)
         while True:
-            self._wait_until(
-                max(self._paused_until, self._last_to_chat.get(message.chat_id, -1e18) + self.chat_interval)
-            )
-            try:
-                self.limiter.acquire(1, max_wait=max(0.0, min(self._time_left(), 30.0)))
-            except RateLimitExceeded as exc:
-                raise NoticeRetry(str(exc), retry_after=exc.retry_after) from None
+            chat_free = self._last_to_chat.get(message.chat_id, -1e18) + self.chat_interval
+            self._wait_until(max(self._paused_until, chat_free, self._last_send + self.interval))
+            self._reserve()
             try:
                 self.bot.send_text(message.chat_id, message.text, reply_markup=markup)
             except OutcomeUnknownError as exc:
@@ -202,6 +225,7 @@ class NoticeSender:
                 text = exc.description.lower()
                 if "forbidden" in text or any(marker in text for marker in _BLOCKED_MARKERS):
                     mark_blocked(message.chat_id, True, self._now())
+                    self._users.pop(message.chat_id, None)
                     self.stats.blocked += 1
                     add_metric("UsersMarkedBlocked")
                     logger.info("user blocked the bot; marked", extra={"chat_id": message.chat_id})
@@ -213,6 +237,7 @@ class NoticeSender:
                 add_metric("NoticesFailed")
                 raise NoticeRetry(f"chat {message.chat_id}: {exc.description}") from None
             now = self._clock()
+            self._last_send = now
             self._last_to_chat[message.chat_id] = now
             self.stats.sent += 1
             self.stats.sent_at.append(now)

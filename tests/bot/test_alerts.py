@@ -1,0 +1,202 @@
+"""Saved searches -> alerts: matching by index, and the fan-out through the alerts function's handler
+under a simulated clock (<= 30 sends in any second, 1 a second per chat, 429 honoured, blocked users
+skipped and marked, one DM per user and listing)."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import sys
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from botkit import days_from_now, seed_listing, set_subscription
+
+from carsbot.core.alerts import SearchCriteria
+from carsbot_dev.local.botapi_standin import BotApiStandin
+from carsbot_dev.local.runner import LocalLambdaRunner
+from carsbot_dev.local.stack import LocalStack
+
+
+class SimClock:
+    """A clock that only moves when someone sleeps."""
+
+    def __init__(self, start: float) -> None:
+        self.now = start
+
+    def time(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.now += max(0.0, seconds)
+
+
+def _users_with_searches(
+    count: int, *, criteria: SearchCriteria, active: bool = True, start: int = 10_000
+) -> list[int]:
+    from carsbot.adapters.db.bot import SavedSearchModel
+    from carsbot.adapters.db.users import UserModel, subscription_fields
+
+    ids = list(range(start, start + count))
+    end = days_from_now(30 if active else -1)
+    with UserModel.batch_write() as users, SavedSearchModel.batch_write() as searches:
+        for uid in ids:
+            user = UserModel(uid, language="ru")
+            user.subscription_end, user.sub_bucket = end, "sub"
+            users.save(user)
+            searches.save(
+                SavedSearchModel(
+                    uid, f"s{uid}", match_key=criteria.match_key, owner_key=f"{uid}#s{uid}",
+                    brand=criteria.brand, model=criteria.model, year_from=criteria.year_from,
+                    year_to=criteria.year_to, price_max=criteria.price_max, city=criteria.city,
+                )
+            )  # fmt: skip
+    _ = subscription_fields
+    return ids
+
+
+@pytest.fixture
+def alerts(bot_env: LocalStack, botapi: BotApiStandin, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    """The alerts function's handler with a simulated clock; ``drain()`` pumps the alerts queue into it."""
+    runner = LocalLambdaRunner(bot_env)
+    alerts_app = sys.modules[runner.handler("AlertsFunction").__module__]  # loaded as Lambda would
+    clock = SimClock(datetime.now(UTC).timestamp())  # simulated from now on: subscriptions are real dates
+    monkeypatch.setattr(alerts_app.runtime, "clock", clock.time)
+    monkeypatch.setattr(alerts_app.runtime, "sleep", clock.sleep)
+    botapi._clock = clock.time
+
+    class Harness:
+        sim = clock
+
+        def job(self, listing_id: str) -> None:
+            from carsbot.adapters.notify import enqueue_alert_job
+
+            enqueue_alert_job(listing_id)
+
+        def drain(self) -> Any:
+            return runner.drain()["AlertsFunction"]
+
+    yield Harness()
+    alerts_app.runtime.close_bot()
+    botapi._clock = __import__("time").monotonic
+
+
+def _sends(botapi: BotApiStandin) -> list[Any]:
+    return [c for c in botapi.calls_of("sendMessage") if c.status == 200]
+
+
+@pytest.mark.timeout(1200)  # ~2,500 requests to moto server and the stand-in; slow on a busy machine
+def test_fan_out_of_one_listing_to_1000_searches_within_the_limits(
+    alerts: Any, botapi: BotApiStandin
+) -> None:
+    listing = seed_listing(brand="Toyota", model="Camry", year=2018, price=1_350_000, city="Воронеж")
+    matching = SearchCriteria(brand="Toyota", model="Camry", year_from=2015, price_max=1_500_000)
+    ids = _users_with_searches(1000, criteria=matching)
+    _users_with_searches(
+        50, criteria=SearchCriteria(brand="Toyota", model="Camry", year_from=2020), start=20_000
+    )
+    _users_with_searches(50, criteria=SearchCriteria(brand="Kia", model="Rio"), start=30_000)
+    blocked = ids[:20]
+    from carsbot.adapters.db.users import UserModel
+
+    for uid in blocked[:10]:  # known blocked: skipped without a send
+        UserModel(uid).update(actions=[UserModel.blocked.set(True)])
+    botapi.blocked_chats.update(blocked[10:])  # blocked, not yet known: a 403 marks them
+    botapi.fail_next(429, retry_after=3, method="sendMessage")  # Telegram asks for a pause once
+
+    alerts.job(listing)
+    stats = alerts.drain()
+    assert stats.failed == 0, stats.errors
+
+    sends = _sends(botapi)
+    recipients = [int(c.params["chat_id"]) for c in sends]
+    assert sorted(recipients) == sorted(ids[20:])  # every active matching subscriber, once; none blocked
+    assert not set(recipients) & set(range(20_000, 20_050)) and not set(recipients) & set(
+        range(30_000, 30_050)
+    )
+    times = sorted(c.clock_at for c in botapi.calls_of("sendMessage"))
+    for i, start in enumerate(times):  # at most 30 sends in any one-second window
+        assert sum(1 for t in times[i : i + 40] if t < start + 1.0) <= 30
+    throttled = [c for c in botapi.calls_of("sendMessage") if c.status == 429]
+    assert len(throttled) == 1
+    after = [c.clock_at for c in botapi.calls_of("sendMessage") if c.clock_at > throttled[0].clock_at]
+    assert after and min(after) >= throttled[0].clock_at + 3  # the retry_after was waited out
+    assert all(UserModel.get(uid).blocked for uid in blocked)  # the 403s marked the rest
+    text = sends[0].params["text"]
+    assert "Новое объявление по вашему поиску" in text and "Toyota Camry" in text and "+7916" not in text
+    markup = (
+        json.loads(sends[0].params["reply_markup"])
+        if isinstance(sends[0].params["reply_markup"], str)
+        else sends[0].params["reply_markup"]
+    )
+    assert markup["inline_keyboard"][0][0] == {"text": "📞 Контакты", "callback_data": f"c:{listing}"}
+
+
+def test_each_chat_gets_at_most_one_message_a_second(alerts: Any, botapi: BotApiStandin) -> None:
+    from carsbot.adapters.notify import enqueue
+    from carsbot.core.contracts import NotifyMessage
+
+    _users_with_searches(2, criteria=SearchCriteria(city="Казань"))
+    enqueue(
+        [NotifyMessage(chat_id=10_000 + i % 2, text=f"notice {i}", dedupe_key=f"t:{i}") for i in range(6)]
+    )
+    alerts.drain()
+    by_chat: dict[int, list[float]] = {}
+    for call in _sends(botapi):
+        by_chat.setdefault(int(call.params["chat_id"]), []).append(call.clock_at)
+    assert sorted(len(v) for v in by_chat.values()) == [3, 3]
+    for stamps in by_chat.values():
+        assert all(b - a >= 1.0 - 1e-6 for a, b in itertools.pairwise(stamps))
+
+
+def test_inactive_subscribers_and_other_listings_get_nothing(alerts: Any, botapi: BotApiStandin) -> None:
+    listing = seed_listing(brand="Kia", model="Rio", year=2016, price=700_000, city="Москва")
+    _users_with_searches(5, criteria=SearchCriteria(brand="Kia", model="Rio"), active=False)
+    _users_with_searches(3, criteria=SearchCriteria(brand="Kia"), start=40_000)
+    _users_with_searches(2, criteria=SearchCriteria(city="Москва", price_max=800_000), start=50_000)
+    _users_with_searches(2, criteria=SearchCriteria(city="Казань"), start=60_000)
+    alerts.job(listing)
+    alerts.drain()
+    assert sorted(int(c.params["chat_id"]) for c in _sends(botapi)) == [
+        40_000,
+        40_001,
+        40_002,
+        50_000,
+        50_001,
+    ]
+
+
+def test_matching_touches_only_the_candidate_buckets(bot_env: LocalStack) -> None:
+    from carsbot.alerts.matching import match_listing
+    from carsbot.core.alerts import ListingFacts
+
+    _users_with_searches(30, criteria=SearchCriteria(brand="Toyota", model="Camry"))
+    _users_with_searches(40, criteria=SearchCriteria(brand="BMW", model="X5"), start=20_000)
+    _users_with_searches(5, criteria=SearchCriteria(brand="Toyota"), start=30_000)
+    _users_with_searches(2, criteria=SearchCriteria(price_max=2_000_000), start=40_000)
+    result = match_listing(ListingFacts("Toyota", "Camry", 2018, 1_000_000, "Москва"))
+    assert result.touched == 37 and result.matched == 37  # the 40 BMW searches are never read
+
+
+def test_saved_search_from_the_bot_is_alerted(chat: Any, alerts: Any, botapi: BotApiStandin) -> None:
+    session = chat(7001)
+    session.send("/start")
+    set_subscription(7001, datetime.now(UTC) + timedelta(days=5))
+    (saved,) = session.send("/alert камри от 2015 до 1.5 млн Воронеж")
+    assert "Поиск сохранён: Toyota Camry, от 2015 г., до 1 500 000 ₽, Воронеж" in saved.text
+    listing = seed_listing(2, brand="Toyota", model="Camry", year=2017, price=1_400_000, city="Воронеж")
+    other = seed_listing(3, brand="Toyota", model="Camry", year=2017, price=1_900_000, city="Воронеж")
+    alerts.job(listing)
+    alerts.job(other)
+    alerts.job(listing)  # a job delivered twice (or the listing published again): still one DM
+    alerts.drain()
+    dms = [
+        c
+        for c in _sends(botapi)
+        if str(c.params["chat_id"]) == "7001" and "Новое объявление" in c.params["text"]
+    ]
+    assert len(dms) == 1 and "1 400 000 ₽" in dms[0].params["text"]
+    (card,) = session.press(f"c:{listing}")  # the alert's button opens the card
+    assert "+79161234567" in card.text
