@@ -49,6 +49,7 @@ EXTRACT = "tests/integration/test_extract_function.py"
 RATELIMIT = "tests/integration/test_ratelimit.py"
 FORMATTING = "tests/unit/test_formatting.py"
 RECONCILE = "tests/unit/test_reconcile.py"
+LEASE = "tests/monitor/test_lease.py"
 
 
 @dataclass(frozen=True)
@@ -259,6 +260,47 @@ MUTANTS: tuple[Mutant, ...] = (
         "        if phone_in_text(phone, text, region):",
         "        if True:",
         (f"{RECONCILE}::test_guard_drops_invented_contacts_prices",),
+    ),
+    # ------------------------------------------------------------------ monitor: no post lost, one owner
+    Mutant(
+        "monitor-live-checkpoint-first",
+        "monitor",
+        "a live post's checkpoint is written before the SQS send (a failed send loses the post)",
+        "monitor/carsbot_monitor/live.py",
+        "        post = build_post(channel.info, messages, media=media)\n        try:\n",
+        "        post = build_post(channel.info, messages, media=media)\n"
+        "        await self.checkpoints.advance(channel, high, post.date)\n        try:\n",
+        ("tests/monitor/test_checkpoints.py::test_failed_live_send_keeps_checkpoint",),
+    ),
+    Mutant(
+        "monitor-checkpoint-lowered",
+        "monitor",
+        "a stored checkpoint may move backwards (a late write re-opens what was queued)",
+        "functions/carsbot/channels/registry.py",
+        "                    | (ChannelModel.last_message_id < message_id)\n",
+        "                    | (ChannelModel.last_message_id >= 0)\n",
+        ("tests/monitor/test_registry.py::test_registry_public_api",),
+    ),
+    Mutant(
+        "monitor-lease-live-taken",
+        "monitor",
+        "a contender takes a lease that has not expired (two sessions: AUTH_KEY_DUPLICATED)",
+        "monitor/carsbot_monitor/lease.py",
+        "            | (StateModel.expires_at < _ts(now))\n",
+        "            | (StateModel.expires_at < _ts(now + 3600))\n",
+        (
+            f"{LEASE}::test_lease_exclusive_renewable_expires",
+            f"{LEASE}::test_only_one_connects_other_takes_over",
+        ),
+    ),
+    Mutant(
+        "monitor-lease-early-takeover",
+        "monitor",
+        "the lease is taken over in the last second of its stored expiry (<= instead of <)",
+        "monitor/carsbot_monitor/lease.py",
+        "            | (StateModel.expires_at < _ts(now))\n",
+        "            | (StateModel.expires_at <= _ts(now))\n",
+        (f"{LEASE}::test_only_one_connects_other_takes_over",),
     ),
 )
 
