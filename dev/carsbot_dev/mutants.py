@@ -50,6 +50,9 @@ RATELIMIT = "tests/integration/test_ratelimit.py"
 FORMATTING = "tests/unit/test_formatting.py"
 RECONCILE = "tests/unit/test_reconcile.py"
 LEASE = "tests/monitor/test_lease.py"
+CALLBACK = "tests/payments/test_callback.py"
+LIFECYCLE = "tests/payments/test_lifecycle.py"
+CHECKOUT = "tests/payments/test_checkout.py"
 
 
 @dataclass(frozen=True)
@@ -260,6 +263,75 @@ MUTANTS: tuple[Mutant, ...] = (
         "        if phone_in_text(phone, text, region):",
         "        if True:",
         (f"{RECONCILE}::test_guard_drops_invented_contacts_prices",),
+    ),
+    # ------------------------------------------------------------------ payments: once, and only if genuine
+    # (credit-once has three independent guards — order still pending, new ledger item, user end as read —
+    # and renewals two — one order per user and period, its stored key — so no one-snippet mutant breaks
+    # them; each test below guards a single point.)
+    Mutant(
+        "payment-end-unconditional",
+        "payments",
+        "the user's new end is written without checking the end that was read (concurrent credits lose days)",
+        "functions/carsbot/payments/ledger.py",
+        "                    actions=user_actions,\n"
+        "                    condition=subscription_unchanged(previous_end),\n",
+        "                    actions=user_actions,\n",
+        (f"{CALLBACK}::test_two_payments_credited_at_once_keep_both_periods",),
+    ),
+    Mutant(
+        "payment-extend-from-now",
+        "payments",
+        "buying while subscribed starts from today instead of the current end (paid days lost)",
+        "functions/carsbot/core/subscriptions.py",
+        "base = max(now, _utc(current_end)) if current_end is not None else now",
+        "base = now",
+        (f"{CALLBACK}::test_crediting_extends_from_the_current_end",),
+    ),
+    Mutant(
+        "payment-ip-unchecked",
+        "payments",
+        "the callback trusts any source IP (the old deployment's hole)",
+        "functions/carsbot/payments/callback.py",
+        "        if source_ip not in self.trusted:\n",
+        "        if False:\n",
+        (f"{CALLBACK}::test_forged_source_ip_is_refused_with_403",),
+    ),
+    Mutant(
+        "payment-status-trusted",
+        "payments",
+        "the notification's claimed status is believed instead of the re-fetched one",
+        "functions/carsbot/payments/callback.py",
+        'if payment.status != claimed.status or payment.status != claimed.event.removeprefix("payment."):',
+        "if False:",
+        (f"{CALLBACK}::test_status_mismatch_credits_nothing",),
+    ),
+    Mutant(
+        "payment-amount-unmatched",
+        "payments",
+        "a payment of another amount than the order's is credited",
+        "functions/carsbot/core/payments.py",
+        '    if money(amount) != money(expected.amount):\n        return "amount"\n',
+        "",
+        (f"{CALLBACK}::test_payment_that_does_not_match_the_order_credits_nothing",),
+    ),
+    Mutant(
+        "reminder-marker-unconditional",
+        "payments",
+        "the reminder marker is overwritten instead of claimed (a reminder every hour)",
+        "functions/carsbot/payments/lifecycle.py",
+        "            marker.save(condition=StateModel.pk.does_not_exist())\n",
+        "            marker.save()\n",
+        (f"{LIFECYCLE}::test_reminders_once_per_period_none_to_blocked_users_and_no_scan",),
+    ),
+    Mutant(
+        "stars-stale-accepted",
+        "payments",
+        "a stale Stars invoice passes pre-checkout",
+        "functions/carsbot/payments/stars.py",
+        "    if created is None or now - created > timedelta(minutes=settings.order_reuse_minutes):\n"
+        '        return "stale"\n',
+        "",
+        (f"{CHECKOUT}::test_stars_pre_checkout_for_a_stale_order_is_rejected",),
     ),
     # ------------------------------------------------------------------ monitor: no post lost, one owner
     Mutant(
