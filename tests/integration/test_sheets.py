@@ -37,7 +37,7 @@ def console(aws, standin, monkeypatch):  # type: ignore[no-untyped-def]
 
     standin.create(SHEET)
     standin.clear_hooks()
-    standin.read_only = standin.down = False
+    standin.read_only = standin.down = standin.refuse_tokens = False
     key = fake_service_account(standin.root_url + "/token")
     client("secretsmanager").put_secret_value(
         SecretId=aws.secrets["SheetsServiceAccountSecret"], SecretString=key
@@ -342,16 +342,113 @@ def test_429_is_retried_and_google_down_is_reported(console, standin) -> None:  
     assert ChannelModel.get("@cars_msk").status == "active" and result.requests == 5
     standin.down = True
     failed = run_sync(get_settings(), console)
-    assert failed.problems and failed.requests == 4  # bounded: four attempts, then reported
     assert (
-        any(e["kind"] == "sheets" and "unavailable" in e["details"] for e in events.recent())
-        or failed.problems
-    )
+        "unavailable" in failed.problems[0] and failed.requests == 4
+    )  # bounded: four attempts, then reported
+    assert run_sync(get_settings(), console).problems  # still down a minute later...
+    assert len([e for e in events.recent() if "не отвечает" in e["details"]]) == 1  # ...reported once
     standin.down = False
     standin.read_only = True
     add_channel_row(standin, 3, "@second_cars")
     ro = run_sync(get_settings(), console)
     assert "forbidden" in ro.problems[0] and ChannelModel.get("@second_cars").status == "active"
+    assert events.recent()[0]["details"].startswith("нет доступа к таблице")
+    standin.read_only = False
+    caught_up = run_sync(get_settings(), console)  # shared as editor again: the bot cells are written
+    assert not caught_up.problems and rows(standin, "Каналы")[1]["Состояние"] == "ожидает подключения"
+    assert any(r["Подробности"].startswith("Google Sheets не отвечает") for r in rows(standin, "Логи"))
+    assert events.recent()[0]["details"] == "синхронизация с Google Sheets снова работает"
+
+
+def test_revoked_key_and_token_endpoint_down_are_reported(console, standin) -> None:  # type: ignore[no-untyped-def]
+    add_channel_row(standin, 2, "@cars_msk")
+    standin.refuse_tokens = True
+    fresh = open_gateway(get_settings())  # a new container: no token yet
+    fresh.http.backoff_base = 0.01
+    refused = run_sync(get_settings(), fresh)
+    assert "forbidden" in refused.problems[0] and "token was refused" in refused.problems[0]
+    assert ChannelModel.count() == 0 and standin.count() == 0  # nothing read, nothing applied
+    standin.refuse_tokens = False
+    standin.down = True  # the token endpoint too (google-auth retries it itself, then we do)
+    fresh = open_gateway(get_settings())
+    fresh.http.backoff_base, fresh.http.max_attempts = 0.01, 2
+    assert "unavailable" in run_sync(get_settings(), fresh).problems[0]
+    standin.down = False
+    assert not run_sync(get_settings(), fresh).problems
+    assert ChannelModel.get("@cars_msk").status == "active" and standin.tokens_issued >= 2
+
+
+def test_merged_link_cells_keep_the_channel_and_are_flagged(console, standin) -> None:  # type: ignore[no-untyped-def]
+    add_channel_row(standin, 2, "@cars_msk")
+    add_channel_row(standin, 3, "@cars_spb")
+    sync(console)
+    ChannelRegistry().save_resolution(
+        "@cars_spb", channel_id=1700000001, access_hash=1, title="СПб", username="cars_spb"
+    )
+    sync(console)  # the bot writes the channel id into the row
+    with standin.edit(SHEET) as book:  # an admin merges A2:A3: Google keeps the top-left value only
+        grid = {"sheetId": book.sheet("Каналы").sheet_id, "startRowIndex": 1, "endRowIndex": 3}
+        grid |= {"startColumnIndex": 0, "endColumnIndex": 1}
+        book.apply({"mergeCells": {"range": grid, "mergeType": "MERGE_ALL"}})
+    for _ in range(2):
+        result = sync(console)
+        assert ChannelModel.get("@cars_spb").status == "active" == ChannelModel.get("@cars_msk").status
+        assert any("строка 3: пустая ссылка" in p for p in result.problems)
+    assert rows(standin, "Каналы")[1]["Проверка строки"].startswith("нет ссылки (объединённые ячейки?)")
+
+
+def test_moved_and_deleted_headers(console, standin) -> None:  # type: ignore[no-untyped-def]
+    add_channel_row(standin, 2, "@cars_msk")
+    sync(console)
+    with standin.edit(SHEET) as book:  # the admin moves "Активен" to column Z and unticks it there
+        book.write("'Каналы'!B1:B2", [[""], [""]], "RAW")
+        book.write("'Каналы'!Z1:Z2", [["Активен"], [False]], "RAW")
+    sync(console)
+    assert ChannelModel.get("@cars_msk").status == "paused"
+    with standin.edit(SHEET) as book:  # then deletes its header: the tab cannot be read safely
+        book.write("'Каналы'!Z1", [[""]], "RAW")
+        book.write("'Каналы'!A3", [["@new_cars"]], "RAW")
+    result = sync(console)
+    assert any("«Каналы»: нет заголовков Активен" in p for p in result.problems)
+    assert ChannelModel.get("@cars_msk").status == "paused" and ChannelModel.count("@new_cars") == 0
+
+
+def test_seller_contacts_parsed_and_flagged(console, standin) -> None:  # type: ignore[no-untyped-def]
+    add_channel_row(standin, 2, "@cars_msk")
+    phone, telegram = (
+        col_of(standin, "Каналы", "Телефон продавца"),
+        col_of(standin, "Каналы", "Telegram продавца"),
+    )
+    set_cell(standin, "Каналы", f"{phone}2", "8 (900) 000-00-00")
+    set_cell(standin, "Каналы", f"{telegram}2", "t.me/Seller_Test")
+    sync(console)
+    item = ChannelModel.get("@cars_msk")
+    assert item.seller_phone == "+79000000000" and item.seller_username == "Seller_Test"
+    set_cell(standin, "Каналы", f"{phone}2", "звонить вечером")
+    result = sync(console)
+    assert ChannelModel.get("@cars_msk").seller_phone == "+79000000000"  # the last good value stays
+    assert rows(standin, "Каналы")[0]["Проверка строки"] == "«Телефон продавца»: не похоже на номер"
+    assert result.problems == ["Каналы, строка 2: «Телефон продавца»: не похоже на номер"]
+    set_cell(standin, "Каналы", f"{phone}2", "")
+    sync(console)
+    assert (
+        ChannelModel.get("@cars_msk").seller_phone is None
+        and rows(standin, "Каналы")[0]["Проверка строки"] == ""
+    )
+
+
+def test_duplicate_subscriber_row_is_flagged_not_granted(console, standin) -> None:  # type: ignore[no-untyped-def]
+    UserModel(1001, username="ivan").save()
+    sync(console)
+    with standin.edit(SHEET) as book:  # the admin copies the row and types a grant into the copy
+        sheet = book.sheet("Подписчики")
+        for col, value in enumerate(sheet.rows[1]):
+            sheet.set(2, col, value)
+    set_cell(standin, "Подписчики", f"{grant_cols(standin)['Выдать (дней или дата)']}3", "30")
+    result = sync(console)
+    assert UserModel.get(1001).subscription_end is None
+    assert rows(standin, "Подписчики")[1]["Применено"] == "дубликат строки 2: строка не учитывается"
+    assert "Подписчики, строка 3: дубликат пользователя 1001" in result.problems
 
 
 def test_renamed_tab_keeps_state_and_is_reported(console, standin) -> None:  # type: ignore[no-untyped-def]

@@ -8,8 +8,9 @@ sortRange, ...), ``{id}/values:batchGet``, ``values:batchUpdate``, ``values:batc
 host (``carsbot.adapters.sheets.ApiBaseSession(standin.root_url)``).
 
 Test controls: ``fail_next(429, times=2)`` (or 5xx), ``read_only`` (writes answer 403 like a
-spreadsheet shared as viewer), ``down`` (every call 503), a request log with ``count()`` and
-``before`` hooks (run inside the request, e.g. an admin edit between the sync's read and its write).
+spreadsheet shared as viewer), ``down`` (every call 503), ``refuse_tokens`` (a revoked key), a request
+log with ``count()`` and ``before`` hooks (run inside the request, e.g. an admin edit between the
+sync's read and its write).
 Admin-side edits for tests and the demo go through ``edit()`` (``with standin.edit("id") as book:``).
 
     with SheetsStandin() as sheets:
@@ -90,7 +91,8 @@ class SheetsStandin(BackgroundHttpServer):
         self.requests: list[SheetsRequest] = []
         self.read_only = False
         self.tokens_issued = 0
-        self.down = False
+        self.down = False  # every call (token endpoint too) answers 503
+        self.refuse_tokens = False  # the token endpoint answers invalid_grant (a revoked key)
         self._failures: list[tuple[int, int, str | None]] = []  # (status, times left, kind)
         self._before: list[Callable[[SheetsRequest], None]] = []
         self._lock = threading.RLock()
@@ -152,6 +154,11 @@ class SheetsStandin(BackgroundHttpServer):
         ):
             return web.json_response({"error": "invalid_grant"}, status=400)
         with self._lock:
+            if self.down:
+                return web.json_response({"error": "internal_failure"}, status=503)
+            if self.refuse_tokens:
+                body = {"error": "invalid_grant", "error_description": "Invalid JWT Signature."}
+                return web.json_response(body, status=400)
             self.tokens_issued += 1
         return web.json_response({"access_token": ACCESS_TOKEN, "expires_in": 3600, "token_type": "Bearer"})
 

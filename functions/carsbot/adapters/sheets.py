@@ -11,6 +11,8 @@
   and the cap is also its retry condition, so ``wait <= _MAX_BACKOFF`` always holds; fixed only
   upstream). ``BoundedRetryHTTPClient`` retries 408/429/5xx and connection errors a bounded number of
   times with exponential backoff (honouring ``Retry-After``), then raises ``SheetsUnavailable``.
+* The service account's token: google-auth fetches it inside the request; an unreachable token endpoint
+  is retried like a connection error, a refused key (``invalid_grant``) is ``SheetsForbidden``.
 * Budget: every attempt, retries included, is charged to a ``RequestBudget``; a sync that would spend
   more than its budget stops with ``RequestBudgetExceeded`` (Google allows 60 reads and 60 writes a
   minute per user, and the sync runs every minute).
@@ -25,6 +27,7 @@ from typing import Any
 
 import gspread
 import requests
+from google.auth.exceptions import RefreshError, TransportError
 from gspread.exceptions import APIError
 from gspread.http_client import HTTPClient
 
@@ -146,7 +149,12 @@ class BoundedRetryHTTPClient(HTTPClient):
                 if err.code not in RETRY_STATUSES:
                     raise _translate(err) from None
                 last = err
-            except (requests.ConnectionError, requests.Timeout) as err:
+            except (requests.ConnectionError, requests.Timeout, TransportError) as err:
+                last = err  # TransportError: Google's token endpoint unreachable (google-auth)
+            except RefreshError as err:  # the token endpoint answered with an error
+                if not getattr(err, "retryable", False):  # e.g. invalid_grant: the key was revoked
+                    reason = str(err.args[0] if err.args else err)[:200]
+                    raise SheetsForbidden(f"the service account's token was refused: {reason}") from None
                 last = err
             if attempt + 1 < self.max_attempts:
                 self.sleep(self._wait(attempt, response))

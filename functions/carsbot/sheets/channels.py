@@ -16,7 +16,14 @@ from typing import Any
 from carsbot.adapters.db.models import ChannelModel, StateModel
 from carsbot.channels import ChannelRegistry, ChannelStatus, InvalidChannelRef, parse_channel_ref
 from carsbot.sheets.grid import Plan, TabView
-from carsbot.sheets.parse import CellError, fmt_dt, parse_bool, split_channel_keywords
+from carsbot.sheets.parse import (
+    CellError,
+    fmt_dt,
+    parse_bool,
+    parse_phone,
+    parse_username,
+    split_channel_keywords,
+)
 
 SNAPSHOT_KEY = "sheets#channels"
 STATE_RU = {"active": "активен", "paused": "на паузе", "removed": "отключён"}
@@ -86,11 +93,13 @@ def sync_channels(
             out.problems.append(f"Каналы, строка {row + 1}: дубликат")
             continue
         seen[ref] = row
-        admin = _admin_values(view, row)
-        problem = admin.pop("problem", None)
         previous = snapshot.get(ref)
+        admin = _admin_values(view, row, previous)
+        problem = admin.pop("problem", None)
+        if problem:
+            out.problems.append(f"Каналы, строка {row + 1}: {problem}")
         _apply(ref, link, admin, previous, items, registry, out)
-        if problem and previous:  # keep what was in force for the unparsable cell
+        if admin["active"] is None and previous:  # keep what was in force for the unparsable cell
             admin["active"] = previous.get("active")
         new_snapshot[ref] = admin
         item = items.get(ref)
@@ -113,22 +122,29 @@ def sync_channels(
         )
         new_snapshot[ref] = {"active": active, "keywords": "", "seller_phone": "", "seller_username": ""}
         out.appended.append(ref)
-    StateModel(SNAPSHOT_KEY, data=new_snapshot).save()
+    if new_snapshot != snapshot:
+        StateModel(SNAPSHOT_KEY, data=new_snapshot).save()
     return out
 
 
-def _admin_values(view: TabView, row: int) -> dict[str, Any]:
-    values: dict[str, Any] = {
-        "keywords": view.get(row, "keywords"),
-        "seller_phone": view.get(row, "seller_phone"),
-        "seller_username": view.get(row, "seller_username").lstrip("@"),
-    }
+def _admin_values(view: TabView, row: int, previous: dict[str, Any] | None) -> dict[str, Any]:
+    """The row's admin values; an unparsable one keeps the value in force (``problem`` says which)."""
+    values: dict[str, Any] = {"keywords": view.get(row, "keywords")}
+    problems = []
     try:
         active = parse_bool(view.get(row, "active"))
         values["active"] = True if active is None else active  # a new link with the box left blank is on
     except CellError as exc:
         values["active"] = None
-        values["problem"] = f"«Активен»: {exc}"
+        problems.append(f"«Активен»: {exc}")
+    for name, parse in (("seller_phone", parse_phone), ("seller_username", parse_username)):
+        try:
+            values[name] = parse(view.get(row, name))
+        except CellError as exc:
+            values[name] = (previous or {}).get(name, "")
+            problems.append(f"«{view.tab.column(name).header}»: {exc}")
+    if problems:
+        values["problem"] = "; ".join(problems)
     return values
 
 
@@ -143,6 +159,7 @@ def _apply(
 ) -> None:
     item = items.get(ref)
     active = admin.get("active")
+    touched = False
     if item is None or (item.status == ChannelStatus.REMOVED and previous is None):
         if active is None:
             return
@@ -150,6 +167,7 @@ def _apply(
             link, seller_phone=admin["seller_phone"] or None, seller_username=admin["seller_username"] or None
         )
         out.added.append(ref)
+        touched = True
         if active is False:
             registry.pause(ref)
             out.paused.append(ref)
@@ -157,9 +175,11 @@ def _apply(
         if active and item.status != ChannelStatus.ACTIVE:
             registry.resume(ref) if item.status == ChannelStatus.PAUSED else registry.add(link)
             out.resumed.append(ref)
+            touched = True
         elif not active and item.status == ChannelStatus.ACTIVE:
             registry.pause(ref)
             out.paused.append(ref)
+            touched = True
     if item is not None and previous is not None:
         changed = [
             getattr(ChannelModel, name).set(admin[name] or None)
@@ -170,7 +190,9 @@ def _apply(
         ]
         if changed:
             item.update(actions=changed)
-    items[ref] = ChannelModel.get(ref, consistent_read=True)
+            touched = True
+    if touched:  # re-read what was changed (a steady sync reads no channel twice)
+        items[ref] = ChannelModel.get(ref, consistent_read=True)
 
 
 def _cells(item: ChannelModel, posts_seen: dict[int, int]) -> dict[str, Any]:

@@ -112,6 +112,36 @@ def split_channel_keywords(text: str) -> tuple[list[str], list[str]]:
     return include, exclude
 
 
+_USERNAME = re.compile(r"[A-Za-z][A-Za-z0-9_]{3,31}")
+
+
+def parse_phone(text: str) -> str:
+    """One phone number -> E.164 (``8 (912) 345-67-89`` -> ``+79123456789``); ``""`` for a blank cell.
+
+    The message of the error never repeats the cell (it may hold a contact).
+    """
+    from carsbot.core.extraction.normalize.contacts import extract_phones
+
+    if not text.strip():
+        return ""
+    phones = extract_phones(text)
+    if len(phones) != 1:
+        raise CellError(
+            "нужен один номер телефона, например +7 912 345-67-89" if phones else "не похоже на номер"
+        )
+    return phones[0]
+
+
+def parse_username(text: str) -> str:
+    """A Telegram username (``@name``, ``name``, ``t.me/name``) without "@"; ``""`` for a blank cell."""
+    folded = re.sub(r"^(?:https?://)?(?:t|telegram)\.me/", "", text.strip(), flags=re.IGNORECASE).lstrip("@")
+    if not folded:
+        return ""
+    if not _USERNAME.fullmatch(folded):
+        raise CellError("нужен username Telegram: @name (латиница, цифры, _; от 4 символов)")
+    return folded
+
+
 _DECISIONS = {
     "PENDING": {"pending", "ожидает", "ждет", "на модерации", "?", "в очереди"},
     "APPROVED": {"approved", "approve", "ok", "одобрено", "одобрить", "да", "✓", "✔", "true", "опубликовать"},

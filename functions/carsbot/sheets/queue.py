@@ -64,8 +64,11 @@ def sync_queue(
     rows: dict[str, int] = {}
     for row in view.data_rows():
         key = view.get(row, "listing_id")
-        if key in items:
-            rows.setdefault(key, row)
+        if key in items and key in rows:  # a copied row: its decision is not read, so say so in the row
+            plan.set_at(row, "result", f"дубликат строки {rows[key] + 1}: строка не учитывается")
+            out.problems.append(f"Очередь, строка {row + 1}: дубликат объявления {key}")
+        elif key in items:
+            rows[key] = row
     for listing_id, item in sorted(items.items(), key=lambda kv: kv[1].updated_at or now):
         listing = listings.get(listing_id)
         at = rows.get(listing_id)

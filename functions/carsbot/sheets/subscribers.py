@@ -107,7 +107,11 @@ def sync_subscribers(
         if not text.isdigit():
             continue
         uid = int(text)
-        rows.setdefault(uid, row)
+        if uid in rows:  # a copied row: its grant would go unnoticed, so say so in the row
+            plan.set_at(row, "applied", f"дубликат строки {rows[uid] + 1}: строка не учитывается")
+            out.problems.append(f"Подписчики, строка {row + 1}: дубликат пользователя {uid}")
+            continue
+        rows[uid] = row
         if view.get(row, "grant") or view.get(row, "applied"):
             wanted.append(GRANT + text)
         if view.get(row, "revoke"):

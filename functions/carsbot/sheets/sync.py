@@ -37,7 +37,8 @@ from carsbot.sheets.layout import ANALYTICS, CHANNELS, FILTERS, LOG_CAP, LOGS, Q
 from carsbot.sheets.queue import listing_key, sync_queue
 from carsbot.sheets.subscribers import sync_subscribers, user_key
 
-PROBLEMS_KEY = "sheets#problems"
+PROBLEMS_KEY = "sheets#problems"  # digest of the problems last reported in Логи
+FAILURE_KEY = "sheets#failure"  # digest of the failure last reported (absent: the last sync worked)
 KEYS: dict[str, Callable[[str], str | None]] = {
     CHANNELS.title: channel_key,
     FILTERS.title: filter_key,
@@ -142,15 +143,7 @@ class SheetsSync:
         """Problems into Логи once per change of the set of problems (not every minute)."""
         if result.problems:
             add_metric("SheetsSyncProblems", len(result.problems))
-        digest = hashlib.sha256("\n".join(sorted(result.problems)).encode()).hexdigest()
-        try:
-            previous = StateModel.get(PROBLEMS_KEY, consistent_read=True).owner
-        except StateModel.DoesNotExist:
-            previous = None
-        if previous == digest:
-            return
-        events.record_many([("sheets", p) for p in result.problems[:50]], now)
-        StateModel(PROBLEMS_KEY, owner=digest).save()
+        record_once(result.problems, result.problems, now)
 
     @staticmethod
     def _log_block(view: TabView | None) -> list[RangeUpdate]:
@@ -226,17 +219,55 @@ def _last_row(a1: str) -> int:
     return int(digits) if digits else 0
 
 
+def record_once(problems: list[str], basis: list[str], now: datetime, key: str = PROBLEMS_KEY) -> None:
+    """``problems`` into Логи unless the last report under ``key`` had the same ``basis`` (a digest)."""
+    digest = hashlib.sha256("\n".join(sorted(basis)).encode()).hexdigest()
+    try:
+        previous = StateModel.get(key, consistent_read=True).owner
+    except StateModel.DoesNotExist:
+        previous = None
+    if previous == digest:
+        return
+    events.record_many([("sheets", p) for p in problems[:50]], now)
+    StateModel(key, owner=digest).save()
+
+
+def _recovered(now: datetime) -> None:
+    """After a failed sync, the first good one says so in Логи (and a later failure is reported again)."""
+    try:
+        failure = StateModel.get(FAILURE_KEY, consistent_read=True)
+    except StateModel.DoesNotExist:
+        return
+    events.record("sheets", "синхронизация с Google Sheets снова работает", now)
+    failure.delete()
+
+
+FAILURE_RU = {
+    "unavailable": "Google Sheets не отвечает; синхронизация повторится через минуту",
+    "forbidden": "нет доступа к таблице: откройте её сервисному аккаунту как редактору (или ключ отозван)",
+    "not_found": "таблица не найдена: проверьте SheetsSpreadsheetId",
+    "budget": "синхронизации не хватило лимита запросов к Google; повторится через минуту",
+    "bad_request": "Google отклонил запрос синхронизации",
+}
+
+
 def run_sync(settings: Settings, gateway: SheetsGateway) -> SyncResult:
-    """A sync whose Sheets failure is reported (metric, Логи) instead of raised."""
+    """A sync whose Sheets failure is reported (metric, one Логи event per kind of failure) instead of raised.
+
+    An outage reports once, not every minute; the Логи tab shows the event as soon as Google is back.
+    """
     try:
         result = SheetsSync(settings, gateway).run()
     except SheetsError as exc:
         add_metric("SheetsSyncFailed")
         logger.warning("sheets sync failed", extra={"reason": exc.reason, "error": str(exc)[:300]})
         result = SyncResult(problems=[f"Google Sheets: {exc.reason}: {str(exc)[:200]}"])
+        details = f"{FAILURE_RU.get(exc.reason, 'синхронизация не удалась')} ({exc.reason}: {str(exc)[:150]})"
+        record_once([details], [f"failed: {exc.reason}"], datetime.now(UTC), FAILURE_KEY)
         budget = gateway.budget
         if budget is not None:
             result.requests, result.reads, result.writes = budget.used, budget.reads, budget.writes
         return result
     add_metric("SheetsRequests", result.requests)
+    _recovered(datetime.now(UTC))
     return result
