@@ -28,6 +28,7 @@ from collections.abc import Coroutine, Sequence
 from pathlib import Path
 from typing import Any
 
+from carsbot.adapters.queues import QueueSender
 from carsbot.channels import ChannelRegistry
 from carsbot.config import Settings, get_settings
 from carsbot.core.backoff import Backoff
@@ -61,7 +62,7 @@ from carsbot_monitor.session import (
     telethon_client,
 )
 from carsbot_monitor.settings import MonitorSettings
-from carsbot_monitor.sink import MediaStore, PostSink
+from carsbot_monitor.sink import MediaStore
 from carsbot_monitor.watchlist import Watchlist
 from carsbot_monitor.workers import Workers
 
@@ -87,7 +88,7 @@ class Monitor:
         self.client_factory = client_factory
         self.store = session_store or SessionStore(self.settings.telegram_session_secret)
         self.registry = registry or ChannelRegistry()
-        self.sink = sink or PostSink(self.settings.posts_queue_url)
+        self.sink = sink or QueueSender(self.settings.posts_queue_url)
         if media_store is None and cfg.media_enabled and self.settings.media_bucket:
             media_store = MediaStore(self.settings.media_bucket)
         self.lease = lease or Lease(

@@ -19,6 +19,7 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
+from carsbot.adapters.queues import OutgoingMessage, post_message
 from carsbot.core.contracts import QueuedPost
 from carsbot_monitor import health
 from carsbot_monitor.checkpoints import CheckpointKeeper
@@ -35,11 +36,12 @@ BATCH = 10  # SQS batch size
 
 
 class PostQueue(Protocol):
-    """Where posts go (the posts queue); a post counts as queued only once SQS accepted it."""
+    """Where posts go (``carsbot.adapters.queues.QueueSender`` on the posts queue); a post counts as
+    queued only once SQS accepted it."""
 
-    def send(self, post: QueuedPost) -> str: ...
+    def send(self, message: OutgoingMessage) -> str: ...
 
-    def send_batch(self, posts: Sequence[QueuedPost]) -> list[bool]: ...
+    def send_batch(self, messages: Sequence[OutgoingMessage]) -> list[bool]: ...
 
 
 class Backfiller:
@@ -220,7 +222,7 @@ class _Batch:
         accepted: list[bool] = []
         if posts:
             try:
-                accepted = await owner.io.run(owner.sink.send_batch, posts)
+                accepted = await owner.io.run(owner.sink.send_batch, [post_message(p) for p in posts])
             except Exception as exc:
                 owner.telemetry.count(health.SEND_FAILED)
                 owner.log.warning(

@@ -35,15 +35,12 @@ from typing import Any
 
 from pynamodb.exceptions import DeleteError, PutError, UpdateError
 
+from carsbot.adapters.db.conditions import is_conditional_failure
 from carsbot.adapters.db.models import StateModel
 
 
 def new_owner_id(prefix: str = "monitor") -> str:
     return f"{prefix}:{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
-
-
-def _conditional_failed(exc: Exception) -> bool:
-    return getattr(exc, "cause_response_code", None) == "ConditionalCheckFailedException"
 
 
 def _ts(epoch: float) -> datetime:
@@ -124,7 +121,7 @@ class Lease:
                 condition=condition,
             )
         except UpdateError as exc:
-            if _conditional_failed(exc):
+            if is_conditional_failure(exc):
                 return False
             raise
         self.version = int(item.version)
@@ -146,7 +143,7 @@ class Lease:
                 condition=(StateModel.owner == self.owner) & (StateModel.version == self.version),
             )
         except UpdateError as exc:
-            if _conditional_failed(exc):
+            if is_conditional_failure(exc):
                 self.version = None
                 self.valid_until = 0.0
                 return False
@@ -165,7 +162,7 @@ class Lease:
                 condition=(StateModel.owner == self.owner) & (StateModel.version == version),
             )
         except (UpdateError, PutError, DeleteError) as exc:
-            if _conditional_failed(exc):
+            if is_conditional_failure(exc):
                 return False
             raise
         return True

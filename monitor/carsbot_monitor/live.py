@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from carsbot.adapters.queues import post_message
 from carsbot.core.contracts import PostKind, QueuedPost
 from carsbot_monitor import health
 from carsbot_monitor.backfill import Backfiller, PostQueue
@@ -71,7 +72,7 @@ class LivePosts:
         media = await self.media.refs_for(channel.channel_id, messages)
         post = build_post(channel.info, messages, media=media)
         try:
-            await self.io.run(self.sink.send, post)
+            await self.io.run(self.sink.send, post_message(post))
         except Exception as exc:
             self.telemetry.count(health.SEND_FAILED)
             self.log.warning(
@@ -126,7 +127,7 @@ class LivePosts:
     async def _send_update(self, post: QueuedPost) -> None:
         """Send an edit/deletion; a failure raises (the worker defers the job for a retry)."""
         try:
-            await self.io.run(self.sink.send, post)
+            await self.io.run(self.sink.send, post_message(post))
         except Exception as exc:
             self.telemetry.count(health.SEND_FAILED)
             self.log.warning(

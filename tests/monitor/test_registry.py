@@ -8,7 +8,15 @@ import json
 import pytest
 from monitor_harness import MONITOR_USER, Downstream, MonitorEnv, stop_monitor, wait_for
 
-from carsbot.channels import ChannelRegistry, InvalidChannelRef, RefKind, parse_channel_ref
+from carsbot.channels import (
+    FAST_FORWARD,
+    ChannelNotFound,
+    ChannelRegistry,
+    ChannelStatus,
+    InvalidChannelRef,
+    RefKind,
+    parse_channel_ref,
+)
 from carsbot.cli import main
 from carsbot_monitor import health
 
@@ -73,6 +81,39 @@ def test_channels_cli(monitor_env: MonitorEnv, capsys: pytest.CaptureFixture[str
     assert main(["channels", "pause", "1712345678"]) == 0
     found = ChannelRegistry().find("@cars_kzn")
     assert found is not None and found.status == "paused"
+
+
+def test_registry_public_api(monitor_env: MonitorEnv) -> None:
+    """``carsbot.channels``: what the bot and the sheets console call (add/list/pause/resume/remove)."""
+    registry = ChannelRegistry()
+    record, created = registry.add("https://t.me/Cars_Ekb", seller_phone="+79990002233")
+    assert created and record.ref == "@cars_ekb" and record.status == ChannelStatus.ACTIVE
+    assert registry.add("@cars_ekb") == (registry.find("@cars_ekb"), False)
+    with pytest.raises(InvalidChannelRef):
+        registry.add("https://example.com/cars")
+    with pytest.raises(ChannelNotFound):
+        registry.pause("@nobody_here")
+
+    registry.save_resolution(
+        "@cars_ekb", channel_id=1712340000, access_hash=7, title="Авто Екб", username="cars_ekb"
+    )
+    assert registry.advance_checkpoint("@cars_ekb", 40)
+    assert not registry.advance_checkpoint("@cars_ekb", 39)  # never lowered
+    assert registry.pause("-1001712340000").status == ChannelStatus.PAUSED  # by Bot API id
+    assert [r.ref for r in registry.list_channels("paused")] == ["@cars_ekb"]
+    assert registry.resume("@cars_ekb").last_message_id == 40  # catches up on what the pause held back
+    registry.pause("@cars_ekb")
+    assert registry.resume("1712340000", skip_missed=True).last_message_id == FAST_FORWARD
+    assert registry.remove("t.me/cars_ekb").status == ChannelStatus.REMOVED
+    assert registry.list_channels("active") == []
+    again, created = registry.add("@cars_ekb")  # re-added after removal: from the newest post
+    assert not created and again.status == ChannelStatus.ACTIVE and again.last_message_id == FAST_FORWARD
+    found = registry.find("1712340000")
+    assert (
+        found is not None
+        and found.title == "Авто Екб"
+        and registry.checkpoint_of("@cars_ekb") == FAST_FORWARD
+    )
 
 
 def test_registry_changes_apply_without_restart(monitor_env: MonitorEnv) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from monitor_harness import MONITOR_USER, Downstream, MonitorEnv, kill_monitor, stop_monitor, wait_for
+from monitor_harness import MONITOR_USER, Downstream, MonitorEnv, stop_monitor, wait_for
 from telethon import errors
 from telethon.sessions import StringSession
 
@@ -162,7 +162,7 @@ def test_restart_broken_current_runs_previous(monitor_env: MonitorEnv) -> None:
         await wait_for(lambda: channel.id in first.channels)
         before = await world.publish(channel, "пост до сбоя")
         await downstream.until(lambda posts: before.id in {p.message_id for p in posts})
-        await kill_monitor(first_task)  # the task crashes; the lease is left to expire
+        await monitor_env.crash(first_task)  # the task crashes; its lease runs out (clock moved)
 
         # Meanwhile someone stores a value that is not a session secret at all.
         broken_version = _put_raw_version(monitor_env, "not json at all")

@@ -25,6 +25,7 @@ from enum import StrEnum
 from pynamodb.exceptions import UpdateError
 from pynamodb.expressions.update import Action
 
+from carsbot.adapters.db.conditions import is_conditional_failure
 from carsbot.adapters.db.models import ChannelModel
 from carsbot.channels.refs import ChannelRef, RefKind, parse_channel_ref, peer_channel_id
 
@@ -54,10 +55,6 @@ FAST_FORWARD = -1
 
 def _now() -> datetime:
     return datetime.now(UTC)
-
-
-def _conditional_failed(exc: Exception) -> bool:
-    return getattr(exc, "cause_response_code", None) == "ConditionalCheckFailedException"
 
 
 @dataclass(frozen=True)
@@ -258,7 +255,7 @@ class ChannelRegistry:
         try:
             item.update(actions=actions, condition=condition)
         except UpdateError as exc:
-            if not _conditional_failed(exc):
+            if not is_conditional_failure(exc):
                 raise
             if checkpoint is None:
                 return None
@@ -276,7 +273,7 @@ class ChannelRegistry:
                 condition=ChannelModel.ref.exists(),
             )
         except UpdateError as exc:
-            if not _conditional_failed(exc):
+            if not is_conditional_failure(exc):
                 raise
 
     def advance_checkpoint(self, ref: str, message_id: int, last_post_at: datetime | None = None) -> bool:
@@ -298,7 +295,7 @@ class ChannelRegistry:
                 ),
             )
         except UpdateError as exc:
-            if _conditional_failed(exc):
+            if is_conditional_failure(exc):
                 return False
             raise
         return True
