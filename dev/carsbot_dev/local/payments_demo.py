@@ -10,6 +10,8 @@ and a payer who presses "Оплатить" on the checkout page.
 * ``pay_on_checkout_page(url)`` — loads the confirmation URL and submits its plain HTML form, as a payer's
   browser would; the stand-in then POSTs the notification to the callback from 127.0.0.1.
 * ``payment_counts()`` — ``(payments, credited)`` for the demo's summary line.
+* ``yookassa_standin()``, ``callback_served(stack, standin)``, ``buy_plan(session)`` — what the demo's
+  journey uses: the stand-in, the served callback, and a subscriber buying a plan from the bot.
 """
 
 from __future__ import annotations
@@ -20,7 +22,8 @@ import json
 import time
 import urllib.parse
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from html.parser import HTMLParser
 from typing import Any
 
@@ -141,3 +144,38 @@ def payment_counts() -> tuple[int, int]:
     payments = sum(1 for order in OrderModel.scan() if order.provider_payment_id)
     credited = sum(1 for _ in PaymentModel.scan())
     return payments, credited
+
+
+@contextmanager
+def yookassa_standin() -> Iterator[YooKassaStandin]:
+    """The stand-in for local mode (no redelivery delays to wait out at the end of a demo)."""
+    with YooKassaStandin(redelivery_delays=(1.0,)) as standin:
+        yield standin
+
+
+@contextmanager
+def callback_served(stack: Any, standin: YooKassaStandin) -> Iterator[PaymentsCallbackServer]:
+    """``POST /yookassa`` served for the one-shot demo; the stand-in notifies it."""
+    from carsbot_dev.local.runner import LocalLambdaRunner
+
+    with PaymentsCallbackServer(LocalLambdaRunner(stack).handler("PaymentsFunction")) as server:
+        standin.callback_url = server.url
+        try:
+            yield server
+        finally:
+            standin.callback_url = None
+
+
+def buy_plan(session: Any, plan_code: str = "month") -> tuple[list[Any], list[Any]]:
+    """A subscriber taps the plan button and pays on the checkout page.
+
+    ``session`` is a ``ChatSession``; returns (the bot's replies to the tap, the DMs that arrived after the
+    payment — the confirmation is queued for the alerts function, so the caller drains the queues first
+    when it wants to show it).
+    """
+    replies = session.press(f"plan:{plan_code}")
+    urls = [target for reply in replies for _, target in reply.buttons if str(target).startswith("http")]
+    if not urls:
+        raise AssertionError(f"no pay button in {[r.text for r in replies]}")
+    pay_on_checkout_page(urls[0])
+    return replies, urls
