@@ -85,7 +85,6 @@ class Monitor:
     ) -> None:
         self.settings = settings or get_settings()
         self.config = cfg = config or MonitorSettings()
-        self.client_factory = client_factory
         self.store = session_store or SessionStore(self.settings.telegram_session_secret)
         self.registry = registry or ChannelRegistry()
         self.sink = sink or QueueSender(self.settings.posts_queue_url)
