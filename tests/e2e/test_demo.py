@@ -53,3 +53,20 @@ def test_demo_publishes_the_sample_feed(engine_args: tuple[str, ...]) -> None:
     assert "?start=l_" in feed  # every post ends with the contacts deep link
     assert "❌ Продано / снято с продажи" in feed  # the deleted sale was withdrawn
     assert "[album of 4 photos]" in feed  # the album (caption on its second item) went out as one group
+
+    # After the replay, the Sheets console (stand-in; `sheets init` + one sync) prints Каналы and Аналитика.
+    channels = console_rows(feed, "Таблица «Каналы»")
+    assert sorted(r["Ссылка"] for r in channels) == sorted(
+        {f"https://t.me/{p.channel_username}" for p in posts if p.channel_username}
+    )
+    assert sum(int(r["Опубликовано"]) for r in channels) == counts["published"]
+    days = console_rows(feed, "Таблица «Аналитика»: по дням")  # the last 7 days (UTC), today last
+    assert sum(int(d["Опубликовано"]) for d in days) == counts["published"]
+    assert sum(int(d["Постов"]) for d in days) >= counts["listings"]
+
+
+def console_rows(out: str, title: str) -> list[dict[str, str]]:
+    """The rows of one printed console table (columns are two or more spaces apart)."""
+    block = out[out.index(title) :].split("\n\n", 1)[0].splitlines()
+    header, *rows = (re.split(r"\s{2,}", line.strip()) for line in block[1:] if not line.startswith("--"))
+    return [dict(zip(header, row, strict=True)) for row in rows]

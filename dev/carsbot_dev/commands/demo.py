@@ -75,8 +75,9 @@ def run_demo(
     real_rate: bool = False,
     verbose: bool = False,
     llm_standin: bool = False,
+    sheets_console: bool = False,
 ) -> tuple[DemoSummary, str]:
-    """Run the pipeline; returns the summary and the rendered channel feed."""
+    """Run the pipeline; returns the summary and the rendered channel feed (then the console's tabs)."""
     from carsbot.adapters.db import ListingModel, PostModel
     from carsbot.config import get_settings
     from carsbot_dev.local.botapi_standin import BotApiStandin
@@ -104,6 +105,10 @@ def run_demo(
             logger.setLevel(quiet_env(verbose)["POWERTOOLS_LOG_LEVEL"])  # also when created earlier
             settings = get_settings()
             store_placeholder_media(posts, settings.media_bucket)
+            if sheets_console:  # the sample's channels in the registry, as admins and the monitor leave them
+                from carsbot_dev.local.sheets_demo import register_sample_channels
+
+                register_sample_channels(posts)
             for _ in replay(posts, settings.posts_queue_url):
                 pass
             stats = LocalLambdaRunner(stack).drain()
@@ -118,6 +123,10 @@ def run_demo(
                 llm_calls=len(llm.requests) if llm is not None else 0,
             )
             feed = bot_api.render_feed()
+            if sheets_console:  # after the replay: the Google Sheets console (stand-in), Каналы and Аналитика
+                from carsbot_dev.local.sheets_demo import console_tables
+
+                feed += "\n\n" + console_tables(stack)
     return summary, feed
 
 
@@ -147,7 +156,11 @@ def run(args: argparse.Namespace) -> int:
     if args.live:
         return run_live_mode(args)
     summary, feed = run_demo(
-        args.posts, real_rate=args.real_rate, verbose=args.verbose, llm_standin=args.llm_standin
+        args.posts,
+        real_rate=args.real_rate,
+        verbose=args.verbose,
+        llm_standin=args.llm_standin,
+        sheets_console=not args.quiet,  # the console's tabs are printed with the feed
     )
     if not args.quiet:
         print(feed)
