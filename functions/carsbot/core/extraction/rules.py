@@ -29,6 +29,7 @@ __all__ = [
     "PrefilterVerdict",
     "RulesExtractor",
     "classify",
+    "clear_caches",
     "explain",
     "extract_rules",
     "prefilter",
@@ -594,6 +595,19 @@ def _fields(a: _Analysis) -> ListingFields:
 def _analyse_cached(text: str) -> _Analysis:
     # The LLM engine calls prefilter() and extract_rules() on the same post: analyse it once.
     return _analyse(text)
+
+
+def clear_caches() -> None:
+    """Forget every per-text and per-token memo of the engine (benchmarks measure real work with it)."""
+    from carsbot.core.extraction.normalize import contacts, text, vehicles
+
+    _analyse_cached.cache_clear()
+    text.word_starts.cache_clear()
+    text._tokens.cache_clear()
+    vehicles._hits.cache_clear()
+    vehicles._fuzzy_brand_of.cache_clear()
+    vehicles._fuzzy_model_of.cache_clear()
+    contacts._phone_e164.cache_clear()
 
 
 def extract_rules(text: str) -> ListingFields:

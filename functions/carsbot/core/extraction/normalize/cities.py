@@ -11,6 +11,8 @@ from typing import Any
 
 from carsbot.core.extraction.normalize.text import _TOKEN, Hit, prepare_text
 
+_LOW_TOKEN = re.compile(_TOKEN.pattern)  # the same tokens in lower-cased text, without IGNORECASE
+
 
 @dataclass(frozen=True)
 class _City:
@@ -107,7 +109,11 @@ def city_hit(text: str) -> Hit | None:
     """The city and the rule that found it (see ``find_city``)."""
     idx = _cities()
     text = prepare_text(text)
-    tokens = [(m.group(0).lower(), m.start(), m.end()) for m in _TOKEN.finditer(text)]
+    low = text.lower()
+    if len(low) == len(text):
+        tokens = [(m.group(0), m.start(), m.end()) for m in _LOW_TOKEN.finditer(low)]
+    else:  # a character whose lower case is longer: keep offsets exact
+        tokens = [(m.group(0).lower(), m.start(), m.end()) for m in _TOKEN.finditer(text)]
     delivery = [m.span() for m in _DELIVERY.finditer(text)] if _MAYBE_DELIVERY.search(text) else []
     first: Hit | None = None
     for i, (tok, start, _end) in enumerate(tokens):

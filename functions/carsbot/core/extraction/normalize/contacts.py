@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 import phonenumbers
 
@@ -17,6 +18,7 @@ _PHONE_STRUCTURED = re.compile(
 _PHONE_ANY_PLUS = re.compile(r"\+\d{1,3}[\s\-]*\(?\d{1,4}\)?(?:[\s\-]*\d{1,4}){2,4}")
 
 
+@lru_cache(maxsize=4096)
 def _phone_e164(candidate: str) -> str | None:
     digits = re.sub(r"\D", "", candidate)
     plus = candidate.lstrip().startswith("+")

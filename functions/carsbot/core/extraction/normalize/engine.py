@@ -74,15 +74,16 @@ _PATTERNS = (
 def engine_hit(text: str, *, after_model: str | None = None, list_ok: bool = False) -> Hit | None:
     """The engine volume and the rule that found it (see ``parse_engine_volume``)."""
     text = prepare_text(text)
-    for rule, pattern in _PATTERNS:
-        for m in pattern.finditer(text):
-            litres = _litres(m.group("v"))
-            if litres is not None and not _PAYLOAD_LEFT.search(text, max(0, m.start() - 24), m.start()):
-                return Hit(litres, rule, m.start(), m.end())
-    for m in _ENGINE_CC.finditer(text):
-        cc = int(m.group("cc"))
-        if 600 <= cc <= 8500:
-            return Hit(round(cc / 1000, 1), "engine:cc", m.start(), m.end())
+    if _VOLUME_MARK.search(text):  # no "1.6"-like figure and no "см3"/"cc"/"куб": nothing in the text
+        for rule, pattern in _PATTERNS:
+            for m in pattern.finditer(text):
+                litres = _litres(m.group("v"))
+                if litres is not None and not _PAYLOAD_LEFT.search(text, max(0, m.start() - 24), m.start()):
+                    return Hit(litres, rule, m.start(), m.end())
+        for m in _ENGINE_CC.finditer(text):
+            cc = int(m.group("cc"))
+            if 600 <= cc <= 8500:
+                return Hit(round(cc / 1000, 1), "engine:cc", m.start(), m.end())
     if after_model is not None:
         bare = _ENGINE_AFTER_MODEL.match(prepare_text(after_model))
         if bare:
@@ -96,5 +97,7 @@ def engine_hit(text: str, *, after_model: str | None = None, list_ok: bool = Fal
     return None
 
 
+# Every engine volume holds a decimal figure or a cubic-centimetre unit after 3-4 digits.
+_VOLUME_MARK = re.compile(r"\d[.,]\d|\d{3}\s?(?:см|cc|куб)", re.IGNORECASE)
 # "грузоподъемность 1.5т" is a payload, not an engine.
 _PAYLOAD_LEFT = re.compile(r"(?:грузопод\w*|тоннаж\w*|масса|вес\w*)\s*[:\-]?\s*$", re.IGNORECASE)

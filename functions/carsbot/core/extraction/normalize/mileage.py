@@ -54,6 +54,9 @@ def parse_mileage(text: str) -> int | None:
 def mileage_hit(text: str) -> Hit | None:
     """The mileage and the rule that found it. Miles count only when no kilometre figure is stated."""
     text = prepare_text(text)
+    low = text.lower()
+    if not any(word in low for word in _MILEAGE_MARKS) and not _GLUED_T.search(low):
+        return None  # no kilometre, mileage or mile word and no "98т": nothing to read
     miles: Hit | None = None
     before = _before_key(text, with_unit=True)
     for m in _MILEAGE_KEY.finditer(text):
@@ -137,6 +140,8 @@ def _miles(value: float, unit: str | None, m: re.Match[str]) -> Hit:
 
 
 KM_PER_MILE = 1.609344
+# Every mileage statement holds one of these, or a glued "98т" (a quick test before the patterns run).
+_MILEAGE_MARKS = ("км", "km", "пробег", "одометр", "mileage", "🛣", "миль", "mile", "кило")
 _MILES = re.compile(r"^\s*(?:миль|miles?\b|mi\b)", re.IGNORECASE)
 _MILES_UNIT = re.compile(
     rf"{_NUM_START}(?P<num>{_NUM})\s?(?P<unit>тыс\.?|т\.?|[кk])?\s?(?:миль|miles?\b)", re.IGNORECASE

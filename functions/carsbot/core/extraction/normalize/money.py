@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import re
+from bisect import bisect_right
 from dataclasses import dataclass
 
-from carsbot.core.extraction.normalize.text import _NUM, _NUM_START, _number, prepare_text
+from carsbot.core.extraction.normalize.text import _NUM, _NUM_START, Words, _number, prepare_text
 
 MIN_CAR_PRICE = 15_000
 MAX_CAR_PRICE = 500_000_000
@@ -25,19 +26,23 @@ _MONEY = re.compile(
 )
 # Keywords in the left context of an amount; the last one before the amount (with no other number in
 # between) decides its role.
-_MONEY_EVENTS = re.compile(
-    r"(?P<market>(?<!ниже\s)(?<!ниже\s\s)(?<!выше\s)\bрын(?:ок|ка|ке|ку|очн\w*)(?!\s+на\b)|\bсреднерыночн\w*|market|\bоценк\w*)"
+# Searched in the lower-cased text. Every alternative starts with a literal (so ``re`` can skip ahead
+# on its first characters); a keyword that starts with a letter must start a word (checked in _Events).
+_MONEY_EVENTS_PATTERN = (
+    r"(?P<market>рын(?<!ниже\sрын)(?<!ниже\s\sрын)(?<!выше\sрын)(?:ок|ка|ке|ку|очн\w*)(?!\s+на\b)|\bсреднерыночн\w*"
+    r"|market|\bоценк\w*)"
     r"|(?P<old>\bбыл[аои]?\b|❌|\bстар\w+\s+цен\w*|\bвместо\b|\bперечеркнут\w*)"
     r"|(?P<price>\bцен[аеуы]\b|стоимост\w*|💰|💵|💸|🏷|💲|прошу|отдам\s+за|продам\s+за|продаю\s+за|прода[её]тся\s+за"
-    r"|продается\s+за|price|\bза\s*$)"
+    r"|продается\s+за|price|\bза\s*(?=\d))"
     r"|(?P<new>\bстал[ао]?\b|\bсейчас\b|\bтеперь\b|✅|нов\w+\s+цен\w*|снижен\w*\s+до)"
     r"|(?P<mileage>пробег\w*|🛣|одометр\w*|mileage)"
     r"|(?P<other>\b(?:торг\w*|скидк\w*|вложен\w*|вложил\w*|налог\w*|осаго|каско|страховк\w*|\bто\b|обслуживани\w*|взнос\w*"
     r"|платеж\w*|платёж\w*|доплат\w*|остаток|долг\w*|кредит\w*|ремонт\w*|покраск\w*|замен\w*|поменял\w*"
     r"|резин\w*|шин\w*|диск\w*|сигнализаци\w*|магнитол\w*|выгод\w*|дешевле|ниже\s+рынка\s+на|зарплат\w*"
-    r"|экономи\w*|бюджет\w*|вычет\w*|залог\w*|штраф\w*|аренд\w*|сутк\w*|мес\w*|по\s+(?=\d)|х\b|x\b))",
-    re.IGNORECASE,
+    r"|экономи\w*|бюджет\w*|вычет\w*|залог\w*|штраф\w*|аренд\w*|сутк\w*|мес\w*|по\s+(?=\d)|х\b|x\b))"
 )
+_MONEY_EVENTS = re.compile(Words._LEADING_B.sub(r"\1", _MONEY_EVENTS_PATTERN).replace("(?:\\b(?:", "(?:(?:"))
+_MONEY_EVENTS_ANY_CASE = re.compile(_MONEY_EVENTS_PATTERN, re.IGNORECASE)
 _RANGE_LEFT = re.compile(r"(?:\bот|\bдо|\bc|\bс|\d\s*-|<|>)\s*$", re.IGNORECASE)
 # A foreign-currency amount is never the rouble price: "$12 000", "12 000 USD", "≈ €9 500".
 _FOREIGN_LEFT = re.compile(r"[$€¥]\s*$")
@@ -94,27 +99,58 @@ def _scale(value: float, *, mln: bool, thou: bool, rub: bool, keyed: bool) -> in
 # does not give a role to an amount after it.
 _SENTENCE_END = re.compile(r"[a-zа-я]{5}[.!?]\s+(?:[A-ZА-Я]|$)")
 _NUMBER_BEFORE_KEY = re.compile(r"\d\s*(?:тыс\w*\.?|т\.?|[кk]|км\.?)?\s*$", re.IGNORECASE)
+_KEYING = frozenset({"price", "market", "new"})
+_KM_AFTER = re.compile(r"^\s*\.?\s*(?:км|km|\w*\s*км)", re.IGNORECASE)
+_NOT_MONEY_RIGHT = re.compile(r"^\s*(?:км|km|т\.?\s?км|тыс|т\.|мото)", re.IGNORECASE)
 _MILEAGE_BEFORE_NEW = re.compile(r"(?:пробег\w*|одометр\w*)\s*$", re.IGNORECASE)
 _UNIT_BEFORE_KEY = re.compile(r"\d\s*(?:тыс\w*\.?|тыщ\w*|т\.?|[кk]|км\.?)\s*$", re.IGNORECASE)
 
 
-def _last_event(left: str) -> str | None:
-    """The kind of the last money keyword in ``left`` with no digits after it, if any."""
-    last = None
-    for event in _MONEY_EVENTS.finditer(left):
-        last = event
-    if last is None or any(ch.isdigit() for ch in left[last.end() :]):
-        return None
-    if last.lastgroup == "new" and _MILEAGE_BEFORE_NEW.search(left, 0, last.start()):
-        return "mileage"  # "Пробег сейчас 187 000": the mileage now, not a new price
-    if _SENTENCE_END.search(left, last.end()):
-        return None  # "все ТО по регламенту. Хотелка 3.1 млн": the keyword belongs to an earlier sentence
-    if last.lastgroup == "mileage" and (
-        (any(ch in ",;|/" for ch in left[last.end() :]) and _NUMBER_BEFORE_KEY.search(left, 0, last.start()))
-        or _UNIT_BEFORE_KEY.search(left, 0, last.start())
-    ):
-        return None  # "98 тыс. пробег, 1 250 000", "180т пробег 620 тыщ": the keyword closed the mileage
-    return last.lastgroup
+class _Events:
+    """Every money keyword of a text, found once; ``last(start, end)`` is the role keyword of the amount
+    at ``end`` whose left context begins at ``start``: the last keyword there with no digits after it."""
+
+    __slots__ = ("ends", "events", "text")
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        low = text.lower()
+        if len(low) != len(text):  # a character whose lower case is longer: keep offsets exact
+            self.events = list(_MONEY_EVENTS_ANY_CASE.finditer(text))
+        else:
+            self.events = []
+            search = _MONEY_EVENTS.search
+            pos = 0
+            while (m := search(low, pos)) is not None:
+                start = m.start()
+                if start > 0 and low[start].isalnum() and (low[start - 1].isalnum() or low[start - 1] == "_"):
+                    pos = start + 1  # inside a word ("машины" holds no "шин")
+                    continue
+                self.events.append(m)
+                pos = max(m.end(), start + 1)
+        self.ends = [e.end() for e in self.events]
+
+    def last(self, start: int, end: int) -> str | None:
+        i = bisect_right(self.ends, end) - 1
+        if i < 0:
+            return None
+        last = self.events[i]
+        if last.start() < start:
+            return None
+        text = self.text
+        between = text[last.end() : end]
+        if any(ch.isdigit() for ch in between):
+            return None
+        if last.lastgroup == "new" and _MILEAGE_BEFORE_NEW.search(text, start, last.start()):
+            return "mileage"  # "Пробег сейчас 187 000": the mileage now, not a new price
+        if _SENTENCE_END.search(text, last.end(), end):
+            return None  # "все ТО по регламенту. Хотелка 3.1 млн": the keyword belongs to an earlier sentence
+        if last.lastgroup == "mileage" and (
+            (any(ch in ",;|/" for ch in between) and _NUMBER_BEFORE_KEY.search(text, start, last.start()))
+            or _UNIT_BEFORE_KEY.search(text, start, last.start())
+        ):
+            return None  # "98 тыс. пробег, 1 250 000", "180т пробег 620 тыщ": the keyword closed the mileage
+        return last.lastgroup
 
 
 def find_money(text: str) -> list[MoneyMention]:
@@ -125,16 +161,25 @@ def find_money(text: str) -> list[MoneyMention]:
     "рынок 1.5" = 1 500 000) or, for a space-grouped amount such as "1 300 000", on its own.
     """
     found: list[MoneyMention] = []
+    events: _Events | None = None
     for m in _MONEY.finditer(text):
         num, mln, thou, rub = m.group("num"), m.group("mln"), m.group("thou"), m.group("rub")
-        line_start = text.rfind("\n", 0, m.start()) + 1
-        left = text[max(line_start, m.start() - 40) : m.start()]
+        has_unit = bool(mln or thou or rub)
+        if not has_unit and len(num) == 1:
+            continue  # "2 хозяина", "4WD": a single digit alone is never an amount ("цена 1.2" has a dot)
+        start = m.start()
+        line_start = text.rfind("\n", 0, start) + 1
+        left_start = max(line_start, start - 40)
+        if events is None:
+            events = _Events(text)
+        event = events.last(left_start, start)
+        if not has_unit and event not in _KEYING and not _BARE_GROUPED.match(num.strip()):
+            continue  # a bare number with no price keyword before it: a year, a volume, a count...
+        left = text[left_start:start]
         line_end = text.find("\n", m.end())
         right = text[m.end() : min(m.end() + 14, line_end if line_end >= 0 else len(text))]
-        has_unit = bool(mln or thou or rub)
-        if thou and re.match(r"^\s*\.?\s*(?:км|km|\w*\s*км)", right, re.IGNORECASE):
+        if thou and _KM_AFTER.match(right):
             continue  # "98к км", "98 т. км" is mileage
-        event = _last_event(left)
         if event == "mileage" and not (rub or (thou and "р" in thou.lower())):
             continue  # "пробег 120 тыс" is mileage; "245тыс пробег 430т.р." still names a price
         if (
@@ -159,7 +204,7 @@ def find_money(text: str) -> list[MoneyMention]:
         bare_grouped = not has_unit and not keyed and bool(_BARE_GROUPED.match(num.strip()))
         if not (has_unit or keyed or bare_grouped):
             continue
-        if not has_unit and re.match(r"^\s*(?:км|km|т\.?\s?км|тыс|т\.|мото)", right, re.IGNORECASE):
+        if not has_unit and _NOT_MONEY_RIGHT.match(right):
             continue
         value = _number(num, decimal_unit=bool(mln or thou))
         if value is None:

@@ -52,7 +52,9 @@ def parse_transmission(text: str) -> str | None:
 
 def transmission_hit(text: str) -> Hit | None:
     """The gearbox and the word that named it (the first gearbox word of the post)."""
-    text = _NOT_GEARBOX.sub(" ", prepare_text(text).lower())
+    text = prepare_text(text).lower()
+    if "климат" in text:
+        text = _NOT_GEARBOX.sub(" ", text)
     best: re.Match[str] | None = None
     best_name = ""
     for name, pattern in _TRANSMISSIONS:
@@ -87,7 +89,7 @@ _DRIVES: tuple[tuple[str, Words], ...] = (
         Words(
             r"(?:передн\w*\s+привод\w*|привод\w*\s*[:\-–—]?\s*передн\w*|переднеприв\w*|\bfwd\b"
             r"|(?:акпп|мкпп|робот|вариатор|автомат|механика|at|mt|cvt)\s*,\s*передний\b(?=\s*[,.;\n]|$)"
-            r"|[•|/,]\s*передний\b(?=\s*(?:[,.;•|/\n]|$)))"
+            r"|(?:(?<=[•|/,])|(?<=[•|/,] ))передний\b(?=\s*(?:[,.;•|/\n]|$)))"
         ),
     ),
     (
@@ -95,7 +97,7 @@ _DRIVES: tuple[tuple[str, Words], ...] = (
         Words(
             r"(?:задн\w*\s+привод\w*|привод\w*\s*[:\-–—]?\s*задн\w*|заднеприв\w*|\brwd\b"
             r"|(?:акпп|мкпп|робот|вариатор|автомат|механика|at|mt|cvt)\s*,\s*задний\b(?=\s*[,.;\n]|$)"
-            r"|[•|/,]\s*задний\b(?=\s*(?:[,.;•|/\n]|$)))",
+            r"|(?:(?<=[•|/,])|(?<=[•|/,] ))задний\b(?=\s*(?:[,.;•|/\n]|$)))",
         ),
     ),
 )
@@ -147,6 +149,8 @@ _OWNERS_WORD_AFTER = Words(
 )
 # "один владелец до меня, я второй": the seller counts himself.
 _OWNERS_ME = Words(r"\bя\s+(?P<w>второй|третий|четвертый|пятый)\b(?!\s+(?:раз|год|день|месяц|час|сезон))")
+# Every owner statement holds one of these (a quick test before the patterns run).
+_OWNER_MARKS = ("хоз", "влад", "вл.", "вл ", "собств", "owner", "👤", "👥")
 _OWNER_NEAR = Words(r"владел\w*|хозя\w*|собственник\w*", boundary=False)
 
 
@@ -160,6 +164,9 @@ def parse_owners(text: str) -> int | None:
 def owners_hit(text: str) -> Hit | None:
     """The owner count and the rule that found it (the earliest statement wins)."""
     text = prepare_text(text)
+    low = text.lower()
+    if not any(word in low for word in _OWNER_MARKS):
+        return None  # no owner word at all: most posts that state no count
     hits: list[Hit] = []
     for rule, pattern in (
         ("owners:number-first", _OWNERS_NUM_FIRST),
@@ -170,7 +177,6 @@ def owners_hit(text: str) -> Hit | None:
             if 1 <= n <= 9:
                 hits.append(Hit(n, rule, m.start(), m.end()))
                 break
-    low = text.lower()
     for rule, words in (("owners:word", _OWNERS_WORD), ("owners:word-after", _OWNERS_WORD_AFTER)):
         word = words.search(low)
         if word:

@@ -5,7 +5,14 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import lru_cache
+from itertools import pairwise
 from typing import Any
+
+try:  # Python 3.11+ keeps the regex parser in re._parser
+    import re._parser as _sre_parser
+except ImportError:  # pragma: no cover
+    import sre_parse as _sre_parser  # type: ignore[no-redef]
 
 
 @dataclass(frozen=True)
@@ -49,9 +56,13 @@ class Words:
     characters; a leading ``\\b`` or look-behind disables it and makes a keyword alternation 10-20x
     slower. So leading ``\\b`` are stripped at compile time and the left word boundary (and an optional
     negation such as "не ") is checked in Python on the rare candidate matches.
+
+    Most keywords are absent from most posts, so each pattern also knows the literal beginnings of its
+    alternatives (``anchors``, up to three characters, read from the parsed pattern). When none of them
+    begins a word of the text (``word_starts``, one set per text), the regex does not run at all.
     """
 
-    __slots__ = ("boundary", "negations", "regex")
+    __slots__ = ("anchors", "boundary", "negations", "regex")
 
     _LEADING_B = re.compile(r"(^|\||\(\?:|\(\?P<\w+>|\()\\b")
 
@@ -59,8 +70,14 @@ class Words:
         self.regex = re.compile(self._LEADING_B.sub(r"\1", pattern))
         self.boundary = boundary
         self.negations = negations
+        anchors = _anchors(self.regex.pattern)
+        # only anchors that begin with a word character can be checked against the words' beginnings
+        self.anchors = anchors if boundary and anchors and all(a[0].isalnum() for a in anchors) else None
 
     def finditer(self, low: str) -> Iterator[re.Match[str]]:
+        anchors = self.anchors
+        if anchors is not None and len(low) > GATE_MIN_CHARS and anchors.isdisjoint(word_starts(low)):
+            return
         search = self.regex.search
         pos = 0
         while (m := search(low, pos)) is not None:
@@ -78,6 +95,118 @@ class Words:
 
     def count(self, low: str) -> int:
         return sum(1 for _ in self.finditer(low))
+
+
+_WORD = re.compile(r"\w+")
+ANCHOR_CHARS = 4  # a word anchor: up to four letters
+GATE_MIN_CHARS = 120  # a shorter text is searched directly (its word set would cost more than the search)
+PAIR_CHARS = 3  # after a word of one or two letters and a space: up to three letters of the next word
+_WORD_PREFIX = re.compile(r"\w*")
+
+
+@lru_cache(maxsize=16)
+def word_starts(low: str) -> frozenset[str]:
+    """What ``Words`` anchors are looked up in (memoised per text): the first one to four characters
+    of every word (also of a word after its leading digits: "6акпп" starts "акп"), and for a
+    word of one or two letters, the word, a space and the start of the next word ("в про"), or "#" when
+    the next word is a number ("с #")."""
+    words = _WORD.findall(low)
+    starts = {w[:4] for w in words}
+    starts |= {w.lstrip("0123456789")[:4] for w in words if w[0].isdigit()}
+    pairs = {f"{a} {'#' if b[0].isdigit() else b[:3]}" for a, b in pairwise(words) if len(a) <= 2}
+    starts |= {w[:3] for w in starts} | {w[:2] for w in starts} | {w[:1] for w in starts}
+    starts |= pairs | {p[: p.index(" ") + 2] for p in pairs} | {p[: p.index(" ") + 3] for p in pairs}
+    starts.discard("")
+    return frozenset(starts)
+
+
+def _anchors(pattern: str) -> frozenset[str] | None:
+    """The literal beginnings of every way ``pattern`` can match (see ``word_starts``), or None when some
+    alternative starts with a class, a repeat or anything else that is not a literal."""
+    try:
+        parsed = _sre_parser.parse(pattern)
+    except Exception:  # pragma: no cover - a pattern re compiled always parses
+        return None
+    found = _prefixes(list(parsed), {""})
+    if not found:
+        return None
+    cut = set()
+    for anchor in found:
+        head, _, tail = anchor.partition(" ")
+        head = _WORD_PREFIX.match(head).group(0)  # type: ignore[union-attr]  # "б/у" begins the word "б"
+        tail = "#" if tail.startswith("#") else _WORD_PREFIX.match(tail).group(0)  # type: ignore[union-attr]
+        if not head:
+            return None
+        pair = tail and len(head) <= 2 and anchor[len(head)] == " "
+        cut.add(f"{head} {tail[:PAIR_CHARS]}" if pair else head[:ANCHOR_CHARS])
+    return frozenset(cut)
+
+
+def _done(prefix: str) -> bool:
+    head, space, tail = prefix.partition(" ")
+    return len(tail) >= PAIR_CHARS if space else len(head) >= ANCHOR_CHARS
+
+
+def _prefixes(items: list[Any], current: set[str]) -> set[str] | None:
+    for op, av in items:
+        if all(_done(c) for c in current):
+            break
+        name = str(op)
+        digits_or_spaces = (name == "IN" and _is_category([(op, av)], {"SPACE", "DIGIT"})) or (
+            name in {"MAX_REPEAT", "MIN_REPEAT"} and _is_category(av[2], {"SPACE", "DIGIT"})
+        )
+        if name == "LITERAL":
+            ch = chr(av)
+            current = {c if _done(c) else (c + " " if ch == " " and " " in c else c + ch) for c in current}
+            if ch == " " and any(c.count(" ") > 1 for c in current):
+                break
+        elif name == "AT" or name in {"ASSERT", "ASSERT_NOT"}:
+            continue  # zero-width: ^, \\b, look-arounds
+        elif digits_or_spaces and current == {""}:
+            continue  # leading digits and spaces: the anchor is the first word after them ("\\d\\s+дтп")
+        elif digits_or_spaces and all(c.endswith(" ") for c in current) and _is_digits(op, av):
+            current = {c + "#" for c in current}  # "с 1 января": a short word, then a number
+            break
+        elif name in {"MAX_REPEAT", "MIN_REPEAT"} and av[0] == 0 and digits_or_spaces:
+            continue  # "\\s*", "\\d?": words are looked up after spaces and after leading digits
+        elif name in {"MAX_REPEAT", "MIN_REPEAT"} and av[0] >= 1 and _is_category(av[2], {"SPACE"}):
+            if any(" " in c or not c or len(c) > 2 for c in current):
+                break  # only a word of one or two letters is followed into the next word
+            current = {c + " " for c in current}
+        elif name == "SUBPATTERN":
+            sub = _prefixes(list(av[-1]), current)
+            if sub is None:
+                return None
+            current = sub
+        elif name == "BRANCH" and all(
+            all(str(o) in {"AT", "ASSERT", "ASSERT_NOT"} for o, _ in branch) for branch in av[1]
+        ):
+            continue  # alternative look-behinds: "(?:(?<=•)|(?<=• ))передний"
+        elif name == "BRANCH":
+            out: set[str] = set()
+            for branch in av[1]:
+                got = _prefixes(list(branch), set(current))
+                if got is None:
+                    return None
+                out |= got
+            return out
+        else:
+            break  # a class, a repeat...: the beginning so far must do
+    return {c.rstrip(" ") if c.endswith(" ") else c for c in current}
+
+
+def _is_digits(op: Any, av: Any) -> bool:
+    body = [(op, av)] if str(op) == "IN" else av[2]
+    return _is_category(body, {"DIGIT"})
+
+
+def _is_category(items: Any, categories: set[str]) -> bool:
+    """Is ``items`` (a parsed repeat's body) one character class of the given categories (\\s, \\d)?"""
+    items = list(items)
+    if len(items) != 1 or str(items[0][0]) != "IN":
+        return False
+    members = items[0][1]
+    return all(str(op) == "CATEGORY" and str(arg).rsplit("_", 1)[-1] in categories for op, arg in members)
 
 
 _NEGATIONS = ("не ", "не  ", "нет ", "без ")
@@ -136,5 +265,17 @@ def normalize_token(token: str) -> str:
     return token
 
 
+@lru_cache(maxsize=8)
 def _tokens(text: str) -> list[tuple[str, int, int]]:
-    return [(normalize_token(m.group(0)), m.start(), m.end()) for m in _CAT_TOKEN.finditer(text)]
+    """Catalogue tokens of ``text`` (prepared) as ``normalize_token`` forms with their spans (memoised:
+    the vehicle finder and the list detector read the same text). Treat the result as read-only."""
+    low = text.lower().replace("’", "'")
+    coded = {m.start() for m in _CODED_TOKEN.finditer(low)}  # tokens with a digit or a Latin letter
+    return [
+        (m.group(0).translate(_LOOKALIKE) if m.start() in coded else m.group(0), m.start(), m.end())
+        for m in _CAT_TOKEN.finditer(low)
+    ]
+
+
+# The start of every catalogue token that holds a digit or a Latin letter (same boundaries as _CAT_TOKEN).
+_CODED_TOKEN = re.compile(r"(?<![0-9a-zа-я'])(?=[а-я']*[0-9a-z])[0-9a-zа-я]+")

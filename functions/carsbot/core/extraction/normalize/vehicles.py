@@ -65,6 +65,9 @@ class _Catalogue:
         self.fuzzy_brand_keys = [
             k for k, v in self.brands.items() if len(k) >= 4 and any(not a.weak for a in v)
         ]
+        self.fuzzy_brand_keys_by_length: dict[int, list[str]] = {}
+        for key in self.fuzzy_brand_keys:
+            self.fuzzy_brand_keys_by_length.setdefault(len(key), []).append(key)
         # first words of multi-word aliases: longer n-grams are only tried from these tokens
         self.multi_first = frozenset(k.split(" ", 1)[0] for k in [*self.brands, *self.models] if " " in k)
 
@@ -107,24 +110,41 @@ _DIGIT_MODEL_BLOCK = re.compile(
 )
 
 
-def _ngram_hits(
-    tokens: list[tuple[str, int, int]],
-    index: dict[str, list[_Alias]],
-    max_n: int,
-    multi_first: frozenset[str],
-) -> list[tuple[int, int, list[_Alias]]]:
-    hits: list[tuple[int, int, list[_Alias]]] = []
-    i = 0
-    while i < len(tokens):
-        longest = min(max_n, len(tokens) - i) if tokens[i][0] in multi_first else 1
-        for n in range(longest, 0, -1):
-            key = " ".join(t[0] for t in tokens[i : i + n])
-            entries = index.get(key)
+_Hits = list[tuple[int, int, list[_Alias]]]
+
+
+@lru_cache(maxsize=8)
+def _hits(text: str) -> tuple[list[tuple[str, int, int]], _Hits, _Hits]:
+    """Tokens of ``text`` (prepared) and the catalogue's model and brand aliases found in them, longest
+    n-gram first at each token (memoised: the vehicle finder and the list detector read the same text)."""
+    cat = _catalogue()
+    tokens = _tokens(text)
+    models, brands = cat.models, cat.brands
+    model_hits: _Hits = []
+    brand_hits: _Hits = []
+    count = len(tokens)
+    for i in range(count):
+        first = tokens[i][0]
+        if first not in cat.multi_first:
+            entries = models.get(first)
             if entries:
-                hits.append((i, n, entries))
+                model_hits.append((i, 1, entries))
+            entries = brands.get(first)
+            if entries:
+                brand_hits.append((i, 1, entries))
+            continue
+        found_model = found_brand = False
+        for n in range(min(cat.max_ngram, count - i), 0, -1):
+            key = " ".join(t[0] for t in tokens[i : i + n]) if n > 1 else first
+            if not found_model and (entries := models.get(key)):
+                model_hits.append((i, n, entries))
+                found_model = True
+            if not found_brand and (entries := brands.get(key)):
+                brand_hits.append((i, n, entries))
+                found_brand = True
+            if found_model and found_brand:
                 break
-        i += 1
-    return hits
+    return tokens, model_hits, brand_hits
 
 
 def _digit_model_ok(tokens: list[tuple[str, int, int]], i: int, n: int) -> bool:
@@ -143,12 +163,9 @@ def find_vehicle(text: str) -> Vehicle:
     Camry); then a fuzzy match with ``rapidfuzz`` for misspelled brands ("Хюндяй") and models.
     """
     cat = _catalogue()
-    text = prepare_text(text)
-    tokens = _tokens(text)
+    tokens, model_hits, brand_hits = _hits(prepare_text(text))
     if not tokens:
         return Vehicle(None, None)
-    model_hits = _ngram_hits(tokens, cat.models, cat.max_ngram, cat.multi_first)
-    brand_hits = _ngram_hits(tokens, cat.brands, cat.max_ngram, cat.multi_first)
 
     def model_after(brand: str, pos: int, lo: int | None = None) -> tuple[int, int, str] | None:
         for i, n, entries in model_hits:
@@ -215,18 +232,42 @@ def _strong_model(
 
 
 def _fuzzy_model(cat: _Catalogue, brand: str, window: list[tuple[str, int, int]]) -> tuple[int, str] | None:
-    from rapidfuzz import fuzz, process
-
-    choices = [k for k in cat.model_aliases_by_brand.get(brand, {}) if len(k) >= 4 and not k.isdigit()]
-    if not choices:
-        return None
     for j, (tok, _, _) in enumerate(window):
         if len(tok) < 5 or tok.isdigit():
             continue
-        best = process.extractOne(tok, choices, scorer=fuzz.ratio, score_cutoff=80)
-        if best is not None:
-            return j, cat.model_aliases_by_brand[brand][best[0]]
+        model = _fuzzy_model_of(brand, tok)
+        if model is not None:
+            return j, model
     return None
+
+
+@lru_cache(maxsize=4096)
+def _fuzzy_model_of(brand: str, token: str) -> str | None:
+    """The model of ``brand`` whose alias is closest to a misspelt ``token`` (rapidfuzz ratio >= 80)."""
+    from rapidfuzz import fuzz, process
+
+    cat = _catalogue()
+    aliases = cat.model_aliases_by_brand.get(brand, {})
+    choices = [k for k in aliases if len(k) >= 4 and not k.isdigit()]
+    best = process.extractOne(token, choices, scorer=fuzz.ratio, score_cutoff=80) if choices else None
+    return aliases[best[0]] if best is not None else None
+
+
+@lru_cache(maxsize=4096)
+def _fuzzy_brand_of(token: str) -> str | None:
+    """The brand whose alias is closest to a misspelt ``token`` (rapidfuzz ratio >= 80). An alias at
+    ratio >= 80 differs in length by at most a fifth, so only aliases of a near length are scored."""
+    from rapidfuzz import fuzz, process
+
+    cat = _catalogue()
+    size = len(token)
+    spread = max(2, size // 4)
+    by_length = cat.fuzzy_brand_keys_by_length
+    choices = [k for n in range(size - spread, size + spread + 1) for k in by_length.get(n, ())]
+    best = process.extractOne(token, choices, scorer=fuzz.ratio, score_cutoff=80) if choices else None
+    if best is None:
+        return None
+    return next(a.brand for a in cat.brands[best[0]] if not a.weak)
 
 
 _FUZZY_STOP = frozenset(
@@ -246,14 +287,11 @@ _FUZZY_STOP = frozenset(
 
 
 def _fuzzy_vehicle(cat: _Catalogue, tokens: list[tuple[str, int, int]]) -> Vehicle:
-    from rapidfuzz import fuzz, process
-
     head = [t for t in tokens[:40] if len(t[0]) >= 5 and t[0].isalpha() and t[0] not in _FUZZY_STOP][:12]
-    for idx, (tok, start, end) in enumerate(head):
-        best = process.extractOne(tok, cat.fuzzy_brand_keys, scorer=fuzz.ratio, score_cutoff=80)
-        if best is None:
+    for tok, start, end in head:
+        brand = _fuzzy_brand_of(tok)
+        if brand is None:
             continue
-        brand = next(a.brand for a in cat.brands[best[0]] if not a.weak)
         pos = tokens.index((tok, start, end))
         model: str | None = None
         model_end = end
@@ -267,17 +305,15 @@ def _fuzzy_vehicle(cat: _Catalogue, tokens: list[tuple[str, int, int]]) -> Vehic
             fm = _fuzzy_model(cat, brand, tokens[pos + 1 : pos + 4])
             if fm is not None:
                 model, model_end = fm[1], tokens[pos + 1 + fm[0]][2]
-        _ = idx
         return Vehicle(brand, model, model_end, start, fuzzy=True)
     return Vehicle(None, None)
 
 
 def model_mentions(text: str) -> list[tuple[str, int, int]]:
     """Every distinctive model alias in ``text`` as ``(model, start, end)`` (lists of several cars)."""
-    cat = _catalogue()
-    tokens = _tokens(prepare_text(text))
+    tokens, model_hits, _ = _hits(prepare_text(text))
     found = []
-    for i, n, entries in _ngram_hits(tokens, cat.models, cat.max_ngram, cat.multi_first):
+    for i, n, entries in model_hits:
         strong = [e for e in entries if not e.weak and e.model]
         if strong and _digit_model_ok(tokens, i, n):
             found.append((f"{strong[0].brand} {strong[0].model}", tokens[i][1], tokens[i + n - 1][2]))

@@ -11,8 +11,11 @@ MAX_YEAR = datetime.now(UTC).year + 1
 MIN_YEAR = 1950
 
 _YEAR4 = r"(?:19[5-9]\d|20[0-4]\d)"
+# The same years, written so that the pattern starts with a character class ("1" or "2") and ``re`` can
+# skip ahead to it; the look-behind that keeps it out of longer numbers comes after that first digit.
+_YEAR4_FIRST = r"(?:1(?<![\d.,]1)9[5-9]|2(?<![\d.,]2)0[0-4])\d"
 _YEAR_SUFFIXED = re.compile(
-    rf"(?<![\d.,])(?P<y>{_YEAR4})\s?(?:г\.?\s?в\.?|гв\b|г/в|г\.|г(?![а-я])|года?(?![а-я])|год\b|year|y\.?o?\b)",
+    rf"(?P<y>{_YEAR4_FIRST})\s?(?:г\.?\s?в\.?|гв\b|г/в|г\.|г(?![а-я])|года?(?![а-я])|год\b|year|y\.?o?\b)",
     re.IGNORECASE,
 )
 _YEAR_KEYED = re.compile(
@@ -20,12 +23,13 @@ _YEAR_KEYED = re.compile(
     re.IGNORECASE,
 )
 _YEAR_SHORT = re.compile(
-    r"(?<![\d.,])(?P<y>\d{2})\s?(?:г\.?\s?в\.?|гв\b|г/в"
+    r"(?P<y>\d(?<![\d.,]\d)\d)\s?(?:г\.?\s?в\.?|гв\b|г/в"
     r"|года?\s+выпуска|год\b|года\b|г\.(?!\s*\d)|г(?=[ ,;]))",
     re.IGNORECASE,
 )
 _YEAR_BARE = re.compile(
-    rf"(?<![\d.,:/\-+])(?P<y>{_YEAR4})(?![\d.,]?\d)(?!\s*(?:км|km|т\.|тыс|руб|₽|р\.|к\b|см|куб|cc|л\.с))"
+    r"(?P<y>(?:1(?<![\d.,:/\-+]1)9[5-9]|2(?<![\d.,:/\-+]2)0[0-4])\d)(?![\d.,]?\d)"
+    r"(?!\s*(?:км|km|т\.|тыс|руб|₽|р\.|к\b|см|куб|cc|л\.с))"
 )
 _YEAR_BARE_EXCLUDE_LEFT = re.compile(
     r"(?:\b(?:с|до|в|после|то|от|куплен\w*|покупал\w*|гаранти\w*)\s+|№|#)$", re.IGNORECASE
