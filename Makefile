@@ -89,6 +89,7 @@ compat:
 bench: venv
 	$(VENV)/bin/python -m carsbot_dev.bench
 	$(VENV)/bin/python -m carsbot_dev.monitor.bench
+	$(VENV)/bin/python -m carsbot_dev.bench_bot
 	$(VENV)/bin/python -m carsbot_dev.bench_payments
 	$(VENV)/bin/python -m carsbot_dev.bench_sheets
 	$(VENV)/bin/python -m carsbot_dev.bench_cost

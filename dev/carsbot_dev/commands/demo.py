@@ -19,6 +19,8 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     pass
 
+from carsbot_dev.local.bot_demo import BotOptions
+from carsbot_dev.local.bot_demo import add_arguments as add_bot_arguments
 from carsbot_dev.local.demo_support import (
     DEMO_BOT_TOKEN,
     DEMO_OPENAI_KEY,
@@ -62,6 +64,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     parser.add_argument(
         "--real-rate", action="store_true", help="publish at the real channel limit (20 posts a minute)"
     )
+    add_bot_arguments(parser)
     parser.set_defaults(func=run)
 
 
@@ -75,6 +78,7 @@ def run_demo(
     real_rate: bool = False,
     verbose: bool = False,
     llm_standin: bool = False,
+    bot: BotOptions | None = None,
     sheets_console: bool = False,
 ) -> tuple[DemoSummary, str]:
     """Run the pipeline; returns the summary and the rendered channel feed (then the console's tabs)."""
@@ -92,6 +96,8 @@ def run_demo(
         if not real_rate:  # the stand-in is not Telegram: do not wait out the channel limit locally
             parameters["PublishRatePerMinute"] = "6000"
         secrets = {"BotTokenSecret": f'{{"token": "{DEMO_BOT_TOKEN}"}}'}
+        bot = bot or BotOptions(journey=False)
+        bot.configure(parameters, secrets)  # admin ids, the webhook secret, --bot-api
         llm = None
         if llm_standin:  # the LLM engine against a local OpenAI-compatible stand-in
             from carsbot_dev.local.openai_standin import OpenAIStandIn
@@ -127,6 +133,7 @@ def run_demo(
                 from carsbot_dev.local.sheets_demo import console_tables
 
                 feed += "\n\n" + console_tables(stack)
+            feed += bot.after_replay(stack, bot_api, summary, feed)  # the subscriber journey, or --serve
     return summary, feed
 
 
@@ -155,14 +162,16 @@ def run(args: argparse.Namespace) -> int:
     os.environ.update(quiet_env(args.verbose))
     if args.live:
         return run_live_mode(args)
+    bot = BotOptions.from_args(args)
     summary, feed = run_demo(
         args.posts,
         real_rate=args.real_rate,
         verbose=args.verbose,
         llm_standin=args.llm_standin,
+        bot=bot,
         sheets_console=not args.quiet,  # the console's tabs are printed with the feed
     )
-    if not args.quiet:
+    if not args.quiet and not bot.feed_printed:
         print(feed)
         if args.llm_standin:
             print(f"llm: {summary.llm_calls} calls for {summary.posts} posts")

@@ -169,8 +169,11 @@ class BotApiStandin(BackgroundHttpServer):
         enforce_rate_limit: bool = False,
         per_chat_per_minute: int = 20,
         clock: Callable[[], float] = time.monotonic,
+        global_per_second: int | None = None,
     ) -> None:
         super().__init__()
+        self.global_per_second = global_per_second  # a bot's ~30 messages a second overall (429 beyond)
+        self._sent_overall: deque[float] = deque()
         self.bot_username = bot_username
         self.token = token
         self.known_chats = {str(c) for c in known_chats} if known_chats is not None else None
@@ -474,6 +477,7 @@ class BotApiStandin(BackgroundHttpServer):
 
     def _m_sendmessage(self, call: RecordedCall) -> dict[str, Any]:
         self._check_not_blocked(call)
+        self._take_overall()
         text = self._checked(
             call.params.get("text"), limit=4096, what="message", parse_mode=call.params.get("parse_mode")
         )
@@ -566,6 +570,16 @@ class BotApiStandin(BackgroundHttpServer):
         return True
 
     # ----- bot methods (private chats, callbacks, webhook, long polling, invoices)
+
+    def _take_overall(self) -> None:
+        if not self.global_per_second:
+            return
+        now = self._clock()
+        while self._sent_overall and now - self._sent_overall[0] >= 1.0:
+            self._sent_overall.popleft()
+        if len(self._sent_overall) >= self.global_per_second:
+            raise _ApiError(429, "Too Many Requests: retry after 1", 1)
+        self._sent_overall.append(now)
 
     def _check_not_blocked(self, call: RecordedCall) -> None:
         chat = str(call.params.get("chat_id"))

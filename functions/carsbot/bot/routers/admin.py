@@ -102,7 +102,9 @@ def router() -> Router:
             return
         action, ref = parts[0].lower(), " ".join(parts[1:])
         if action not in ("add", "pause", "resume", "remove") or not ref:
-            await message.answer(_("Usage: /channels [add|pause|resume|remove] <@name or t.me link>"))
+            await message.answer(
+                html.escape(_("Usage: /channels [add|pause|resume|remove] <@name or t.me link>"))
+            )
             return
         try:
             if action == "add":
@@ -130,7 +132,7 @@ def router() -> Router:
         assert message.from_user is not None
         parts = (command.args or "").split()
         if len(parts) != 2 or not parts[1].isdigit() or not 0 < int(parts[1]) <= MAX_GRANT_DAYS:
-            await message.answer(_("Usage: /grant <user id or @username> <days (1-3650)>"))
+            await message.answer(html.escape(_("Usage: /grant <user id or @username> <days (1-3650)>")))
             return
         user = accounts.find_user(parts[0])
         if user is None:
@@ -155,7 +157,7 @@ def router() -> Router:
         assert message.from_user is not None
         parts = (command.args or "").split()
         if len(parts) != 1:
-            await message.answer(_("Usage: /revoke <user id or @username>"))
+            await message.answer(html.escape(_("Usage: /revoke <user id or @username>")))
             return
         user = accounts.find_user(parts[0])
         if user is None:
@@ -170,7 +172,7 @@ def router() -> Router:
         assert message.from_user is not None
         parts = (command.args or "").split()
         if not parts or len(parts) > 2 or (len(parts) == 2 and parts[1] not in ("hide", "show")):
-            await message.answer(_("Usage: /listing <id> [hide|show]"))
+            await message.answer(html.escape(_("Usage: /listing <id> [hide|show]")))
             return
         listing_id = parts[0].removeprefix("l_")
         if len(parts) == 2:
@@ -196,7 +198,9 @@ def router() -> Router:
     async def broadcast(message: Message, command: CommandObject, state: FSMContext) -> None:
         text = (command.args or "").strip()
         if not text:
-            await message.answer(_("Usage: /broadcast <text>. You will see a preview before it is sent."))
+            await message.answer(
+                html.escape(_("Usage: /broadcast <text>. You will see a preview before it is sent."))
+            )
             return
         await state.set_state(Broadcast.confirm)
         await state.set_data({"text": html.escape(text)})
