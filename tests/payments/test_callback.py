@@ -302,7 +302,7 @@ def test_forged_refund_for_a_payment_never_credited_changes_nothing(pay: PayKit)
 
 
 def test_two_payments_credited_at_once_keep_both_periods(pay: PayKit) -> None:
-    """Two different payments of one user credited concurrently: the second re-reads the end (no lost days)."""
+    """Two payments of one user credited concurrently: the second re-reads the end (no lost days)."""
     pay.user()
     _, month = _paid_payment(pay, plan_code="month")
     _, year = _paid_payment(pay, plan_code="year")
@@ -323,3 +323,31 @@ def test_two_payments_credited_at_once_keep_both_periods(pay: PayKit) -> None:
     assert answers == ["credited", "credited"]
     end = pay.subscription_end()
     assert end is not None and abs(end - datetime.now(UTC) - timedelta(days=395)) < timedelta(minutes=5)
+
+
+def test_logs_carry_ids_never_secrets_or_payment_objects(
+    pay: PayKit, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import logging
+
+    from carsbot.observability import logger
+
+    pay.user()
+    _, payment_id = _paid_payment(pay)
+    body = _succeeded(pay, payment_id)
+    previous = logger.log_level
+    logger.setLevel(logging.DEBUG)
+    logging.getLogger().setLevel(logging.DEBUG)  # the SDK's and libraries' own loggers too
+    try:
+        capsys.readouterr()
+        pay.callback(body, source_ip=FORGED_IP)
+        pay.callback(body)
+        pay.callback(body)
+        logs = capsys.readouterr()
+    finally:
+        logger.setLevel(previous)
+        logging.getLogger().setLevel(logging.WARNING)
+    text = logs.out + logs.err
+    assert payment_id in text  # ids are logged
+    for secret in (pay.yookassa.secret_key, "4477", '"amount"', "Bank card", "payment_method"):
+        assert secret not in text, secret
