@@ -9,12 +9,20 @@ its own ``requirements.txt`` (functions/Makefile), plus bytecode compiled for th
 measured from the same build, is the old layout: one package with every function's code and every
 dependency, without bytecode, which every function shipped. Sizes are unzipped bytes (what Lambda's
 250 MiB limit counts, with the layers), in MiB.
+
+What the bytecode buys: the time to import each handler here with its modules' bytecode, beside the same
+import compiling every module from source (``-B`` and an empty ``PYTHONPYCACHEPREFIX``), which is what a
+cold start pays on Lambda's read-only code directory when the package ships no bytecode.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import subprocess
+import sys
+import tempfile
+import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -67,6 +75,42 @@ def all_in_one(packages: Iterable[PackageSize]) -> PackageSize:
     return merged
 
 
+HANDLER_ENV = {"AWS_DEFAULT_REGION": "eu-central-1", "CARSBOT_IDEMPOTENCY_TABLE": "bench"}
+
+
+def import_seconds(module: str, from_source: bool) -> float | None:
+    """Wall time of ``import <module>`` in a fresh interpreter (None when it cannot be imported here)."""
+    probe = f"import sys; sys.path.insert(0, {str(repo_root() / 'functions')!r}); import {module}"
+    with tempfile.TemporaryDirectory() as empty:
+        env = {**os.environ, **HANDLER_ENV}
+        flags = []
+        if from_source:
+            env["PYTHONPYCACHEPREFIX"] = empty  # no bytecode found, none written: compile everything
+            flags = ["-B"]
+        started = time.perf_counter()
+        command = [sys.executable, *flags, "-c", probe]  # this interpreter, a fixed probe
+        done = subprocess.run(command, env=env, capture_output=True)  # noqa: S603
+        elapsed = time.perf_counter() - started
+    return elapsed if done.returncode == 0 else None
+
+
+def import_report(handlers: dict[str, str]) -> list[str]:
+    lines = [
+        f"Handler import (cold start), {sys.implementation.name} {sys.version.split()[0]}: s with bytecode"
+        " / compiling from source (no bytecode shipped)"
+    ]
+    for logical_id, module in sorted(handlers.items()):
+        import_seconds(module, from_source=False)  # writes the bytecode of the dev tree once
+        cached, source = import_seconds(module, False), import_seconds(module, True)
+        if cached is None or source is None:
+            lines.append(f"  {logical_id:<22}  n/a ({module} does not import outside Lambda)")
+            continue
+        lines.append(
+            f"  {logical_id:<22}{cached:7.2f}{source:10.2f}   +{source - cached:.2f} s per cold start"
+        )
+    return lines
+
+
 def _mib(size: int) -> str:
     return f"{size / MIB:7.1f}"
 
@@ -96,15 +140,19 @@ def report(build_dir: Path, functions: Sequence[str]) -> list[str]:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Print each Lambda function's built package size.")
     parser.add_argument("--build-dir", type=Path, default=repo_root() / ".aws-sam" / "build")
+    parser.add_argument("--no-imports", action="store_true", help="sizes only (no handler import timing)")
     args = parser.parse_args(argv)
     from carsbot_dev.local.stack import load_template
 
-    functions = sorted(handler_entries(load_template()))
+    handlers = handler_entries(load_template())
+    functions = sorted(handlers)
     missing = [name for name in functions if not (args.build_dir / name).is_dir()]
     if missing:
         print(f"bench_sizes: no package for {', '.join(missing)} in {args.build_dir}: run make sam-build")
         return 1
     print("\n".join(report(args.build_dir, functions)))
+    if not args.no_imports:
+        print("\n".join(import_report(handlers)))
     return 0
 
 
