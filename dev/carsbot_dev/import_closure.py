@@ -7,6 +7,7 @@ requirement files against it and a new function's author can print its requireme
 
     python -m carsbot_dev.import_closure bot.app           # the specs of functions/bot/requirements.txt
     python -m carsbot_dev.import_closure bot.app --write   # (re)write that file
+    python -m carsbot_dev.import_closure bot.app --why rapidfuzz   # which imports need it
 
 The closure is static (``ast``): it follows every ``import`` in a first-party module, also the lazy ones
 inside functions (``aiogram`` is imported on first use, but the function still needs it installed) and
@@ -23,6 +24,7 @@ import ast
 import re
 import sys
 import tomllib
+from collections import deque
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cache
@@ -64,6 +66,22 @@ class Closure:
     external: Mapping[str, frozenset[str]]  # top-level import name -> first-party modules importing it
     distributions: Mapping[str, frozenset[str]] = field(default_factory=dict)  # distribution -> names
     unresolved: frozenset[str] = frozenset()  # imported names no installed distribution provides
+    via: Mapping[str, str | None] = field(default_factory=dict)  # module -> first importer
+
+    def chain(self, module: str) -> list[str]:
+        """How the entry points reach ``module``: ``[entry, ..., module]``."""
+        found: list[str] = []
+        current: str | None = module
+        while current is not None and current not in found:
+            found.append(current)
+            current = self.via.get(current)
+        return found[::-1]
+
+    def why(self, distribution: str) -> list[str]:
+        """One import chain per module that imports ``distribution`` (its top-level names)."""
+        names = self.distributions.get(canonical(distribution), frozenset({distribution}))
+        importers = sorted({m for name in names for m in self.external.get(name, ())})
+        return [" -> ".join(self.chain(importer)) for importer in importers]
 
 
 def _module_file(name: str, roots: Sequence[Path]) -> Path | None:
@@ -134,25 +152,25 @@ def import_closure(entries: Iterable[str], roots: Sequence[Path]) -> Closure:
     """The static closure of ``entries`` (module names) over the first-party code in ``roots``."""
     ours = first_party(roots)
     stdlib = set(sys.stdlib_module_names) | {"__future__"} | LAMBDA_RUNTIME_MODULES
-    seen: set[str] = set()
+    via: dict[str, str | None] = {}  # module -> the module that first imported it (breadth first)
     external: dict[str, set[str]] = {}
-    queue = list(entries)
+    queue: deque[tuple[str, str | None]] = deque((entry, None) for entry in entries)
     while queue:
-        name = queue.pop()
-        if name in seen:
+        name, importer = queue.popleft()
+        if name in via:
             continue
         path = _module_file(name, roots)
         if path is None:  # ``from pkg import function``: pkg.function is not a module
             continue
-        seen.add(name)
+        via[name] = importer
         parts = name.split(".")
-        queue.extend(".".join(parts[:i]) for i in range(1, len(parts)))  # parent packages run first
+        queue.extend((".".join(parts[:i]), name) for i in range(1, len(parts)))  # parent packages run first
         visitor = _Imports(name, path.name == "__init__.py")
         visitor.visit(ast.parse(path.read_text(encoding="utf-8"), str(path)))
-        for imported in visitor.names:
+        for imported in sorted(visitor.names):
             top = imported.split(".")[0]
             if top in ours:
-                queue.append(imported)
+                queue.append((imported, name))
             elif top and top not in stdlib:
                 external.setdefault(top, set()).add(name)
     providers = metadata.packages_distributions()
@@ -165,7 +183,8 @@ def import_closure(entries: Iterable[str], roots: Sequence[Path]) -> Closure:
         for dist in dists or ():
             distributions.setdefault(canonical(dist), set()).add(top)
     return Closure(
-        modules=frozenset(seen),
+        modules=frozenset(via),
+        via=via,
         external={k: frozenset(v) for k, v in external.items()},
         distributions={k: frozenset(v) for k, v in distributions.items()},
         unresolved=frozenset(unresolved),
@@ -252,10 +271,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--write", action="store_true", help="write functions/<package>/requirements.txt instead of printing"
     )
+    parser.add_argument("--why", metavar="DISTRIBUTION", help="print the import chains that need it")
     args = parser.parse_args(argv)
     closure = import_closure(args.entries, args.root or [repo_root() / "functions"])
     specs = project_specs()
     wanted = expected_requirements(closure, specs)
+    if args.why:
+        chains = closure.why(args.why)
+        print("\n".join(chains) if chains else f"nothing imports {args.why}")
+        return 0
     if args.write:
         package = args.entries[0].split(".")[0]
         header = REQUIREMENTS_HEADER.format(package=package, entries=" ".join(args.entries))

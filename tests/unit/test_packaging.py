@@ -117,6 +117,7 @@ def test_closure_follows_lazy_imports_and_skips_type_checking(tmp_path: Any) -> 
     assert closure.modules == {"handlerpkg", "handlerpkg.app", "handlerpkg.helper"}
     assert set(closure.external) == {"pydantic", "boto3"}
     assert set(closure.distributions) == {"pydantic", "boto3"}
+    assert closure.why("boto3") == ["handlerpkg.app -> handlerpkg.helper"]  # what --why prints
 
 
 def test_handlers_import_no_heavy_sdk() -> None:
