@@ -163,7 +163,8 @@ def llm_section() -> list[str]:
         "== LLM engine (auto, against the local OpenAI stand-in) ==",
         f"llm engine [corpus]: {report['calls_per_post']:.2f} calls/post "
         f"({report['calls_per_candidate']:.2f} per candidate), "
-        f"{report['input_tokens_per_call']:.0f} input + "
+        f"{report['input_tokens_per_call']:.0f} input (listing-v1 prompt "
+        f"{report['baseline_input_tokens_per_call']:.0f}; target <= 700) + "
         f"{report['output_tokens_per_call']:.0f} output tokens/call; "
         f"baseline (old deployment) {report['baseline_calls_per_post']:.0f} calls/post: "
         f"{report['baseline_calls_per_post'] / max(report['calls_per_post'], 1e-9):.1f}x fewer calls",

@@ -588,3 +588,22 @@ def test_bench_llm_counts_one_call_per_candidate(tmp_path: Path) -> None:
     assert report["fallbacks"] == 0
     assert report["input_tokens_per_call"] > 0 and report["output_tokens_per_call"] > 0
     assert report["baseline_calls_per_post"] == 4.0
+    # the cheaper prompt, measured beside listing-v1 in the same run (issue 13: <= 700 tokens a call)
+    assert report["input_tokens_per_call"] <= 700 < report["baseline_input_tokens_per_call"]
+
+
+def test_compact_schema_keeps_every_field_and_strict_shape() -> None:
+    from openai.lib._pydantic import to_strict_json_schema
+
+    from carsbot.adapters.llm_openai import LlmListing
+    from carsbot_dev.bench_llm import ListingV1
+
+    schema = to_strict_json_schema(LlmListing)
+    old = to_strict_json_schema(ListingV1)
+    assert list(schema["properties"]) == list(old["properties"]) == list(LlmListing.model_fields)
+    assert schema["required"] == list(LlmListing.model_fields) and schema["additionalProperties"] is False
+    text = json.dumps(schema, ensure_ascii=False)
+    assert '"title"' not in text and '"anyOf"' not in text  # no repeated annotations
+    assert schema["properties"]["transmission"]["enum"] == ["automatic", "manual", "robot", "variator", None]
+    assert schema["properties"]["price"]["type"] == ["integer", "null"]
+    assert len(text) < len(json.dumps(old, ensure_ascii=False)) * 0.7

@@ -29,7 +29,7 @@ from carsbot.observability import logger
 if TYPE_CHECKING:
     from carsbot.config import Settings
 
-PROMPT_VERSION = "listing-v1"
+PROMPT_VERSION = "listing-v2"
 POST_START = "<<<ОБЪЯВЛЕНИЕ"
 POST_END = "ОБЪЯВЛЕНИЕ>>>"
 DEFAULT_MAX_INPUT_CHARS = 6000
@@ -39,41 +39,25 @@ DEFAULT_MAX_OUTPUT_TOKENS = 900
 DEFAULT_MAX_RETRY_AFTER = 20.0
 
 SYSTEM_PROMPT = """\
-You extract used-car sale listings from Russian Telegram channel posts.
-
-Classify first:
-- is_car_sale = true only when the post offers ONE specific used or new car for sale by its owner or a dealer.
-- NOT a sale (is_car_sale = false): news, buy requests ("куплю", "ищу"), parts, tyres and wheels,
-  services (repair, detailing, transport, selection), rentals and leasing, credit offers, giveaways
-  and contests, posts saying the car is already sold ("продано", "продан"), teasers ("скоро в
-  продаже"), questions, ads for several cars without details of one.
-- reason: one short English phrase explaining the decision (e.g. "buy request", "car sale").
-
-Then fill every field from the text only. When a value is not stated, use null (or an empty list).
-Never guess, never infer from the phone code or the channel, never convert currencies.
-- brand and model: as commonly written in Latin (e.g. "Toyota", "Camry"; "Лада" -> "Lada", "Granta").
-- year: model year (4 digits).
-- price: asking price in roubles as an integer ("1.35 млн" -> 1350000, "850к" -> 850000,
-  "1 350 т.р." -> 1350000). market_price: only if the post states a market/average price ("рынок").
-- mileage: kilometres as an integer ("98 т.км" -> 98000, "пробег 120" in thousands -> 120000).
-- engine_volume: litres (e.g. 1.6). transmission: automatic (АКПП, автомат), manual (МКПП, механика),
-  robot (робот, DSG, AMT), variator (вариатор, CVT). drive: fwd (передний), rwd (задний), awd (полный, 4WD).
-- owners_count: owners by the registration document (ПТС). city: the city named in the post, nominative case.
-- fuel: petrol, diesel, hybrid, electric, gas, or null. autoteka: the history/accident status as stated
-  (e.g. "без ДТП", "чистая автотека", "1 ДТП").
-- equipment: short Russian items of equipment listed in the post (e.g. "камера заднего вида").
-- phones: seller phone numbers exactly as they appear in the text. usernames: Telegram usernames
-  mentioned as contacts, without "@" or "t.me/".
-- confidence: 0..1, how sure you are about is_car_sale.
-- description: 50-100 words in Russian, a factual neutral summary of the car using ONLY facts stated in
-  the post. No contacts, no phone numbers, no links, no usernames, no emojis, no advertising phrases, no
-  invented details. null when is_car_sale is false.
+Extract a car sale from a Russian Telegram post, only from its text: unknown is null, never guess.
+is_car_sale: one specific car offered by its owner or a dealer (credit or trade-in offers around it \
+are fine; "цена в ЛС": price null). Not a sale: news, buy requests, parts, tyres, services, rentals, \
+credit/insurance ads, giveaways, sold, coming soon, questions, congratulations, lists of cars, toys, \
+motorcycles, boats, trucks. reason: short, English.
+brand, model: Latin catalogue names. year: model year. price: asking RUB (1.35 млн, 850к, 1350т); \
+the new one if old and new; never a monthly or first payment, surcharge or foreign money. \
+market_price: only if stated. mileage: km (miles only without km). engine_volume: litres, not hp or \
+kWh. confidence: 0..1. owners_count: as stated. city: where the car is, nominative. usernames: the \
+seller's, no "@". phones: as written. equipment: short Russian items. autoteka: accident status as written.
+description: 50-100 Russian words of stated facts, neutral, no contacts or emojis; null if no sale.
 """
 
 
 # The structured output the model must return, sent as a strict JSON schema. No docstring on purpose
 # (it would be sent to the model as the schema description) and no numeric range constraints (not every
-# OpenAI-compatible server supports them): values are validated by ``reconcile.llm_fields``.
+# OpenAI-compatible server supports them): values are validated by ``reconcile.llm_fields``. The schema
+# sent is compact (``model_json_schema``): no titles or descriptions (units and rules are in the system
+# prompt, once), nullable types as ``["string", "null"]``.
 class LlmListing(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
@@ -82,21 +66,25 @@ class LlmListing(BaseModel):
     brand: str | None = None
     model: str | None = None
     year: int | None = None
-    price: int | None = Field(default=None, description="RUB")
-    market_price: int | None = Field(default=None, description="RUB, only if stated")
-    mileage: int | None = Field(default=None, description="km")
-    engine_volume: float | None = Field(default=None, description="litres")
+    price: int | None = None
+    market_price: int | None = None
+    mileage: int | None = None
+    engine_volume: float | None = None
     transmission: Literal["automatic", "manual", "robot", "variator"] | None = None
     drive: Literal["fwd", "rwd", "awd"] | None = None
     owners_count: int | None = None
     city: str | None = None
-    fuel: str | None = None
+    fuel: Literal["petrol", "diesel", "hybrid", "electric", "gas"] | None = None
     autoteka: str | None = None
     equipment: list[str] = Field(default_factory=list)
     phones: list[str] = Field(default_factory=list)
     usernames: list[str] = Field(default_factory=list)
-    confidence: float = Field(description="0..1")
+    confidence: float
     description: str | None = None
+
+    @classmethod
+    def model_json_schema(cls, *args: Any, **kwargs: Any) -> dict[str, Any]:
+        return compact_schema(super().model_json_schema(*args, **kwargs))
 
     @model_validator(mode="before")
     @classmethod
@@ -120,7 +108,7 @@ class LlmListing(BaseModel):
             value = data.get(name)
             items = value if isinstance(value, list) else ([value] if isinstance(value, str) else [])
             data[name] = [str(item) for item in items if isinstance(item, str | int) and str(item).strip()]
-        for name in ("reason", "brand", "model", "city", "fuel", "autoteka", "description"):
+        for name in ("reason", "brand", "model", "city", "autoteka", "description"):
             value = data.get(name)
             data[name] = (
                 str(value) if isinstance(value, str | int | float) and not isinstance(value, bool) else None
@@ -133,7 +121,31 @@ class LlmListing(BaseModel):
 _ENUMS: dict[str, tuple[str, ...]] = {
     "transmission": ("automatic", "manual", "robot", "variator"),
     "drive": ("fwd", "rwd", "awd"),
+    "fuel": ("petrol", "diesel", "hybrid", "electric", "gas"),
 }
+
+
+def compact_schema(schema: Any) -> Any:
+    """``schema`` without titles and descriptions, and with ``anyOf: [{type: X}, {type: null}]`` written
+    as ``type: [X, "null"]`` (what strict structured outputs accept): a third of the tokens."""
+    if isinstance(schema, list):
+        return [compact_schema(item) for item in schema]
+    if not isinstance(schema, dict):
+        return schema
+    out = {k: compact_schema(v) for k, v in schema.items() if k not in ("title", "description", "properties")}
+    if isinstance(schema.get("properties"), dict):  # property names are data, never annotations
+        out["properties"] = {name: compact_schema(v) for name, v in schema["properties"].items()}
+    options = out.get("anyOf")
+    if isinstance(options, list) and len(options) == 2 and {"type": "null"} in options:
+        other = next(o for o in options if o != {"type": "null"})
+        if isinstance(other, dict) and isinstance(other.get("type"), str):
+            out.pop("anyOf")
+            merged = dict(other)
+            merged["type"] = [other["type"], "null"]
+            if "enum" in merged:
+                merged["enum"] = [*merged["enum"], None]
+            out.update(merged)
+    return out
 
 
 def _lenient_number(value: Any, *, integer: bool) -> float | int | None:
@@ -185,11 +197,13 @@ class LlmError(Exception):
         self.availability = availability
 
 
-def build_messages(text: str, max_chars: int = DEFAULT_MAX_INPUT_CHARS) -> list[dict[str, str]]:
+def build_messages(
+    text: str, max_chars: int = DEFAULT_MAX_INPUT_CHARS, system_prompt: str = SYSTEM_PROMPT
+) -> list[dict[str, str]]:
     """The chat messages for one post. The post is fenced so servers and stand-ins can find it."""
     body = text if len(text) <= max_chars else text[:max_chars] + "\n[...]"
     user = f"Извлеки данные из объявления.\n{POST_START}\n{body}\n{POST_END}"
-    return [{"role": "system", "content": SYSTEM_PROMPT}, {"role": "user", "content": user}]
+    return [{"role": "system", "content": system_prompt}, {"role": "user", "content": user}]
 
 
 def post_text_from_prompt(user_content: str) -> str:
@@ -250,6 +264,8 @@ class OpenAIListingClient:
         max_output_tokens: int | None = DEFAULT_MAX_OUTPUT_TOKENS,
         temperature: float | None = 0.0,
         sleep: Callable[[float], None] = time.sleep,
+        system_prompt: str = SYSTEM_PROMPT,
+        response_model: type[LlmListing] = LlmListing,
     ) -> None:
         import openai
 
@@ -266,6 +282,8 @@ class OpenAIListingClient:
         self.max_output_tokens = max_output_tokens
         self.temperature = temperature
         self._sleep = sleep
+        self.system_prompt = system_prompt
+        self.response_model = response_model
         self._openai = openai
         kwargs: dict[str, Any] = {"api_key": api_key, "timeout": timeout, "max_retries": 0}
         if base_url:
@@ -300,7 +318,7 @@ class OpenAIListingClient:
         to the time left, and no retry starts that could not finish before it.
         """
         openai = self._openai
-        messages = build_messages(text, self.max_input_chars)
+        messages = build_messages(text, self.max_input_chars, self.system_prompt)
         options: dict[str, Any] = {}
         if self.temperature is not None:
             options["temperature"] = self.temperature
@@ -321,7 +339,7 @@ class OpenAIListingClient:
                 completion = self._client.chat.completions.parse(
                     model=self.model,
                     messages=messages,  # type: ignore[arg-type]
-                    response_format=LlmListing,
+                    response_format=self.response_model,
                     **request_options,
                 )
             except openai.APIStatusError as exc:
