@@ -104,3 +104,22 @@ def test_blocking_and_unblocking_the_bot_is_recorded(chat: Any, updates: UpdateF
     assert UserModel.get(5006).blocked is True
     session.run(updates.member_status(session.user, "member", old="kicked"))
     assert UserModel.get(5006).blocked is False
+
+
+def test_after_restore_drops_connections_and_the_next_update_works(
+    webhook: Any, updates: UpdateFactory, bot_env: Any, botapi: BotApiStandin
+) -> None:
+    import sys
+
+    from carsbot_dev.local.runner import LocalLambdaRunner
+
+    app = sys.modules[LocalLambdaRunner(bot_env).handler("BotFunction").__module__]
+    assert webhook(updates.text(updates.user(5007), "/start"))["statusCode"] == 200
+    dispatcher = app.runtime.dispatcher
+    bot_before = app.runtime._bot
+    assert bot_before is not None  # created on the first request, kept for the container
+    app.runtime.after_restore()  # what the SnapStart hook runs
+    assert app.runtime._bot is None and app.runtime.dispatcher is dispatcher  # routers stay in the snapshot
+    assert webhook(updates.text(updates.user(5007), "/help"))["statusCode"] == 200
+    assert app.runtime._bot is not None and app.runtime._bot is not bot_before
+    assert len(botapi.calls_of("sendMessage")) == 2
