@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -15,6 +16,7 @@ from carsbot.adapters.filters_source import FiltersSource
 from carsbot.adapters.secrets import reset_secrets_cache
 from carsbot.adapters.sheets import SheetsGateway, open_gateway
 from carsbot.channels import ChannelRegistry
+from carsbot.commands.sheets import run_init
 from carsbot.config import get_settings
 from carsbot.sheets.sync import SheetsSync, run_sync
 from carsbot.sheets.template import TemplateBuilder
@@ -459,6 +461,38 @@ def test_renamed_tab_keeps_state_and_is_reported(console, standin) -> None:  # t
     result = sync(console)
     assert ChannelModel.get("@cars_msk").status == "active"
     assert any("нет вкладки «Каналы»" in p for p in result.problems) and result.requests <= 4
+
+
+def test_deleted_tab_recreated_by_init_removes_no_channel(console, standin) -> None:  # type: ignore[no-untyped-def]
+    add_channel_row(standin, 2, "@cars_msk")
+    add_channel_row(standin, 3, "@cars_spb", "FALSE")
+    set_cell(standin, "Каналы", f"{col_of(standin, 'Каналы', 'Ключевые слова')}2", "camry, -куплю")
+    sync(console)
+    with standin.edit(SHEET) as book:  # the admin deletes the tab, then someone runs `sheets init`
+        book.apply({"deleteSheet": {"sheetId": book.sheet("Каналы").sheet_id}})
+    assert any("нет вкладки «Каналы»" in p for p in sync(console).problems)
+    TemplateBuilder(console, get_settings().plans).run()
+    result = sync(console)
+    assert any("во вкладке нет ни одной строки" in p for p in result.problems)
+    assert {c.ref: c.status for c in ChannelModel.scan()} == {"@cars_msk": "active", "@cars_spb": "paused"}
+    restored = {r["Ссылка"]: r for r in rows(standin, "Каналы")}
+    assert (
+        restored["@cars_msk"]["Ключевые слова"] == "camry, -куплю"
+        and restored["@cars_spb"]["Активен"] == "FALSE"
+    )
+    assert not sync(console).problems  # back to normal: the rows are there again
+
+
+def test_filters_tab_recreated_by_init_keeps_the_filters(console, standin, capsys) -> None:  # type: ignore[no-untyped-def]
+    set_cell(standin, "Фильтры", f"B{filter_row(standin, 'Мин. цена, ₽')}", "300 тыс")
+    sync(console)
+    with standin.edit(SHEET) as book:
+        book.apply({"deleteSheet": {"sheetId": book.sheet("Фильтры").sheet_id}})
+    assert run_init(argparse.Namespace(spreadsheet=None)) == 0  # `carsbot sheets init`
+    assert json.loads(capsys.readouterr().out)["created_tabs"] == ["Фильтры"]
+    assert rows(standin, "Фильтры")[filter_row(standin, "Мин. цена, ₽") - 2]["Значение"] == "300000"
+    sync(console)
+    assert FiltersSource(get_settings()).rules().min_price == 300_000
 
 
 def test_logs_newest_on_top(console, standin) -> None:  # type: ignore[no-untyped-def]

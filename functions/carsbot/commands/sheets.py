@@ -34,12 +34,15 @@ def _settings(args: argparse.Namespace) -> Any:
 
 
 def run_init(args: argparse.Namespace) -> int:
+    from carsbot.adapters.db import bind_tables
     from carsbot.adapters.sheets import SheetsError, open_gateway
+    from carsbot.sheets.filters import stored_values
     from carsbot.sheets.template import TemplateBuilder
 
     settings = _settings(args)
-    try:
-        report = TemplateBuilder(open_gateway(settings), settings.plans).run()
+    bind_tables(settings)
+    try:  # the filters in force fill the Фильтры rows init adds (a re-created tab resets nothing)
+        report = TemplateBuilder(open_gateway(settings), settings.plans, stored_values()).run()
     except SheetsError as exc:
         print(f"carsbot sheets init: {exc}", file=sys.stderr)
         return 2

@@ -6,6 +6,9 @@ resumed by a sheet nobody touched. A row whose link is new registers the channel
 pauses it; a link that was in the snapshot and is in no row any more (the row was deleted) removes it.
 Channels registered elsewhere and absent from the sheet get a row of their own. A row whose link was
 blanked (e.g. by merging cells) but still shows the bot's channel id is reported, not treated as deleted.
+A tab with no rows at all while channels are registered (cleared, or re-created by ``sheets init`` after a
+rename) removes nothing: the rows are restored from the registry and the snapshot (link, on/off, keywords,
+seller contacts) and the problem is reported.
 """
 
 from __future__ import annotations
@@ -107,20 +110,33 @@ def sync_channels(
             include, exclude = split_channel_keywords(admin["keywords"])
             out.keywords[str(int(item.channel_id))] = {"include": include, "exclude": exclude}
         _bot_cells(plan, ref, row, items.get(ref), posts_seen, problem or "")
-    for ref in snapshot:
-        if ref not in seen and ref in items and items[ref].status != ChannelStatus.REMOVED:
+    live = [ref for ref in snapshot if ref in items and items[ref].status != ChannelStatus.REMOVED]
+    emptied = bool(live) and not any(
+        view.get(row, "link") or view.get(row, "channel_id") for row in view.data_rows()
+    )
+    if emptied:  # cleared or re-created (`sheets init` after a rename/delete): restore, never mass-remove
+        out.problems.append(
+            "«Каналы»: во вкладке нет ни одной строки — каналы не отключены, строки восстановлены"
+        )
+    for ref in [] if emptied else live:
+        if ref not in seen:
             registry.remove(ref)
             out.removed.append(ref)
             items[ref] = ChannelModel.get(ref, consistent_read=True)
     for ref, item in sorted(items.items()):
-        if ref in seen or ref in snapshot or item.status == ChannelStatus.REMOVED:
+        if ref in seen or (ref in snapshot and not emptied) or item.status == ChannelStatus.REMOVED:
             continue
         active = item.status == ChannelStatus.ACTIVE
-        plan.append(
-            ref,
-            {"link": item.link or ref, "active": "TRUE" if active else "FALSE", **_cells(item, posts_seen)},
-        )
-        new_snapshot[ref] = {"active": active, "keywords": "", "seller_phone": "", "seller_username": ""}
+        last: dict[str, Any] = {"keywords": "", "seller_phone": "", "seller_username": ""}
+        last.update(snapshot.get(ref, {}))
+        last["active"] = active
+        admin_cells = {k: last[k] for k in ("keywords", "seller_phone", "seller_username")}
+        admin_cells.update(link=item.link or ref, active="TRUE" if active else "FALSE")
+        plan.append(ref, {**admin_cells, **_cells(item, posts_seen)})
+        new_snapshot[ref] = last
+        if last["keywords"] and item.channel_id is not None:
+            include, exclude = split_channel_keywords(last["keywords"])
+            out.keywords[str(int(item.channel_id))] = {"include": include, "exclude": exclude}
         out.appended.append(ref)
     if new_snapshot != snapshot:
         StateModel(SNAPSHOT_KEY, data=new_snapshot).save()

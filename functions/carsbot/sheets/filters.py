@@ -39,6 +39,12 @@ def _shown(value: Any) -> str:
     return str(value)
 
 
+def stored_values() -> dict[str, str]:
+    """The values in force as an admin would type them (``sheets init`` fills re-created rows with them)."""
+    stored = load_filters()
+    return {name: _shown(stored[name]) for name in FILTER_PARAMS if stored.get(name) not in (None, [], False)}
+
+
 def sync_filters(
     view: TabView | None, channel_keywords: dict[str, Any] | None, plan: Plan | None
 ) -> list[str]:

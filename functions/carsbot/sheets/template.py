@@ -10,7 +10,7 @@ formatting is re-applied only to tabs whose carsbot protections are missing or o
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -58,9 +58,15 @@ def _validation(col: layout.Column, plans: Sequence[Plan]) -> dict[str, Any] | N
 
 
 class TemplateBuilder:
-    def __init__(self, gateway: SheetsGateway, plans: Sequence[Plan]) -> None:
+    """``filter_values``: the Фильтры values in force (``sheets.filters.stored_values``); a parameter row
+    init adds (a new or re-created tab) gets its value, so re-creating the tab resets no filter."""
+
+    def __init__(
+        self, gateway: SheetsGateway, plans: Sequence[Plan], filter_values: Mapping[str, str] | None = None
+    ) -> None:
         self.gateway = gateway
         self.plans = list(plans)
+        self.filter_values = dict(filter_values or {})
 
     def run(self, budget: int = 12) -> InitReport:
         report = InitReport()
@@ -82,7 +88,7 @@ class TemplateBuilder:
         positions: dict[str, dict[str, int]] = {}
         for tab in TABS:
             positions[tab.title] = self._headers(tab, headers[tab.title], updates, report)
-        updates += self._filter_rows(values[len(TABS)], positions[FILTERS.title], report)
+        updates += self._filter_rows(values[len(TABS)], positions[FILTERS.title], report, self.filter_values)
         help_rows = [row[0] if row else "" for row in values[len(TABS) + 1]]
         if help_rows != [line for line in HELP_TEXT]:
             updates.append(
@@ -147,9 +153,11 @@ class TemplateBuilder:
         return found
 
     @staticmethod
-    def _filter_rows(rows: list[list[str]], cols: dict[str, int], report: InitReport) -> list[RangeUpdate]:
-        """Missing parameter rows are added at the end; descriptions are kept up to date."""
-        param_col, help_col = cols["param"], cols["help"]
+    def _filter_rows(
+        rows: list[list[str]], cols: dict[str, int], report: InitReport, filter_values: Mapping[str, str]
+    ) -> list[RangeUpdate]:
+        """Missing parameter rows are added at the end (with the value in force); descriptions kept."""
+        param_col, help_col, value_col = cols["param"], cols["help"], cols["value"]
         seen: dict[str, int] = {}
         for index, row in enumerate(rows[1:], start=1):
             label = layout.norm_header(row[param_col]) if param_col < len(row) else ""
@@ -157,10 +165,13 @@ class TemplateBuilder:
                 seen.setdefault(label, index)
         updates = []
         next_row = max(len(rows), 1)
-        for label, description in FILTER_PARAMS.values():
+        for name, (label, description) in FILTER_PARAMS.items():
             found = seen.get(layout.norm_header(label))
             if found is None:
                 updates.append(RangeUpdate(layout.cell_a1(FILTERS.title, next_row, param_col), [[label]]))
+                if filter_values.get(name):
+                    cell = layout.cell_a1(FILTERS.title, next_row, value_col)
+                    updates.append(RangeUpdate(cell, [[filter_values[name]]]))
                 updates.append(
                     RangeUpdate(layout.cell_a1(FILTERS.title, next_row, help_col), [[description]])
                 )
