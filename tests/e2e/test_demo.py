@@ -12,7 +12,8 @@ from carsbot_dev.local.replay import load_posts
 
 SUMMARY = re.compile(
     r"^summary: posts=(?P<posts>\d+) listings=(?P<listings>\d+) rejected=(?P<rejected>\d+) "
-    r"duplicates=(?P<duplicates>\d+) published=(?P<published>\d+) failed=(?P<failed>\d+) seconds=[\d.]+$"
+    r"duplicates=(?P<duplicates>\d+) published=(?P<published>\d+) failed=(?P<failed>\d+) seconds=[\d.]+"
+    r" payments=(?P<payments>\d+) credited=(?P<credited>\d+)$"
 )
 
 

@@ -98,6 +98,11 @@ def run_demo(
         secrets = {"BotTokenSecret": f'{{"token": "{DEMO_BOT_TOKEN}"}}'}
         bot = bot or BotOptions(journey=False)
         bot.configure(parameters, secrets)  # admin ids, the webhook secret, --bot-api
+        from carsbot_dev.local.payments_demo import payments_parameters, payments_secrets, yookassa_standin
+
+        bot.yookassa = optional.enter_context(yookassa_standin())  # payments: the local YooKassa
+        parameters.update(payments_parameters(bot.yookassa))  # its API, 127.0.0.1 as its only network
+        secrets.update(payments_secrets(bot.yookassa))
         llm = None
         if llm_standin:  # the LLM engine against a local OpenAI-compatible stand-in
             from carsbot_dev.local.openai_standin import OpenAIStandIn
@@ -134,6 +139,9 @@ def run_demo(
 
                 feed += "\n\n" + console_tables(stack)
             feed += bot.after_replay(stack, bot_api, summary, feed)  # the subscriber journey, or --serve
+            from carsbot_dev.local.payments_demo import payment_counts
+
+            summary.payments, summary.credited = payment_counts()
     return summary, feed
 
 

@@ -93,7 +93,7 @@ def _post_new_car(stack: LocalStack) -> None:
     LocalLambdaRunner(stack).drain()
 
 
-def run_journey(stack: LocalStack, api: BotApiStandin, secret: str) -> str:
+def run_journey(stack: LocalStack, api: BotApiStandin, secret: str, yookassa: Any = None) -> str:
     """Play the journey; returns the transcript (raises AssertionError when a step does not answer)."""
     runner = LocalLambdaRunner(stack)
     updates = UpdateFactory(start_id=10_000)
@@ -112,6 +112,11 @@ def run_journey(stack: LocalStack, api: BotApiStandin, secret: str) -> str:
     paywall = anna.send(f"/start l_{listing}")
     out.replies(paywall)
     assert paywall and "подписке" in paywall[0].text, "the paywall did not show"
+
+    if yookassa is not None:  # payments (docs/payments.md): the 30-day plan through the YooKassa stand-in
+        from carsbot_dev.local.payments_demo import journey_payment
+
+        journey_payment(stack, api, yookassa, anna, out)
 
     out.say("👮 админ", f"/grant {DEMO_USER_ID} 30")
     out.replies(admin.send(f"/grant {DEMO_USER_ID} 30"), " → админ")
@@ -182,6 +187,7 @@ class Endpoint:
 
 ENDPOINTS: list[Endpoint] = [
     Endpoint("bot-webhook", "POST", "/telegram", "BotFunction"),
+    Endpoint("payments-callback", "POST", "/yookassa", "PaymentsFunction"),
 ]
 
 
@@ -288,6 +294,7 @@ class BotOptions:
     journey: bool = True
     quiet: bool = False
     feed_printed: bool = False
+    yookassa: Any = None  # the YooKassa stand-in (carsbot_dev.local.payments_demo), set by the demo
 
     @classmethod
     def from_args(cls, args: Any) -> BotOptions:
@@ -321,11 +328,16 @@ class BotOptions:
             if not self.quiet:
                 print(feed, flush=True)
                 self.feed_printed = True
-            serve(stack, port=self.port, secret=self.secret, out=lambda line: print(line, flush=True))
+            serve(stack, port=self.port, secret=self.secret, out=self._out)
             return ""
         if not self.journey or self.bot_api:
             return ""
-        return "\n\n" + mask_contacts(run_journey(stack, api, self.secret))
+        return "\n\n" + mask_contacts(run_journey(stack, api, self.secret, self.yookassa))
+
+    def _out(self, line: str) -> None:
+        print(line, flush=True)
+        if self.yookassa is not None and line.startswith("serving: payments-callback "):
+            self.yookassa.callback_url = line.split()[-1]  # the stand-in notifies the served callback
 
 
 def mask_contacts(text: str) -> str:

@@ -27,13 +27,18 @@ class DemoSummary:
     failed: int
     seconds: float
     llm_calls: int = 0
+    payments: int | None = None  # YooKassa/Stars payments made in the journey (docs/payments.md)
+    credited: int | None = None
 
     def line(self) -> str:
-        return (
+        line = (
             f"summary: posts={self.posts} listings={self.listings} rejected={self.rejected} "
             f"duplicates={self.duplicates} published={self.published} failed={self.failed} "
             f"seconds={self.seconds:.2f}"
         )
+        if self.payments is not None:
+            line += f" payments={self.payments} credited={self.credited or 0}"
+        return line
 
 
 def dead_lettered(stack: LocalStack) -> int:

@@ -179,3 +179,29 @@ def buy_plan(session: Any, plan_code: str = "month") -> tuple[list[Any], list[An
         raise AssertionError(f"no pay button in {[r.text for r in replies]}")
     pay_on_checkout_page(urls[0])
     return replies, urls
+
+
+def journey_payment(stack: Any, api: Any, standin: YooKassaStandin, session: Any, out: Any) -> None:
+    """The demo journey's payment step: the 30-day plan bought through the stand-in and the real callback.
+
+    ``session`` is the subscriber's ``ChatSession``, ``out`` the journey's transcript.
+    """
+    from carsbot_dev.local.botapi_standin import strip_html
+    from carsbot_dev.local.runner import LocalLambdaRunner
+
+    out.say("👤 Анна", "«💳 Тарифы» → «30 дней»")
+    before = len(api.private_messages(session.user_id))
+    with callback_served(stack, standin) as server:
+        replies, urls = buy_plan(session, "month")
+        out.replies(replies)
+        out.lines.append(
+            f"  … Анна нажимает «Оплатить» на странице ЮKassa (локальная заглушка, {urls[0].split('?')[0]}); "
+            f"уведомление → POST /yookassa → {server.answers[-1] if server.answers else '—'}"
+        )
+    LocalLambdaRunner(stack).drain()  # the confirmation DM goes out through the alerts queue
+    confirmations = [m for m in api.private_messages(session.user_id)[before:] if "действует до" in m.html]
+    for message in confirmations:
+        head, *rest = strip_html(message.html).splitlines()
+        out.lines.append(f"  🤖 бот: {head}")
+        out.lines.extend(f"           {line}".rstrip() for line in rest)
+    assert confirmations, "the payment was not confirmed"
