@@ -72,11 +72,12 @@ class Words:
         self.negations = negations
         anchors = _anchors(self.regex.pattern)
         # only anchors that begin with a word character can be checked against the words' beginnings
-        self.anchors = anchors if boundary and anchors and all(a[0].isalnum() for a in anchors) else None
+        usable = boundary and anchors and all(a[0].isalnum() for a in anchors)
+        self.anchors = _group_anchors(anchors) if usable and anchors else None
 
     def finditer(self, low: str) -> Iterator[re.Match[str]]:
         anchors = self.anchors
-        if anchors is not None and len(low) > GATE_MIN_CHARS and anchors.isdisjoint(word_starts(low)):
+        if anchors is not None and len(low) > GATE_MIN_CHARS and not word_starts(low).any_of(anchors):
             return
         search = self.regex.search
         pos = 0
@@ -104,20 +105,51 @@ PAIR_CHARS = 3  # after a word of one or two letters and a space: up to three le
 _WORD_PREFIX = re.compile(r"\w*")
 
 
+class WordStarts:
+    """The beginnings of the words of one text, for ``Words`` anchors: ``length(n)`` is the set of the
+    first ``n`` characters of every word at least that long (also of a word after its leading digits:
+    "6акпп" starts "акп"), computed on first use; ``pairs`` holds, for each word of one or two letters,
+    the word, a space and the first one to three characters of the next word ("в про"), or "#" when the
+    next word is a number ("с #")."""
+
+    __slots__ = ("_by_length", "pairs", "words")
+
+    def __init__(self, low: str) -> None:
+        found = _WORD.findall(low)
+        self.words = found + [w.lstrip("0123456789") for w in found if w[0].isdigit()]
+        self._by_length: dict[int, frozenset[str]] = {}
+        self.pairs = frozenset(
+            f"{a} {'#' if b[0].isdigit() else b[:n]}"
+            for a, b in pairwise(found)
+            if len(a) <= 2
+            for n in (1, 2, 3)
+        )
+
+    def length(self, n: int) -> frozenset[str]:
+        got = self._by_length.get(n)
+        if got is None:
+            got = self._by_length[n] = frozenset(w[:n] for w in self.words if len(w) >= n)
+        return got
+
+    def any_of(self, anchors: tuple[tuple[int, frozenset[str]], ...]) -> bool:
+        for n, group in anchors:  # noqa: SIM110 - a plain loop: this runs ~20 times a post
+            if not group.isdisjoint(self.pairs if n == 0 else self.length(n)):
+                return True
+        return False
+
+
 @lru_cache(maxsize=16)
-def word_starts(low: str) -> frozenset[str]:
-    """What ``Words`` anchors are looked up in (memoised per text): the first one to four characters
-    of every word (also of a word after its leading digits: "6акпп" starts "акп"), and for a
-    word of one or two letters, the word, a space and the start of the next word ("в про"), or "#" when
-    the next word is a number ("с #")."""
-    words = _WORD.findall(low)
-    starts = {w[:4] for w in words}
-    starts |= {w.lstrip("0123456789")[:4] for w in words if w[0].isdigit()}
-    pairs = {f"{a} {'#' if b[0].isdigit() else b[:3]}" for a, b in pairwise(words) if len(a) <= 2}
-    starts |= {w[:3] for w in starts} | {w[:2] for w in starts} | {w[:1] for w in starts}
-    starts |= pairs | {p[: p.index(" ") + 2] for p in pairs} | {p[: p.index(" ") + 3] for p in pairs}
-    starts.discard("")
-    return frozenset(starts)
+def word_starts(low: str) -> WordStarts:
+    """The ``WordStarts`` of ``low`` (memoised per text: the normalisers share the lower-cased post)."""
+    return WordStarts(low)
+
+
+def _group_anchors(anchors: frozenset[str]) -> tuple[tuple[int, frozenset[str]], ...]:
+    """Anchors grouped by length (0 = pairs), the groups most likely to answer first."""
+    groups: dict[int, set[str]] = {}
+    for anchor in anchors:
+        groups.setdefault(0 if " " in anchor else len(anchor), set()).add(anchor)
+    return tuple((n, frozenset(group)) for n, group in sorted(groups.items(), key=lambda kv: -len(kv[1])))
 
 
 def _anchors(pattern: str) -> frozenset[str] | None:
