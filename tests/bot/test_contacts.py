@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import sys
 from typing import Any
 
 import pytest
@@ -141,12 +142,17 @@ def test_hidden_listing_is_not_shown(chat: Any) -> None:
     assert "не найдено" in reply.text
 
 
-@pytest.fixture
-def payments(monkeypatch: pytest.MonkeyPatch) -> FakePaymentPort:
-    import bot.app as bot_app
+def _bot_app(bot_env: Any) -> Any:
+    from carsbot_dev.local.runner import LocalLambdaRunner
 
+    return sys.modules[LocalLambdaRunner(bot_env).handler("BotFunction").__module__]
+
+
+@pytest.fixture
+def payments(bot_env: Any, monkeypatch: pytest.MonkeyPatch) -> FakePaymentPort:
     from carsbot.config import reset_settings
 
+    bot_app = _bot_app(bot_env)
     port = FakePaymentPort()
     monkeypatch.setattr(bot_app, "payment_port", lambda settings: port)
     reset_settings()  # the handler rebuilds its dispatcher with the port
@@ -165,9 +171,8 @@ def test_plan_buttons_start_a_payment_through_the_port(chat: Any, payments: Fake
 
 
 def test_payment_unavailable_tells_the_user_to_try_later(
-    chat: Any, monkeypatch: pytest.MonkeyPatch, botapi: BotApiStandin
+    chat: Any, bot_env: Any, monkeypatch: pytest.MonkeyPatch, botapi: BotApiStandin
 ) -> None:
-    import bot.app as bot_app
 
     from carsbot.bot.ports import PaymentUnavailable
     from carsbot.config import reset_settings
@@ -176,7 +181,7 @@ def test_payment_unavailable_tells_the_user_to_try_later(
         async def offer(self, user_id: int, plan: Any) -> Any:
             raise PaymentUnavailable("provider down")
 
-    monkeypatch.setattr(bot_app, "payment_port", lambda settings: DownPort())
+    monkeypatch.setattr(_bot_app(bot_env), "payment_port", lambda settings: DownPort())
     reset_settings()
     session = chat(6080)
     session.send("/start")
