@@ -244,7 +244,11 @@ def main() -> int:
 
     with BotApiStandin() as api:
         secrets = {"BotTokenSecret": '{"token": "123456:LOCAL-bench-token"}'}
-        env = {"POWERTOOLS_LOG_LEVEL": "ERROR", "CARSBOT_BOT_API_BASE": api.base_url}
+        env = {
+            "POWERTOOLS_LOG_LEVEL": "ERROR",
+            "POWERTOOLS_METRICS_DISABLED": "true",
+            "CARSBOT_BOT_API_BASE": api.base_url,
+        }
         with local_aws(
             parameters={"BotApiBase": api.base_url}, secret_values=secrets, extra_env=env
         ) as stack:
