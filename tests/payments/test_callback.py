@@ -351,3 +351,16 @@ def test_logs_carry_ids_never_secrets_or_payment_objects(
     assert payment_id in text  # ids are logged
     for secret in (pay.yookassa.secret_key, "4477", '"amount"', "Bank card", "payment_method"):
         assert secret not in text, secret
+
+
+def test_missing_shop_credentials_answer_retry_later(pay: PayKit) -> None:
+    from carsbot.adapters.aws import client
+    from carsbot_dev.local.stack import reset_sdk_caches
+
+    pay.user()
+    _, payment_id = _paid_payment(pay)
+    client("secretsmanager").put_secret_value(SecretId=pay.stack.secrets["YooKassaSecret"], SecretString="{}")
+    reset_sdk_caches()
+
+    assert pay.callback(_succeeded(pay, payment_id))["statusCode"] == 503  # YooKassa redelivers later
+    assert pay.credits() == 0

@@ -32,7 +32,7 @@ from yookassa.domain.common import RequestObject
 from yookassa.domain.exceptions import ApiError, NotFoundError
 from yookassa.domain.notification import WebhookNotificationFactory
 
-from carsbot.adapters.secrets import get_secret
+from carsbot.adapters.secrets import SecretMissingError, get_secret
 from carsbot.config import Settings, get_settings
 
 CONNECT_TIMEOUT = 3.05
@@ -211,10 +211,15 @@ class YooKassaClient:
     @classmethod
     def from_settings(cls, settings: Settings | None = None) -> YooKassaClient:
         settings = settings or get_settings()
-        secret = get_secret(settings.yookassa_secret)
+        # A missing or incomplete secret is an operator's fix, not the payer's fault: "retry later"
+        # (the callback answers 503 so YooKassa redelivers; the bot says "try later").
+        try:
+            secret = get_secret(settings.yookassa_secret)
+        except SecretMissingError:
+            raise YooKassaUnavailable("the YooKassa secret is missing or empty") from None
         shop_id, key = secret.field("shop_id", "account_id"), secret.field("secret_key", "secret")
         if not shop_id or not key:
-            raise YooKassaRejected("the YooKassa secret has no shop_id/secret_key")
+            raise YooKassaUnavailable("the YooKassa secret has no shop_id/secret_key")
         return cls(shop_id, key, api_url=settings.yookassa_api_url, timeout=settings.yookassa_timeout)
 
     def create_payment(self, params: dict[str, Any], *, idempotence_key: str) -> ProviderPayment:
