@@ -57,6 +57,16 @@ def test_every_post_exactly_once_despite_kills(monitor_env: MonitorEnv) -> None:
         faults.install(monitor.sink.client)  # the monitors' SQS client (their network edge)
         return monitor
 
+    async def keep_up() -> None:
+        """Publish no faster than the running monitor keeps up (for at most a second): on a slow
+        machine a growing backlog would let history reads sweep up the posts the live path is for."""
+        deadline = asyncio.get_running_loop().time() + 1.0
+        while asyncio.get_running_loop().time() < deadline:
+            running = [m for m in monitor_env.monitors if m.state == "running"]
+            if not running or running[-1].work.size() < 3:
+                return
+            await asyncio.sleep(0.01)
+
     async def publisher() -> None:
         # Let the first monitor join every channel (the start point is each channel's newest post).
         await wait_for(
@@ -90,6 +100,7 @@ def test_every_post_exactly_once_despite_kills(monitor_env: MonitorEnv) -> None:
             if channel.id not in reliable and rng.random() < 0.03:
                 await world.service_message(channel)
             await asyncio.sleep(rng.uniform(0.0, 0.03))
+            await keep_up()
         published.set()
 
     async def chaos() -> int:
