@@ -130,6 +130,16 @@ def test_stars_invoice_pre_checkout_and_payment(
     deliver(_pre_checkout(updates, BUYER, payload, 100))  # the paid invoice again
     assert str(api.calls_of("answerPreCheckoutQuery")[-1].params.get("ok")).lower() == "false"
 
+    # An admin refunds the Stars payment: refundStarPayment with the user and the charge id, days revoked.
+    admin = _session(bot, updates, ADMIN)
+    [confirm] = admin.send("/refund stxBOTCHARGE1")
+    [yes] = [data for text, data in confirm.buttons if text == "Да, вернуть"]
+    admin.press(yes)
+    [refund] = api.calls_of("refundStarPayment")
+    assert str(refund.params["user_id"]) == str(BUYER)
+    assert refund.params["telegram_payment_charge_id"] == "stxBOTCHARGE1"
+    assert pay.subscription_end(BUYER) is None
+
 
 def test_admin_refund_asks_to_confirm_then_refunds(pay: PayKit, bot: Any, updates: UpdateFactory) -> None:
     api, _ = bot
