@@ -170,3 +170,18 @@ def pay_plan() -> Any:
     plan = get_settings().plan("month")
     assert plan is not None
     return plan
+
+
+def test_admin_stats_revenue_comes_from_the_payment_records(
+    pay: PayKit, bot: Any, updates: UpdateFactory
+) -> None:
+    pay.user(BUYER)
+    offer = pay.service().offer_sync(BUYER, pay_plan())
+    payment_id = OrderModel.get(offer.order_id).provider_payment_id
+    pay.yookassa.complete(payment_id, notify=False)
+    pay.callback(pay.yookassa.notification("payment.succeeded", payment_id))
+    admin = _session(bot, updates, ADMIN)
+
+    [stats] = admin.send("/stats")
+
+    assert stats.text.count("Выручка: 190 ₽") >= 1, stats.text
