@@ -101,10 +101,28 @@ _PARTS_SALE = _rx(
     rf"|(?:продам|продаю|в\s+наличии|есть)\s+{_ADJ}{{0,2}}(?:акпп|мкпп|кпп|вариатор\w*|двигател\w*|мотор\w*|коробк\w*)"
     r"\s+(?:\d[.,]\d\s+)?(?:на|для|от)\b"
 )
-_TYRES = _rx(
+_TYRE_WORDS = _rx(
     r"\bшин[аыу]?\b|\bрезин[аыу]\b|\bрезину\b|\bпокрышк\w*|\bдиск(?:и|ов|ами)?\b|\bколес[аов]?\b|\bколёс\w*|\br\s?1[3-9]\b"
-    r"|\br\s?2[0-3]\b|\b\d{3}/\d{2}\s?r?\s?\d{2}\b|\bшипован\w*|\bлипучк\w*|\bвсесезонк\w*|\bзимняя\s+резина|\bлетняя\s+резина"
+    r"|\br\s?2[0-3]\b|\bшипован\w*|\bлипучк\w*|\bвсесезонк\w*|\bзимняя\s+резина|\bлетняя\s+резина"
 )
+_TYRE_SIZE = _rx(r"\b\d{3}/\d{2}\s?r?\s?\d{2}\b")  # "215/60 R16": searched only where a "/" is
+
+
+class _Tyres:
+    """Tyre and wheel words, and tyre sizes (the sizes only in a text with a "/")."""
+
+    @staticmethod
+    def search(low: str) -> re.Match[str] | None:
+        word = _TYRE_WORDS.search(low)
+        size = _TYRE_SIZE.search(low) if "/" in low else None
+        return min((m for m in (word, size) if m is not None), key=lambda m: m.start(), default=None)
+
+    @staticmethod
+    def count(low: str) -> int:
+        return _TYRE_WORDS.count(low) + (_TYRE_SIZE.count(low) if "/" in low else 0)
+
+
+_TYRES = _Tyres()
 _SERVICE = _rx(
     r"\bремонт\w*|шиномонтаж\w*|автосервис\w*|\bсто\b|детейлинг\w*|полировк\w*|химчистк\w*|тонировк\w*|покраск\w*"
     r"|диагностик\w*|замен[аы]\s+масла|развал\w*|\bсход\b|эвакуатор\w*|автоподбор\w*|подбор\w*\s+авто\w*|проверк\w*\s+авто\w*"

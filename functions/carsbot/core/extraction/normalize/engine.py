@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import re
 
-from carsbot.core.extraction.normalize.text import Hit, prepare_text
+from carsbot.core.extraction.normalize.text import Hit, for_lower_case, prepare_text
 
 _ENGINE_UNIT = re.compile(
-    r"(?<![\d.,])(?P<v>\d[.,]\d)\s?(?:л(?![а-я.]|\.\s?с)|л\.(?!\s?с)|литр\w*|l(?![a-z]))", re.IGNORECASE
+    r"(?P<v>\d(?<![\d.,]\d)[.,]\d)\s?(?:л(?![а-я.]|\.\s?с)|л\.(?!\s?с)|литр\w*|l(?![a-z]))", re.IGNORECASE
 )
 _ENGINE_TAIL = re.compile(
-    r"(?<![\d.,])(?P<v>\d[.,]\d)(?:\s?(?:tsi|tfsi|fsi|tdi|cdi|crdi|gdi|mpi|mivec|dohc|sohc|hdi|dci|jtd|tgi|16v|vvt-?i|t-?gdi|tce|vtec|skyactiv|i(?![a-z])|d(?![a-z])|t(?![a-z])|turbo"
+    r"(?P<v>\d(?<![\d.,]\d)[.,]\d)(?:\s?(?:tsi|tfsi|fsi|tdi|cdi|crdi|gdi|mpi|mivec|dohc|sohc|hdi|dci|jtd|tgi|16v|vvt-?i|t-?gdi|tce|vtec|skyactiv|i(?![a-z])|d(?![a-z])|t(?![a-z])|turbo"
     r"|(?<=\d)т(?![а-яa-z])|инжект\w*|карб\w*"
     r"|тси|тфси|тди|сди|црди|гди|мпи|турбо\w*|v\s?\d{1,2}\b|amg|амг|умз|змз|cummins|камминс)"
     r"|[\s,/(]{0,3}\d{2,3}\s?(?:л\.?\s?с|hp|сил)"
@@ -69,14 +69,18 @@ _PATTERNS = (
     ("engine:fuel-first", _ENGINE_FUEL_FIRST),
     ("engine:gearbox-first", _ENGINE_SPEC_FIRST),
 )
+_LOWER_PATTERNS = tuple((rule, for_lower_case(pattern)) for rule, pattern in _PATTERNS)
 
 
 def engine_hit(text: str, *, after_model: str | None = None, list_ok: bool = False) -> Hit | None:
     """The engine volume and the rule that found it (see ``parse_engine_volume``)."""
     text = prepare_text(text)
     if _VOLUME_MARK.search(text):  # no "1.6"-like figure and no "см3"/"cc"/"куб": nothing in the text
-        for rule, pattern in _PATTERNS:
-            for m in pattern.finditer(text):
+        low = text.lower()
+        lowered = len(low) == len(text)  # lower case is cheaper to search (when offsets are kept)
+        source, patterns = (low, _LOWER_PATTERNS) if lowered else (text, _PATTERNS)
+        for rule, pattern in patterns:
+            for m in pattern.finditer(source):
                 litres = _litres(m.group("v"))
                 if litres is not None and not _PAYLOAD_LEFT.search(text, max(0, m.start() - 24), m.start()):
                     return Hit(litres, rule, m.start(), m.end())

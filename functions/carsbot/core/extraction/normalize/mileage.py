@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import re
 
-from carsbot.core.extraction.normalize.text import _NUM, _NUM_START, Hit, _number, prepare_text
+from carsbot.core.extraction.normalize.text import (
+    _NUM,
+    _NUM_FROM_DIGIT,
+    Hit,
+    _number,
+    for_lower_case,
+    prepare_text,
+)
 
 MAX_MILEAGE = 2_000_000
 
@@ -12,7 +19,7 @@ _KM_UNIT = (
     r"(?P<kunit>т\.?\s?км|тыс\.?\s*км|тыс\.?\s*километр\w*|ткм|тыщ\w*\s*км|[кk]\.?\s?км|[кk]\s?km"
     r"|km|км|километр\w*)"
 )
-_MILEAGE_UNIT = re.compile(rf"{_NUM_START}(?P<num>{_NUM})\s?{_KM_UNIT}(?![а-яa-z])", re.IGNORECASE)
+_MILEAGE_UNIT = re.compile(rf"(?P<num>{_NUM_FROM_DIGIT})\s?{_KM_UNIT}(?![а-яa-z])", re.IGNORECASE)
 _MILEAGE_KEY = re.compile(
     rf"(?:пробег\w*|🛣️?|одометр\w*|mileage)(?:\s*(?:по\s+одометру|по\s+рф|оригинальный|реальный|родной|всего|"
     rf"около|примерно|честный|небольшой|маленький|сейчас|на\s+сегодня|на\s+данный\s+момент|:|-|—|–|~|≈))*\s*(?P<num>{_NUM})\s?"
@@ -40,7 +47,7 @@ _MILEAGE_NOT_KM = re.compile(r"\s*(?:сезон|год|лет|мес|недел|
 # "...пробег 2 хоз": the owners' count, on the same line.
 _OWNERS_AFTER = re.compile(r"[ \t]*(?:хоз|влад|вл\b|вл\.|собств)", re.IGNORECASE)
 _MILEAGE_BEFORE_KEY = re.compile(
-    rf"{_NUM_START}(?P<num>{_NUM})\s?(?P<unit>тыс\w*\.?|тыщ\w*|т\.?|[кk])?\s*(?:км\.?\s*)?пробег\w*",
+    rf"(?P<num>{_NUM_FROM_DIGIT})\s?(?P<unit>тыс\w*\.?|тыщ\w*|т\.?|[кk])?\s*(?:км\.?\s*)?пробег\w*",
     re.IGNORECASE,
 )
 
@@ -58,8 +65,10 @@ def mileage_hit(text: str) -> Hit | None:
     if not any(word in low for word in _MILEAGE_MARKS) and not _GLUED_T.search(low):
         return None  # no kilometre, mileage or mile word and no "98т": nothing to read
     miles: Hit | None = None
-    before = _before_key(text, with_unit=True)
-    for m in _MILEAGE_KEY.finditer(text):
+    # the patterns run on the lower-cased copy when it keeps every offset (faster without IGNORECASE)
+    scan, low_case = (low, True) if len(low) == len(text) else (text, False)
+    before = _before_key(scan, with_unit=True, low_case=low_case)
+    for m in (_MILEAGE_KEY_LOW if low_case else _MILEAGE_KEY).finditer(scan):
         unit = m.group("unit")
         value = _number(m.group("num"), decimal_unit=bool(unit) and _km(1, unit) == 1000)
         if value is None:
@@ -86,10 +95,10 @@ def mileage_hit(text: str) -> Hit | None:
             return Hit(km, "mileage:keyword", m.start(), m.end())
     if before is not None:
         return before
-    unit_less = _before_key(text, with_unit=False)
+    unit_less = _before_key(scan, with_unit=False, low_case=low_case)
     if unit_less is not None:
         return unit_less
-    for m in _MILEAGE_UNIT.finditer(text):
+    for m in (_MILEAGE_UNIT_LOW if low_case else _MILEAGE_UNIT).finditer(scan):
         line_start = text.rfind("\n", 0, m.start()) + 1
         left = text[max(line_start, m.start() - 30) : m.start()]
         if _MILEAGE_EXCLUDE_LEFT.search(left):
@@ -106,7 +115,7 @@ def mileage_hit(text: str) -> Hit | None:
         if km <= MAX_MILEAGE:
             return Hit(km, "mileage:km-unit", m.start(), m.end())
     if miles is None:
-        for m in _MILES_UNIT.finditer(text):
+        for m in (_MILES_UNIT_LOW if low_case else _MILES_UNIT).finditer(scan):
             value = _number(m.group("num"), decimal_unit=bool(m.group("unit")))
             if value is not None:
                 miles = _miles(value, m.group("unit"), m)
@@ -120,8 +129,9 @@ def mileage_hit(text: str) -> Hit | None:
     return None
 
 
-def _before_key(text: str, *, with_unit: bool) -> Hit | None:
-    for m in _MILEAGE_BEFORE_KEY.finditer(text):  # "87тыс пробег", "120 000 км пробег"
+def _before_key(text: str, *, with_unit: bool, low_case: bool = False) -> Hit | None:
+    pattern = _MILEAGE_BEFORE_KEY_LOW if low_case else _MILEAGE_BEFORE_KEY
+    for m in pattern.finditer(text):  # "87тыс пробег", "120 000 км пробег"
         unit = m.group("unit")
         if with_unit != bool(unit):
             continue
@@ -140,12 +150,17 @@ def _miles(value: float, unit: str | None, m: re.Match[str]) -> Hit:
 
 
 KM_PER_MILE = 1.609344
+_MILEAGE_KEY_LOW = for_lower_case(_MILEAGE_KEY)
+_MILEAGE_UNIT_LOW = for_lower_case(_MILEAGE_UNIT)
+_MILEAGE_BEFORE_KEY_LOW = for_lower_case(_MILEAGE_BEFORE_KEY)
 # Every mileage statement holds one of these, or a glued "98т" (a quick test before the patterns run).
 _MILEAGE_MARKS = ("км", "km", "пробег", "одометр", "mileage", "🛣", "миль", "mile", "кило")
 _MILES = re.compile(r"^\s*(?:миль|miles?\b|mi\b)", re.IGNORECASE)
 _MILES_UNIT = re.compile(
-    rf"{_NUM_START}(?P<num>{_NUM})\s?(?P<unit>тыс\.?|т\.?|[кk])?\s?(?:миль|miles?\b)", re.IGNORECASE
+    rf"(?P<num>{_NUM_FROM_DIGIT})\s?(?P<unit>тыс\.?|т\.?|[кk])?\s?(?:миль|miles?\b)", re.IGNORECASE
 )
 # Thousands glued to "т", two or three digits, no money word before: "98т" (a 4-5 digit "1350т" is money).
 _GLUED_T = re.compile(r"(?<![\d.,])(?P<num>[1-9]\d{1,2})\s?т(?![а-яa-z.]|\.\s?р)", re.IGNORECASE)
 _MONEY_LEFT = re.compile(r"(?:цен\w*|стоимост\w*|за|прошу|💰)\s*[:\-]?\s*$", re.IGNORECASE)
+
+_MILES_UNIT_LOW = for_lower_case(_MILES_UNIT)

@@ -6,7 +6,13 @@ import re
 from bisect import bisect_right
 from dataclasses import dataclass
 
-from carsbot.core.extraction.normalize.text import _NUM, _NUM_START, Words, _number, prepare_text
+from carsbot.core.extraction.normalize.text import (
+    _NUM_FROM_DIGIT,
+    Words,
+    _number,
+    for_lower_case,
+    prepare_text,
+)
 
 MIN_CAR_PRICE = 15_000
 MAX_CAR_PRICE = 500_000_000
@@ -19,7 +25,7 @@ _THOUSAND = (
 _RUBLE = r"(?:₽|руб(?:лей|ля|ль|\.)?|р\.|р(?![а-я])|rub|rur)"
 
 _MONEY = re.compile(
-    rf"{_NUM_START}(?P<num>{_NUM})[ ]?(?:(?P<mln>{_MILLION})(?:[ ]*(?P<num2>\d{{1,3}})[ ]*(?:тыс\.?"
+    rf"(?P<num>{_NUM_FROM_DIGIT})[ ]?(?:(?P<mln>{_MILLION})(?:[ ]*(?P<num2>\d{{1,3}})[ ]*(?:тыс\.?"
     rf"|т\.?р\.?|к)(?![а-я]))?"
     rf"|(?P<thou>{_THOUSAND})|(?P<rub>{_RUBLE}))?",
     re.IGNORECASE,
@@ -43,6 +49,7 @@ _MONEY_EVENTS_PATTERN = (
 )
 _MONEY_EVENTS = re.compile(Words._LEADING_B.sub(r"\1", _MONEY_EVENTS_PATTERN).replace("(?:\\b(?:", "(?:(?:"))
 _MONEY_EVENTS_ANY_CASE = re.compile(_MONEY_EVENTS_PATTERN, re.IGNORECASE)
+_MONEY_LOW = for_lower_case(_MONEY)
 _RANGE_LEFT = re.compile(r"(?:\bот|\bдо|\bc|\bс|\d\s*-|<|>)\s*$", re.IGNORECASE)
 # A foreign-currency amount is never the rouble price: "$12 000", "12 000 USD", "≈ €9 500".
 _FOREIGN_LEFT = re.compile(r"[$€¥]\s*$")
@@ -162,7 +169,10 @@ def find_money(text: str) -> list[MoneyMention]:
     """
     found: list[MoneyMention] = []
     events: _Events | None = None
-    for m in _MONEY.finditer(text):
+    low = text.lower()
+    # amounts are found in the lower-cased copy when it keeps every offset (faster without IGNORECASE)
+    scan, pattern = (low, _MONEY_LOW) if len(low) == len(text) else (text, _MONEY)
+    for m in pattern.finditer(scan):
         num, mln, thou, rub = m.group("num"), m.group("mln"), m.group("thou"), m.group("rub")
         has_unit = bool(mln or thou or rub)
         if not has_unit and len(num) == 1:
@@ -232,7 +242,9 @@ def find_money(text: str) -> list[MoneyMention]:
             role = "other"
         if not MIN_CAR_PRICE <= scaled <= MAX_CAR_PRICE:
             role = "other"
-        found.append(MoneyMention(scaled, m.start(), m.end(), role, keyed, has_unit, m.group(0)))
+        found.append(
+            MoneyMention(scaled, m.start(), m.end(), role, keyed, has_unit, text[m.start() : m.end()])
+        )
     return found
 
 

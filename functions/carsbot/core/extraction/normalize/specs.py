@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from carsbot.core.extraction.normalize.text import _NEGATIONS, Hit, Words, prepare_text
+from carsbot.core.extraction.normalize.text import _NEGATIONS, Hit, Words, for_lower_case, prepare_text
 
 _TRANSMISSIONS: tuple[tuple[str, Words], ...] = (
     (
@@ -139,6 +139,8 @@ _OWNERS_KEY_FIRST = re.compile(
     rf"(?P<n>\d)(?![\d\s\-()]*\d{{3}})(?!\d|[.,]\d)",
     re.IGNORECASE,
 )
+_OWNERS_NUM_FIRST_LOW = for_lower_case(_OWNERS_NUM_FIRST)
+_OWNERS_KEY_FIRST_LOW = for_lower_case(_OWNERS_KEY_FIRST)
 _NUMBER_WORD = "|".join(sorted(_NUMBER_WORDS, key=len, reverse=True))
 _OWNERS_WORD = Words(
     rf"(?P<w>{_NUMBER_WORD})(?:\s+и\s+(?:единственн\w*|последн\w*))?\s+(?:{_OWNER_WORDS}|хозяйк\w*)"
@@ -168,11 +170,12 @@ def owners_hit(text: str) -> Hit | None:
     if not any(word in low for word in _OWNER_MARKS):
         return None  # no owner word at all: most posts that state no count
     hits: list[Hit] = []
+    lowered = len(low) == len(text)  # lower case is cheaper to search (when offsets are kept)
     for rule, pattern in (
-        ("owners:number-first", _OWNERS_NUM_FIRST),
-        ("owners:keyword-first", _OWNERS_KEY_FIRST),
+        ("owners:number-first", _OWNERS_NUM_FIRST_LOW if lowered else _OWNERS_NUM_FIRST),
+        ("owners:keyword-first", _OWNERS_KEY_FIRST_LOW if lowered else _OWNERS_KEY_FIRST),
     ):
-        for m in pattern.finditer(text):
+        for m in pattern.finditer(low if lowered else text):
             n = int(m.group("n"))
             if 1 <= n <= 9:
                 hits.append(Hit(n, rule, m.start(), m.end()))

@@ -241,6 +241,15 @@ def _is_category(items: Any, categories: set[str]) -> bool:
     return all(str(op) == "CATEGORY" and str(arg).rsplit("_", 1)[-1] in categories for op, arg in members)
 
 
+def for_lower_case(pattern: re.Pattern[str]) -> re.Pattern[str]:
+    """``pattern`` without IGNORECASE, for lower-cased text (``re`` searches it faster), when its letters
+    are all lower case already; else ``pattern`` itself."""
+    letters = re.sub(r"\\.|\(\?P[<=]\w+>?", "", pattern.pattern)  # escapes and group names aside
+    if not pattern.flags & re.IGNORECASE or any(ch.isupper() for ch in letters):
+        return pattern
+    return re.compile(pattern.pattern, pattern.flags & ~re.IGNORECASE)
+
+
 _NEGATIONS = ("не ", "не  ", "нет ", "без ")
 
 
@@ -252,6 +261,13 @@ _NUM = r"\d{1,3}(?:(?:[ .,']|, )\d{3})+(?![.,]?\d)|\d+(?:[.,]\d+)?"
 # Where a number may start: not inside another number, and a digit glued to letters on its left (a code
 # such as "DSG7" or "AT6") never starts a comma-grouped amount ("DSG7, 120 тыс км" is not 7 120).
 _NUM_START = r"(?<![\d.,])(?:(?<![^\W\d_])|(?!\d{1,3}, \d))"
+# The same number, written to start with its first digit (so ``re`` can skip ahead to digits) and with
+# the checks on what precedes it made after that digit: ``(?P<num>{_NUM_FROM_DIGIT})`` matches what
+# ``{_NUM_START}(?P<num>{_NUM})`` matches, several times faster on long posts.
+_NUM_FROM_DIGIT = (
+    r"\d(?<![\d.,]\d)(?:(?<![^\W\d_]\d)|(?!\d{0,2}, \d))"
+    r"(?:\d{0,2}(?:(?:[ .,']|, )\d{3})+(?![.,]?\d)|\d*(?:[.,]\d+)?)"
+)
 
 
 def _number(raw: str, *, decimal_unit: bool = False) -> float | None:
@@ -305,9 +321,10 @@ def _tokens(text: str) -> list[tuple[str, int, int]]:
     coded = {m.start() for m in _CODED_TOKEN.finditer(low)}  # tokens with a digit or a Latin letter
     return [
         (m.group(0).translate(_LOOKALIKE) if m.start() in coded else m.group(0), m.start(), m.end())
-        for m in _CAT_TOKEN.finditer(low)
+        for m in _CAT_TOKEN_LOW.finditer(low)
     ]
 
 
+_CAT_TOKEN_LOW = re.compile(_CAT_TOKEN.pattern)  # the same tokens in lower-cased text, without IGNORECASE
 # The start of every catalogue token that holds a digit or a Latin letter (same boundaries as _CAT_TOKEN).
 _CODED_TOKEN = re.compile(r"(?<![0-9a-zа-я'])(?=[а-я']*[0-9a-z])[0-9a-zа-я]+")
