@@ -620,7 +620,7 @@ def clear_caches() -> None:
     from carsbot.core.extraction.normalize import contacts, text, vehicles
 
     _analyse_cached.cache_clear()
-    text.word_starts.cache_clear()
+    text._word_starts.cache_clear()
     text._tokens.cache_clear()
     vehicles._hits.cache_clear()
     vehicles._fuzzy_brand_of.cache_clear()

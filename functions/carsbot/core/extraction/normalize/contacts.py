@@ -33,6 +33,12 @@ def _phone_e164(candidate: str) -> str | None:
             return None
     else:
         return None
+    if (not plus or (digits[0] == "7" and len(digits) == 11)) and len(digits) in (10, 11):
+        # A Russian number (+7, 8, 7 or ten digits): the national number is the last ten digits, so
+        # phonenumbers only has to validate it (its parser would find the same number, slower).
+        national = digits[-10:]
+        number = phonenumbers.PhoneNumber(country_code=7, national_number=int(national))
+        return "+7" + national if phonenumbers.is_valid_number(number) else None
     try:
         number = phonenumbers.parse(("+" + digits) if plus else digits, None if plus else "RU")
     except phonenumbers.NumberParseException:

@@ -62,7 +62,7 @@ class Words:
     begins a word of the text (``word_starts``, one set per text), the regex does not run at all.
     """
 
-    __slots__ = ("anchors", "boundary", "negations", "regex")
+    __slots__ = ("anchors", "boundary", "gate", "negations", "regex")
 
     _LEADING_B = re.compile(r"(^|\||\(\?:|\(\?P<\w+>|\()\\b")
 
@@ -73,11 +73,12 @@ class Words:
         anchors = _anchors(self.regex.pattern)
         # only anchors that begin with a word character can be checked against the words' beginnings
         usable = boundary and anchors and all(a[0].isalnum() for a in anchors)
-        self.anchors = _group_anchors(anchors) if usable and anchors else None
+        self.anchors = anchors if usable else None
+        self.gate = _register(anchors) if usable and anchors else None
 
     def finditer(self, low: str) -> Iterator[re.Match[str]]:
-        anchors = self.anchors
-        if anchors is not None and len(low) > GATE_MIN_CHARS and not word_starts(low).any_of(anchors):
+        gate = self.gate
+        if gate is not None and len(low) > GATE_MIN_CHARS and gate not in word_starts(low).candidates:
             return
         search = self.regex.search
         pos = 0
@@ -105,51 +106,59 @@ PAIR_CHARS = 3  # after a word of one or two letters and a space: up to three le
 _WORD_PREFIX = re.compile(r"\w*")
 
 
-class WordStarts:
-    """The beginnings of the words of one text, for ``Words`` anchors: ``length(n)`` is the set of the
-    first ``n`` characters of every word at least that long (also of a word after its leading digits:
-    "6акпп" starts "акп"), computed on first use; ``pairs`` holds, for each word of one or two letters,
-    the word, a space and the first one to three characters of the next word ("в про"), or "#" when the
-    next word is a number ("с #")."""
+# Every anchor of every gated ``Words`` pattern -> the ids of the patterns it belongs to (filled as the
+# patterns are built, at import); a text's word beginnings are looked up here once.
+_ANCHOR_INDEX: dict[str, list[int]] = {}
+_PATTERN_COUNT = 0
 
-    __slots__ = ("_by_length", "pairs", "words")
+
+class WordStarts:
+    """Which gated ``Words`` patterns may match one text: those with an anchor among the text's word
+    beginnings — the first one to four characters of every word (also of a word after its leading
+    digits: "6акпп" starts "акп"), and for a word of one or two letters, the word, a space and the first
+    one to three characters of the next word ("в про"), or "#" when the next word is a number ("с #")."""
+
+    __slots__ = ("candidates", "patterns")
 
     def __init__(self, low: str) -> None:
+        index = _ANCHOR_INDEX
         found = _WORD.findall(low)
-        self.words = found + [w.lstrip("0123456789") for w in found if w[0].isdigit()]
-        self._by_length: dict[int, frozenset[str]] = {}
-        self.pairs = frozenset(
+        keys = {w[:n] for w in found for n in (1, 2, 3, 4)}
+        keys.update(w.lstrip("0123456789")[:n] for w in found if w[0].isdigit() for n in (1, 2, 3, 4))
+        keys.update(
             f"{a} {'#' if b[0].isdigit() else b[:n]}"
             for a, b in pairwise(found)
             if len(a) <= 2
             for n in (1, 2, 3)
         )
-
-    def length(self, n: int) -> frozenset[str]:
-        got = self._by_length.get(n)
-        if got is None:
-            got = self._by_length[n] = frozenset(w[:n] for w in self.words if len(w) >= n)
-        return got
-
-    def any_of(self, anchors: tuple[tuple[int, frozenset[str]], ...]) -> bool:
-        for n, group in anchors:  # noqa: SIM110 - a plain loop: this runs ~20 times a post
-            if not group.isdisjoint(self.pairs if n == 0 else self.length(n)):
-                return True
-        return False
+        candidates: set[int] = set()
+        for key in keys & index.keys():
+            candidates.update(index[key])
+        self.candidates = candidates
+        self.patterns = _PATTERN_COUNT  # how many patterns the index held
 
 
 @lru_cache(maxsize=16)
-def word_starts(low: str) -> WordStarts:
-    """The ``WordStarts`` of ``low`` (memoised per text: the normalisers share the lower-cased post)."""
+def _word_starts(low: str) -> WordStarts:
     return WordStarts(low)
 
 
-def _group_anchors(anchors: frozenset[str]) -> tuple[tuple[int, frozenset[str]], ...]:
-    """Anchors grouped by length (0 = pairs), the groups most likely to answer first."""
-    groups: dict[int, set[str]] = {}
+def word_starts(low: str) -> WordStarts:
+    """The ``WordStarts`` of ``low`` (memoised per text: the normalisers share the lower-cased post)."""
+    got = _word_starts(low)
+    if got.patterns != _PATTERN_COUNT:  # a pattern built after this text was indexed
+        _word_starts.cache_clear()
+        got = _word_starts(low)
+    return got
+
+
+def _register(anchors: frozenset[str]) -> int:
+    global _PATTERN_COUNT
+    pattern_id = _PATTERN_COUNT
+    _PATTERN_COUNT += 1
     for anchor in anchors:
-        groups.setdefault(0 if " " in anchor else len(anchor), set()).add(anchor)
-    return tuple((n, frozenset(group)) for n, group in sorted(groups.items(), key=lambda kv: -len(kv[1])))
+        _ANCHOR_INDEX.setdefault(anchor, []).append(pattern_id)
+    return pattern_id
 
 
 def _anchors(pattern: str) -> frozenset[str] | None:
