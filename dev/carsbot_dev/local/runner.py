@@ -118,7 +118,7 @@ class LocalLambdaRunner:
         except Exception as exc:  # the whole invocation failed: every message is retried
             stats.errors.append(f"{mapping.function}: {type(exc).__name__}: {exc}")
             failed_ids = {m["MessageId"] for m in messages}
-        done = []
+        done: list[dict[str, str]] = []
         for message in messages:
             if message["MessageId"] in failed_ids:
                 stats.failed += 1
