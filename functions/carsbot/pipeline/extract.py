@@ -17,16 +17,17 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
-from carsbot.adapters import queues
+from carsbot.adapters import moderation, queues
 from carsbot.adapters.db import ListingModel, PostModel
 from carsbot.adapters.db.fingerprints import FingerprintsRepository, SlotOwner
 from carsbot.adapters.db.listings import ListingsRepository
 from carsbot.adapters.db.posts import PostsRepository
+from carsbot.adapters.filters_source import FiltersSource
 from carsbot.config import Settings
 from carsbot.core import dedup, pricing
 from carsbot.core.contracts import ListingFields, ListingMessage, PostKind, QueuedPost, listing_id_of
 from carsbot.core.extraction.base import ExtractionResult, Extractor
-from carsbot.core.filters import FilterRules, fields_rejection, keyword_rejection
+from carsbot.core.filters import fields_rejection, keyword_rejection
 from carsbot.core.states import (
     ACTIVE_LISTING,
     FINAL_POST,
@@ -89,13 +90,8 @@ class ExtractService:
         self.posts = posts or PostsRepository()
         self.listings = listings or ListingsRepository()
         self.fingerprints = fingerprints or FingerprintsRepository()
-        self.filters = FilterRules(
-            include_keywords=tuple(settings.include_keywords),
-            exclude_keywords=tuple(settings.exclude_keywords),
-            min_price=settings.min_price,
-            max_price=settings.max_price,
-            min_confidence=settings.min_confidence,
-        )
+        # Filters and moderation mode as the admins set them in the sheet (cached 60 s; docs/sheets.md).
+        self.filters_source = FiltersSource(settings)
 
     # ------------------------------------------------------------------ entry point
     def process(self, post: QueuedPost, *, deadline: float | None = None) -> Outcome:
@@ -132,14 +128,15 @@ class ExtractService:
         return self._classify_and_store(post, row, deadline)
 
     def _classify_and_store(self, post: QueuedPost, row: PostModel, deadline: float | None) -> Outcome:
-        keyword_reason = keyword_rejection(post.text, self.filters)
+        rules = self.filters_source.rules(post.channel_id)
+        keyword_reason = keyword_rejection(post.text, rules)
         if keyword_reason is not None:  # decided by the text alone: no extraction (and no LLM call)
             return self._reject(row, keyword_reason, "filter")
         result = self.extractor.extract(post.text, deadline=deadline)
         fields = result.fields
         reason = None if fields.is_car_sale else (fields.reason or "not_car_sale")
         if reason is None:
-            reason = fields_rejection(fields, self.filters)
+            reason = fields_rejection(fields, rules)
         if reason is not None:
             return self._reject(row, reason, result.engine)
 
@@ -156,7 +153,10 @@ class ExtractService:
             return self._mark_duplicate(row, claimed_by_other, result.engine)
 
         if listing.status == ListingStatus.PENDING:
-            self._queue("publish", listing_id, post.post_id)
+            if self.filters_source.moderation():  # waits in the sheet's Очередь until an admin approves
+                moderation.hold(listing)
+            else:
+                self._queue("publish", listing_id, post.post_id)
         self.posts.mark_listing(row, listing_id, result.engine)
         add_metric("Listings")
         logger.info(
