@@ -185,3 +185,25 @@ def test_admin_stats_revenue_comes_from_the_payment_records(
     [stats] = admin.send("/stats")
 
     assert stats.text.count("Выручка: 190 ₽") >= 1, stats.text
+
+
+def test_receipt_contact_is_asked_once_then_the_payment_carries_it(
+    pay: PayKit, bot: Any, updates: UpdateFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CARSBOT_RECEIPT_ENABLED", "true")
+    reset_settings()
+    buyer = _session(bot, updates, BUYER)
+    buyer.send("/start")
+
+    [ask] = buyer.press("plan:month")
+    assert "e-mail или номер телефона" in ask.text and pay.yookassa.payments == {}
+    [again] = buyer.send("не скажу")
+    assert "Не похоже" in again.text
+    [offer] = buyer.send("Ivan@Example.ru")
+
+    assert any(text == "Оплатить" and target.startswith("http") for text, target in offer.buttons)
+    [call] = pay.yookassa.api_calls("POST", "/payments")
+    assert (call.body or {})["receipt"]["customer"] == {"email": "ivan@example.ru"}
+
+    replies = buyer.press("plan:year")  # asked once: the next purchase goes straight to the payment
+    assert any(text == "Оплатить" for r in replies for text, _ in r.buttons)
