@@ -768,3 +768,38 @@ def test_every_normaliser_reports_its_rule_and_words() -> None:
     assert year is not None and (year.value, year.rule) == (2017, "year:apostrophe")
     city = nz.city_hit("Авто в Бугульме")
     assert city is not None and (city.value, city.rule) == ("Бугульма", "city:marker")
+
+
+def test_number_from_its_first_digit_matches_the_readable_pattern() -> None:
+    """``_NUM_FROM_DIGIT`` (fast: starts on a digit) finds exactly what ``_NUM_START + _NUM`` finds."""
+    import random
+    import re
+
+    from carsbot.core.extraction.normalize import text as tx
+
+    readable = re.compile(tx._NUM_START + "(?P<num>" + tx._NUM + ")")
+    fast = re.compile("(?P<num>" + tx._NUM_FROM_DIGIT + ")")
+    rng = random.Random(7)
+    samples = ["DSG7, 120 тыс км", "1 350 000 ₽", "1.350.000", "2,5 млн, 3.1", "ab12 34, 5", "2018г. 1,6"]
+    samples += [
+        "".join(rng.choice("0123456789 .,'ab") for _ in range(rng.randint(1, 14))) for _ in range(3000)
+    ]
+    for sample in samples:
+        assert [m.span() for m in readable.finditer(sample)] == [m.span() for m in fast.finditer(sample)], (
+            sample
+        )
+
+
+def test_keyword_gate_never_hides_a_match() -> None:
+    """A gated keyword pattern finds, in a long text, what its bare regex finds there."""
+    from carsbot.core.extraction import rules
+
+    filler = "Машина в хорошем состоянии, все вопросы по телефону. " * 4
+    for words, text in [
+        (rules._SOLD, filler + "Автомобиль продан, спасибо"),
+        (rules._CREDIT, filler + "автокредит от 5%"),
+        (rules._NEWS, filler + "с 1 января подорожает"),
+        (rules._TOY, filler + "электромобиль для детей"),
+    ]:
+        low = text.lower()
+        assert words.gate is not None and words.search(low) is not None, text

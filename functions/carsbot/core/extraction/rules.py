@@ -284,7 +284,8 @@ def _analyse(raw: str) -> _Analysis:
     text = nz.prepare_text(_window(raw or ""))
     phone_spans = nz.find_phone_spans(text)
     spans = [(s, e) for s, e, _ in phone_spans]
-    spans += [m.span() for m in _URL.finditer(text)]
+    if "http" in text or "www." in text or any(host in text for host in (".me/", ".ru/", ".com/", ".dog/")):
+        spans += [m.span() for m in _URL.finditer(text)]  # a link holds one of these
     spans += [m.span() for m in _EMAIL.finditer(text)]
     spans += [m.span() for m in _MENTION.finditer(text)]
     masked = _mask(text, spans)

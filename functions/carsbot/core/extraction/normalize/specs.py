@@ -42,6 +42,11 @@ _TRANSMISSIONS: tuple[tuple[str, Words], ...] = (
 
 
 _NOT_GEARBOX = re.compile(r"климат\w*(?:[\s-]*контрол\w*)?\s*[:\-]?\s*автомат\w*")
+# The four gearbox patterns as one (one scan finds the first gearbox word; at one position the order of
+# _TRANSMISSIONS decides, as it did pattern by pattern).
+_ANY_GEARBOX = Words(
+    "|".join(f"(?P<{name}>{w.regex.pattern})" for name, w in _TRANSMISSIONS), negations=_NEGATIONS
+)
 
 
 def parse_transmission(text: str) -> str | None:
@@ -55,14 +60,10 @@ def transmission_hit(text: str) -> Hit | None:
     text = prepare_text(text).lower()
     if "климат" in text:
         text = _NOT_GEARBOX.sub(" ", text)
-    best: re.Match[str] | None = None
-    best_name = ""
-    for name, pattern in _TRANSMISSIONS:
-        m = pattern.search(text)
-        if m and (best is None or m.start() < best.start()):
-            best, best_name = m, name
+    best = _ANY_GEARBOX.search(text)
     if best is None:
         return None
+    best_name = best.lastgroup or ""
     # "робот" / "DSG" beside "АКПП" means a robotised box: the more specific name wins on the same line.
     if best_name == "automatic":
         line_end = text.find("\n", best.start())
@@ -109,15 +110,14 @@ def parse_drive(text: str) -> str | None:
     return hit.value if hit else None
 
 
+_ANY_DRIVE = Words("|".join(f"(?P<{name}>{w.regex.pattern})" for name, w in _DRIVES))
+
+
 def drive_hit(text: str) -> Hit | None:
     """The drive and the words that named it (the first drive statement of the post)."""
     text = prepare_text(text).lower()
-    best: Hit | None = None
-    for name, pattern in _DRIVES:
-        m = pattern.search(text)
-        if m and (best is None or m.start() < best.start):
-            best = Hit(name, f"drive:{name}", m.start(), m.end())
-    return best
+    m = _ANY_DRIVE.search(text)
+    return Hit(m.lastgroup, f"drive:{m.lastgroup}", m.start(), m.end()) if m and m.lastgroup else None
 
 
 _OWNER_WORDS = r"(?:хозя\w*|хоз\.?(?![а-я])|владел\w*|вл\.(?![а-я])|собственник\w*|собств\.)"
