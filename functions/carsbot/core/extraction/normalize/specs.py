@@ -42,11 +42,20 @@ _TRANSMISSIONS: tuple[tuple[str, Words], ...] = (
 
 
 _NOT_GEARBOX = re.compile(r"климат\w*(?:[\s-]*контрол\w*)?\s*[:\-]?\s*автомат\w*")
-# The four gearbox patterns as one (one scan finds the first gearbox word; at one position the order of
-# _TRANSMISSIONS decides, as it did pattern by pattern).
-_ANY_GEARBOX = Words(
-    "|".join(f"(?P<{name}>{w.regex.pattern})" for name, w in _TRANSMISSIONS), negations=_NEGATIONS
-)
+
+
+def _first_of(named: tuple[tuple[str, Words], ...], low: str) -> tuple[str, re.Match[str]] | None:
+    """The earliest match of any of ``named`` in ``low`` and its name; at one position the order of
+    ``named`` decides. The same result as one alternation of named groups (a rejected word boundary or
+    negation depends only on where a match starts), but each pattern keeps its literal-prefix skip and
+    its word-beginning gate, which the joined alternation (its branches starting with groups or
+    ``\\d?``) loses: 3-4x less time on the corpus."""
+    best: tuple[str, re.Match[str]] | None = None
+    for name, words in named:
+        m = words.search(low)
+        if m is not None and (best is None or m.start() < best[1].start()):
+            best = (name, m)
+    return best
 
 
 def parse_transmission(text: str) -> str | None:
@@ -60,10 +69,10 @@ def transmission_hit(text: str) -> Hit | None:
     text = prepare_text(text).lower()
     if "климат" in text:
         text = _NOT_GEARBOX.sub(" ", text)
-    best = _ANY_GEARBOX.search(text)
-    if best is None:
+    found = _first_of(_TRANSMISSIONS, text)
+    if found is None:
         return None
-    best_name = best.lastgroup or ""
+    best_name, best = found
     # "робот" / "DSG" beside "АКПП" means a robotised box: the more specific name wins on the same line.
     if best_name == "automatic":
         line_end = text.find("\n", best.start())
@@ -110,14 +119,13 @@ def parse_drive(text: str) -> str | None:
     return hit.value if hit else None
 
 
-_ANY_DRIVE = Words("|".join(f"(?P<{name}>{w.regex.pattern})" for name, w in _DRIVES))
-
-
 def drive_hit(text: str) -> Hit | None:
     """The drive and the words that named it (the first drive statement of the post)."""
-    text = prepare_text(text).lower()
-    m = _ANY_DRIVE.search(text)
-    return Hit(m.lastgroup, f"drive:{m.lastgroup}", m.start(), m.end()) if m and m.lastgroup else None
+    found = _first_of(_DRIVES, prepare_text(text).lower())
+    if found is None:
+        return None
+    name, m = found
+    return Hit(name, f"drive:{name}", m.start(), m.end())
 
 
 _OWNER_WORDS = r"(?:хозя\w*|хоз\.?(?![а-я])|владел\w*|вл\.(?![а-я])|собственник\w*|собств\.)"
