@@ -132,6 +132,36 @@ def test_an_old_contact_button_after_the_subscription_ended_shows_the_paywall(ch
     _no_contacts(reply.text)
 
 
+def test_a_deep_link_reads_in_two_requests_and_counts_a_new_card_in_one(
+    chat: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Per update: the update_id claim, one read of the user record with the dialog state, one read of
+    the listing with its hidden flag, request row and today's counter; a new card adds one transaction."""
+    from pynamodb.connection.base import Connection
+
+    from carsbot.adapters.db.users import UserModel
+
+    listing = seed_listing()
+    session = _subscriber(chat, 6065)
+    operations: list[str] = []
+    original = Connection.dispatch
+
+    def recording(self: Any, operation_name: str, operation_kwargs: Any) -> Any:
+        operations.append(operation_name)
+        return original(self, operation_name, operation_kwargs)
+
+    monkeypatch.setattr(Connection, "dispatch", recording)
+    (card,) = session.send(f"/start l_{listing}")
+    assert SELLER_PHONE in card.text
+    assert operations == ["PutItem", "BatchGetItem", "BatchGetItem", "TransactWriteItems"]
+    operations.clear()
+    (card,) = session.send(f"/start l_{listing}")  # reopened: nothing to count
+    assert SELLER_PHONE in card.text
+    assert operations == ["PutItem", "BatchGetItem", "BatchGetItem"]
+    monkeypatch.setattr(Connection, "dispatch", original)
+    assert UserModel.get(6065).contact_requests == 1
+
+
 def test_hidden_listing_is_not_shown(chat: Any) -> None:
     from carsbot.adapters.db.bot import set_listing_hidden
 

@@ -59,10 +59,18 @@ def get_user(user_id: int) -> UserModel | None:
         return None
 
 
-def ensure_user(seen: TelegramUser, now: datetime | None = None) -> UserModel:
-    """The user's record, created on first contact and refreshed when their profile changed."""
+_UNREAD: Any = object()
+
+
+def ensure_user(seen: TelegramUser, now: datetime | None = None, *, record: Any = _UNREAD) -> UserModel:
+    """The user's record, created on first contact and refreshed when their profile changed.
+
+    ``record`` is the record as this update already read it (``None``: read, absent); without it the
+    record is read here. Either way an unchanged profile costs no write.
+    """
     now = now or datetime.now(UTC)
-    record = get_user(seen.id)
+    if record is _UNREAD:
+        record = get_user(seen.id)
     if record is None:
         record = UserModel(
             seen.id,

@@ -2,19 +2,19 @@
 
 The same path serves the deep link ``/start l_<listing>`` and every "📞 Контакты" button, and checks
 the subscription at the moment of the request (an old card's button pressed after the subscription
-ended shows the paywall). A card is counted only after Telegram accepted it.
+ended shows the paywall). A card is counted only after Telegram accepted it. The reads are one request
+(``contact_log.lookup``: the listing, its hidden flag, the request row, today's counter), the count one
+transaction (``contact_log.record``, new cards only).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime
+from datetime import UTC, datetime
 
 from aiogram import Bot
 from aiogram.utils.i18n import gettext as _
-from pynamodb.exceptions import DoesNotExist
 
-from carsbot.adapters.db.bot import is_listing_hidden
 from carsbot.adapters.db.models import ListingModel
 from carsbot.adapters.db.users import UserModel
 from carsbot.bot import contact_log
@@ -27,15 +27,17 @@ from carsbot.observability import add_metric, logger
 VISIBLE_STATUSES = ("published", "publishing", "publish_unknown", "pending", "removed", "sold")
 
 
-def load_listing(listing_id: str) -> CardListing | None:
+def visible(item: ListingModel | None, hidden: bool) -> CardListing | None:
     """The listing as the bot may show it; ``None`` when unknown, a duplicate or hidden by an admin."""
-    try:
-        item = ListingModel.get(listing_id)
-    except DoesNotExist:
-        return None
-    if (item.status or "pending") not in VISIBLE_STATUSES or is_listing_hidden(listing_id):
+    if item is None or hidden or (item.status or "pending") not in VISIBLE_STATUSES:
         return None
     return CardListing.of(item)
+
+
+def load_listing(listing_id: str) -> CardListing | None:
+    """``visible`` for a listing read now (with its hidden flag, in one request)."""
+    seen = contact_log.lookup(None, listing_id, datetime.now(UTC))
+    return visible(seen.listing, seen.hidden)
 
 
 async def open_contacts(
@@ -48,15 +50,16 @@ async def open_contacts(
     clock: Callable[[], datetime],
 ) -> ContactAccess | None:
     """Answer a contacts request in ``chat_id``; returns the decision (``None``: no such listing)."""
-    listing = load_listing(listing_id)
+    now = clock()
+    seen = contact_log.lookup(user, listing_id, now)
+    listing = visible(seen.listing, seen.hidden)
     if listing is None:
         await bot.send_message(chat_id, _("This listing was not found. It may have been removed."))
         return None
     if listing.withdrawn:
         await bot.send_message(chat_id, withdrawn_text(listing))
         return None
-    now = clock()
-    decision = contact_log.access(user, listing_id, now, settings.contact_daily_cap)
+    decision = contact_log.decide(user, seen, now, settings.contact_daily_cap)
     if decision is ContactAccess.PAYWALL:
         plans = list(settings.plans)
         await bot.send_message(chat_id, paywall_text(listing), reply_markup=plans_keyboard(plans))

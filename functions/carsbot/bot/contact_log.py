@@ -1,24 +1,31 @@
 """Contact requests: who opened which listing's contacts, and the daily anti-scraping allowance.
 
-Reading decides (``access``): an active subscription, then "opened before" (free to reopen), then
-today's count against the cap. Writing happens only after the card was sent (``record``), as one
-DynamoDB transaction: the request row (``attribute_not_exists``: once per user and listing), today's
-counter (conditional on staying within the cap) and the user's total. A Bot API or DynamoDB failure
-before that leaves nothing written; a lost race (a double tap, a parallel request past the cap) writes
-nothing either. Seller contacts are never logged here or anywhere.
+Reading decides (``lookup`` then ``decide``): an active subscription, then "opened before" (free to
+reopen), then today's count against the cap. Everything the decision needs — the listing, whether an admin
+hid it, the user's request row for it and today's counter — is one BatchGetItem (the user record itself
+was read by the middleware). Writing happens only after the card was sent (``record``), as one DynamoDB
+transaction: the request row (``attribute_not_exists``: once per user and listing), today's counter
+(conditional on staying within the cap) and the user's total. A Bot API or DynamoDB failure before that
+leaves nothing written; a lost race (a double tap, a parallel request past the cap) writes nothing
+either. Seller contacts are never logged here or anywhere.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
+from typing import cast
 
-from pynamodb.exceptions import DoesNotExist, TransactWriteError
+from pynamodb.exceptions import TransactWriteError
 
-from carsbot.adapters.db.bot import BotStateModel, ContactRequestModel
+from carsbot.adapters.db.batch import Key, get_items
+from carsbot.adapters.db.bot import BotStateModel, ContactRequestModel, hidden_key
 from carsbot.adapters.db.conditions import is_conditional_failure
+from carsbot.adapters.db.models import ListingModel
 from carsbot.adapters.db.transactions import transact_write
 from carsbot.adapters.db.users import UserModel
 from carsbot.core.entitlements import ContactAccess, contact_access, day_key, next_day_start
+from carsbot.core.subscriptions import is_active
 from carsbot.observability import add_metric, logger
 
 
@@ -26,29 +33,46 @@ def _counter_key(user_id: int, day: str) -> str:
     return f"contacts#{user_id}#{day}"
 
 
-def opened_before(user_id: int, listing_id: str) -> bool:
-    try:
-        ContactRequestModel.get(user_id, listing_id, consistent_read=True)
-    except DoesNotExist:
-        return False
-    return True
+@dataclass(frozen=True)
+class ContactLookup:
+    """What one contacts request reads (in one request)."""
+
+    listing: ListingModel | None  # None: no such listing
+    hidden: bool  # an admin hid it from the bot
+    opened_before: bool = False  # (active subscribers only) this user's card for it was sent before
+    opened_today: int = 0  # (active subscribers only) new cards this user opened today
 
 
-def opened_today(user_id: int, now: datetime) -> int:
-    try:
-        return int(BotStateModel.get(_counter_key(user_id, day_key(now)), consistent_read=True).counter or 0)
-    except DoesNotExist:
-        return 0
+def lookup(user: UserModel | None, listing_id: str, now: datetime) -> ContactLookup:
+    """The listing and, for an active subscriber, their request row and today's counter: one BatchGetItem."""
+    listing, hidden = Key(ListingModel, listing_id), Key(BotStateModel, hidden_key(listing_id))
+    counted: tuple[Key, Key] | None = None
+    if user is not None and is_active(user.subscription_end, now):
+        user_id = int(user.user_id)
+        counted = (
+            Key(ContactRequestModel, user_id, listing_id),
+            Key(BotStateModel, _counter_key(user_id, day_key(now))),
+        )
+    found = get_items([listing, hidden, *(counted or ())])
+    seen = ContactLookup(cast(ListingModel | None, found.get(listing)), hidden in found)
+    if counted is None:
+        return seen
+    request, counter = counted
+    today = cast(BotStateModel | None, found.get(counter))
+    return replace(
+        seen, opened_before=request in found, opened_today=int(today.counter or 0) if today is not None else 0
+    )
 
 
-def access(user: UserModel | None, listing_id: str, now: datetime, daily_cap: int) -> ContactAccess:
+def decide(user: UserModel | None, seen: ContactLookup, now: datetime, daily_cap: int) -> ContactAccess:
     end = user.subscription_end if user is not None else None
-    if user is None:
-        return contact_access(None, now, already_opened=False, opened_today=0, daily_cap=daily_cap)
-    user_id = int(user.user_id)
-    before = opened_before(user_id, listing_id)
-    today = 0 if before else opened_today(user_id, now)
-    return contact_access(end, now, already_opened=before, opened_today=today, daily_cap=daily_cap)
+    return contact_access(
+        end,
+        now,
+        already_opened=seen.opened_before,
+        opened_today=0 if seen.opened_before else seen.opened_today,
+        daily_cap=daily_cap,
+    )
 
 
 def record(user_id: int, listing_id: str, now: datetime, daily_cap: int) -> bool:

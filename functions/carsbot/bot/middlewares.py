@@ -2,9 +2,11 @@
 
 ``UserRecordMiddleware`` puts the sender's stored record into the handler data (``user_record``),
 creating it on first contact (``carsbot.bot.accounts.ensure_user``: one read, a write only when
-something changed). ``AdminMiddleware`` sets ``is_admin`` from the configured admin ids; the admin
-router's ``IsAdmin`` filter reads it, so for everyone else admin commands fall through to the generic
-"unknown command" answer and nothing hints that they exist.
+something changed). Within a webhook update the read is usually done already: the FSM storage took
+the record in the same request as the dialog state (``carsbot.bot.update_scope``), and it is reused
+here. ``AdminMiddleware`` sets ``is_admin`` from the configured admin ids; the admin router's
+``IsAdmin`` filter reads it, so for everyone else admin commands fall through to the generic "unknown
+command" answer and nothing hints that they exist.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from aiogram import BaseMiddleware
 from aiogram.filters import Filter
 from aiogram.types import TelegramObject, Update
 
+from carsbot.bot import update_scope
 from carsbot.bot.accounts import TelegramUser, ensure_user
 
 Handler = Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]]
@@ -27,7 +30,9 @@ class UserRecordMiddleware(BaseMiddleware):
         chat = data.get("event_chat")
         private = chat is None or getattr(chat, "type", "private") == "private"
         if user is not None and not user.is_bot and private and not _is_block_event(event):
-            data["user_record"] = ensure_user(TelegramUser.of(user), data["clock"]())
+            known, record = update_scope.recall(update_scope.USER, int(user.id))
+            already_read = {"record": record} if known else {}
+            data["user_record"] = ensure_user(TelegramUser.of(user), data["clock"](), **already_read)
         else:
             data["user_record"] = None
         return await handler(event, data)

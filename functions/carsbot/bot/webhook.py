@@ -8,8 +8,9 @@ aiogram ``Bot`` with its HTTP session and the secrets. Per request (``handle_eve
    with the token in Secrets Manager; missing or wrong -> 401, nothing parsed, nothing of the body logged.
 2. The update is claimed by ``update_id`` with a conditional write (TTL 24 h): Telegram re-sends an
    update whose answer timed out, and a second delivery is answered 200 without processing.
-3. ``Dispatcher.feed_update`` runs to completion; a handler error is logged with the update id and
-   still answers 200, so a poison update never blocks the updates queued behind it.
+3. ``Dispatcher.feed_update`` runs to completion inside an update scope (``carsbot.bot.update_scope``:
+   the sender's record and FSM state are read in one request); a handler error is logged with the update
+   id and still answers 200, so a poison update never blocks the updates queued behind it.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from pynamodb.exceptions import PutError
 
 from carsbot.adapters.db.bot import BotStateModel
 from carsbot.adapters.db.conditions import is_conditional_failure
+from carsbot.bot.update_scope import update_scope
 from carsbot.config import Settings, get_settings
 from carsbot.observability import add_metric, logger
 
@@ -226,7 +228,8 @@ class BotRuntime:
             )
             return
         try:
-            await self.dispatcher.feed_update(bot, update)
+            with update_scope():
+                await self.dispatcher.feed_update(bot, update)
         except Exception as exc:
             add_metric("BotHandlerErrors")
             logger.exception(

@@ -98,14 +98,15 @@ class BotStateModel(Model):
 # ----------------------------------------------------------------------------- listings hidden by an admin
 
 
-def _hidden_key(listing_id: str) -> str:
+def hidden_key(listing_id: str) -> str:
+    """The bot-state key whose presence means an admin hid the listing."""
     return f"listing-hidden#{listing_id}"
 
 
 def is_listing_hidden(listing_id: str) -> bool:
     """Whether an admin hid this listing from the bot (``/listing <id> hide``): no card, no alerts."""
     try:
-        BotStateModel.get(_hidden_key(listing_id), consistent_read=True)
+        BotStateModel.get(hidden_key(listing_id), consistent_read=True)
     except DoesNotExist:
         return False
     return True
@@ -113,6 +114,6 @@ def is_listing_hidden(listing_id: str) -> bool:
 
 def set_listing_hidden(listing_id: str, hidden: bool, *, by: int) -> None:
     if hidden:
-        BotStateModel(_hidden_key(listing_id), data={"by": by}).save()
+        BotStateModel(hidden_key(listing_id), data={"by": by}).save()
     else:
-        BotStateModel(_hidden_key(listing_id)).delete()
+        BotStateModel(hidden_key(listing_id)).delete()
