@@ -37,7 +37,7 @@ def _users_with_searches(
     count: int, *, criteria: SearchCriteria, active: bool = True, start: int = 10_000
 ) -> list[int]:
     from carsbot.adapters.db.bot import SavedSearchModel
-    from carsbot.adapters.db.users import UserModel, subscription_fields
+    from carsbot.adapters.db.users import UserModel
 
     ids = list(range(start, start + count))
     end = days_from_now(30 if active else -1)
@@ -46,14 +46,7 @@ def _users_with_searches(
             user = UserModel(uid, language="ru")
             user.subscription_end, user.sub_bucket = end, "sub"
             users.save(user)
-            searches.save(
-                SavedSearchModel(
-                    uid, f"s{uid}", match_key=criteria.match_key, owner_key=f"{uid}#s{uid}",
-                    brand=criteria.brand, model=criteria.model, year_from=criteria.year_from,
-                    year_to=criteria.year_to, price_max=criteria.price_max, city=criteria.city,
-                )
-            )  # fmt: skip
-    _ = subscription_fields
+            searches.save(SavedSearchModel.of(uid, f"s{uid}", criteria))
     return ids
 
 
@@ -168,16 +161,27 @@ def test_inactive_subscribers_and_other_listings_get_nothing(alerts: Any, botapi
     ]
 
 
-def test_matching_touches_only_the_candidate_buckets(bot_env: LocalStack) -> None:
+def test_matching_reads_only_the_candidates(bot_env: LocalStack) -> None:
     from carsbot.alerts.matching import match_listing
     from carsbot.core.alerts import ListingFacts
 
     _users_with_searches(30, criteria=SearchCriteria(brand="Toyota", model="Camry"))
+    _users_with_searches(
+        10, criteria=SearchCriteria(brand="Toyota", model="Camry", year_from=2020), start=11_000
+    )
     _users_with_searches(40, criteria=SearchCriteria(brand="BMW", model="X5"), start=20_000)
     _users_with_searches(5, criteria=SearchCriteria(brand="Toyota"), start=30_000)
+    _users_with_searches(4, criteria=SearchCriteria(brand="Toyota", city="Казань"), start=31_000)
+    _users_with_searches(6, criteria=SearchCriteria(city="Казань"), start=32_000)
     _users_with_searches(2, criteria=SearchCriteria(price_max=2_000_000), start=40_000)
+    _users_with_searches(3, criteria=SearchCriteria(price_max=500_000), start=41_000)
     result = match_listing(ListingFacts("Toyota", "Camry", 2018, 1_000_000, "Москва"))
-    assert result.touched == 37 and result.matched == 37  # the 40 BMW searches are never read
+    assert result.queries == 4  # toyota|camry, toyota|*, *|москва, *
+    # never read: the BMW bucket, Kazan's bucket, the Camry searches from 2020 (below the year bound only)
+    assert result.read == 30 + 5 + 4 + 2 + 3
+    # read but filtered out by the index: Toyota in Kazan, any car up to 500 000
+    assert result.returned == result.matched == 37
+    assert sorted(result.users) == [*range(10_000, 10_030), *range(30_000, 30_005), 40_000, 40_001]
 
 
 def test_saved_search_from_the_bot_is_alerted(chat: Any, alerts: Any, botapi: BotApiStandin) -> None:

@@ -11,11 +11,11 @@ from carsbot.core.alerts import (
     AlertParseError,
     ListingFacts,
     SearchCriteria,
-    listing_match_keys,
     matches,
     parse_alert,
 )
 from carsbot.core.entitlements import ContactAccess, contact_access, day_key
+from carsbot.core.search_keys import listing_match_keys, year_sort_bound
 from carsbot.core.subscriptions import days_left, extend, is_active, remove_days
 
 C = SearchCriteria
@@ -66,9 +66,57 @@ def test_matching_and_keys() -> None:
     assert matches(C(city="воронеж"), camry) and matches(C(brand="toyota"), camry)
     assert not matches(C(year_from=2010), ListingFacts("Toyota", "Camry", None, 1, None))  # unknown year
     assert listing_match_keys("Toyota", "Camry") == ["toyota|camry", "toyota|*", "*"]
+    assert listing_match_keys("Toyota", "Camry", "Воронеж") == ["toyota|camry", "toyota|*", "*|воронеж", "*"]
     assert listing_match_keys(None, None) == ["*"]
     assert C("Toyota", "Camry").match_key == "toyota|camry" and C("Toyota").match_key == "toyota|*"
-    assert C(city="Казань").match_key == "*"
+    assert C(city="Казань").match_key == "*|казань" and C(price_max=900_000).match_key == "*"
+    assert C("Toyota", city="Казань").match_key == "toyota|*"  # a brand's city is the filter's
+    assert C(year_from=2015).match_sort(7, "s1") == "2015#7#s1" and C().match_sort(7, "s1") == "0000#7#s1"
+
+
+CRITERIA = [
+    C(),
+    C("Toyota"),
+    C("Toyota", "Camry"),
+    C("Toyota", "Camry", 2015),
+    C("Toyota", "Camry", 2018, 2018),
+    C("Toyota", "Camry", None, 2016),
+    C("Toyota", "Camry", 2019, price_max=2_000_000, city="Воронеж"),
+    C("toyota", "camry", city="воронеж"),
+    C("Toyota", city="Москва"),
+    C("Kia", "Rio", 2010),
+    C(city="Воронеж"),
+    C(city="Воронеж", year_from=2018),
+    C(year_from=2017),
+    C(year_to=2012),
+    C(price_max=1_000_000),
+]
+LISTINGS = [
+    ListingFacts(brand, model, year, price, city)
+    for brand, model in (("Toyota", "Camry"), ("Toyota", "RAV4"), ("Kia", "Rio"), (None, None))
+    for year in (None, 2012, 2016, 2018, 2019, 2024)
+    for price in (None, 900_000, 1_500_000)
+    for city in (None, "Воронеж", "Казань")
+]
+
+
+def test_the_index_keys_never_lose_a_match() -> None:
+    """Every search a listing matches lies in one of the listing's buckets, below its year bound."""
+    pairs = 0
+    for criteria in CRITERIA:
+        for listing in LISTINGS:
+            if not matches(criteria, listing):
+                continue
+            pairs += 1
+            assert criteria.match_key in listing_match_keys(listing.brand, listing.model, listing.city)
+            assert criteria.match_sort(1, "s") < year_sort_bound(listing.year), (criteria, listing)
+    assert pairs > 200
+    # and the keys do exclude: a later lowest year, another city's bucket, another model's bucket
+    camry_2016 = ListingFacts("Toyota", "Camry", 2016, 1_000_000, "Казань")
+    assert C("Toyota", "Camry", 2018).match_sort(1, "s") >= year_sort_bound(2016)
+    assert C(city="Воронеж").match_key not in listing_match_keys("Toyota", "Camry", camry_2016.city)
+    assert C("Kia", "Rio").match_key not in listing_match_keys("Toyota", "Camry", camry_2016.city)
+    assert C(year_from=2010).match_sort(1, "s") >= year_sort_bound(None)  # unknown year: no year bound
 
 
 def test_subscription_rules() -> None:

@@ -11,10 +11,10 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import cast
 
-from pynamodb.exceptions import DoesNotExist
-
-from carsbot.adapters.db.bot import is_listing_hidden
+from carsbot.adapters.db.batch import Key, get_items
+from carsbot.adapters.db.bot import BotStateModel, hidden_key
 from carsbot.adapters.db.models import ListingModel
 from carsbot.alerts.matching import active_recipients, facts_of, match_listing
 from carsbot.core.cards import CardListing, teaser_text
@@ -51,17 +51,21 @@ def alert_message(listing: CardListing, user_id: int, language: str | None) -> N
 
 def expand(job: AlertJob, *, now: datetime, outbox: Outbox) -> ExpandResult:
     result = ExpandResult(job.listing_id)
-    try:
-        item = ListingModel.get(job.listing_id, consistent_read=True)
-    except DoesNotExist:
+    listing_key, hidden_flag = (
+        Key(ListingModel, job.listing_id),
+        Key(BotStateModel, hidden_key(job.listing_id)),
+    )
+    found = get_items([listing_key, hidden_flag])  # the listing and its hidden flag: one request
+    item = cast(ListingModel | None, found.get(listing_key))
+    if item is None:
         result.skipped = "unknown listing"
         return result
-    if item.status != "published" or is_listing_hidden(job.listing_id):
+    if item.status != "published" or hidden_flag in found:
         result.skipped = f"status {item.status}" if item.status != "published" else "hidden"
         return result
     facts = facts_of(item)
     matched = match_listing(facts)
-    result.touched, result.matched = matched.touched, matched.matched
+    result.touched, result.matched = matched.read, matched.matched
     recipients = active_recipients(matched.users, now)
     listing = CardListing.of(item)
     messages = [alert_message(listing, int(user.user_id), user.language) for user in recipients]

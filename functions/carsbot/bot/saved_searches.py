@@ -25,17 +25,7 @@ class SearchLimitReached(Exception):
 
 
 def criteria_of(item: SavedSearchModel) -> SearchCriteria:
-    def num(value: object) -> int | None:
-        return int(value) if value is not None else None  # type: ignore[call-overload]
-
-    return SearchCriteria(
-        brand=item.brand,
-        model=item.model,
-        year_from=num(item.year_from),
-        year_to=num(item.year_to),
-        price_max=num(item.price_max),
-        city=item.city,
-    )
+    return item.criteria()
 
 
 def list_searches(user_id: int) -> list[SavedSearchModel]:
@@ -44,19 +34,7 @@ def list_searches(user_id: int) -> list[SavedSearchModel]:
 
 def create(user_id: int, criteria: SearchCriteria, *, limit: int, now: datetime) -> SavedSearchModel:
     search_id = uuid.uuid4().hex[:12]
-    item = SavedSearchModel(
-        user_id,
-        search_id,
-        match_key=criteria.match_key,
-        owner_key=f"{user_id}#{search_id}",
-        brand=criteria.brand,
-        model=criteria.model,
-        year_from=criteria.year_from,
-        year_to=criteria.year_to,
-        price_max=criteria.price_max,
-        city=criteria.city,
-        created_at=now,
-    )
+    item = SavedSearchModel.of(user_id, search_id, criteria, created_at=now)
     try:
         with transact_write() as tx:
             tx.save(item, condition=SavedSearchModel.search_id.does_not_exist())

@@ -7,9 +7,9 @@ notations ("1.5 млн", "900к", "600т.р.", "1 200 000") and cities in any ca
     parse_alert("камри от 2015 до 1.5 млн Воронеж")
     -> SearchCriteria(brand="Toyota", model="Camry", year_from=2015, price_max=1_500_000, city="Воронеж")
 
-Matching never scans: a search is stored under one *match key* (``"toyota|camry"``, ``"toyota|*"`` for
-a brand without a model, ``"*"`` when no brand is given) and a listing is matched only against the
-searches under its own keys (``listing_match_keys``), then checked criterion by criterion (``matches``).
+Matching never scans: a search is stored under its index keys (``carsbot.core.search_keys``: a bucket by
+brand/model or city, sorted by lowest year), a listing reads only its own buckets and years, and what the
+index returns is checked criterion by criterion here (``matches``).
 """
 
 from __future__ import annotations
@@ -25,8 +25,8 @@ from carsbot.core.extraction.normalize import (
     find_vehicle,
     prepare_text,
 )
+from carsbot.core.search_keys import match_key, match_sort, norm
 
-ANY = "*"
 MIN_ALERT_YEAR = 1960
 MAX_ALERT_YEAR = 2035
 MAX_ALERT_LINE = 300
@@ -65,7 +65,10 @@ class SearchCriteria:
 
     @property
     def match_key(self) -> str:
-        return match_key(self.brand, self.model)
+        return match_key(self.brand, self.model, self.city)
+
+    def match_sort(self, user_id: int, search_id: str) -> str:
+        return match_sort(self.year_from, user_id, search_id)
 
 
 @dataclass(frozen=True)
@@ -79,33 +82,11 @@ class ListingFacts:
     city: str | None
 
 
-def _norm(value: str | None) -> str:
-    return (value or "").strip().lower().replace("ё", "е")
-
-
-def match_key(brand: str | None, model: str | None) -> str:
-    """The index bucket of a search: ``"toyota|camry"``, ``"toyota|*"`` or ``"*"``."""
-    if not brand:
-        return ANY
-    return f"{_norm(brand)}|{_norm(model) if model else ANY}"
-
-
-def listing_match_keys(brand: str | None, model: str | None) -> list[str]:
-    """Every bucket a listing's searches can be in: exact model, any model of the brand, any car."""
-    keys = []
-    if brand and model:
-        keys.append(match_key(brand, model))
-    if brand:
-        keys.append(match_key(brand, None))
-    keys.append(ANY)
-    return keys
-
-
 def matches(criteria: SearchCriteria, listing: ListingFacts) -> bool:
     """Whether ``listing`` satisfies every stated criterion (an unknown listing value never matches)."""
-    if criteria.brand and _norm(criteria.brand) != _norm(listing.brand):
+    if criteria.brand and norm(criteria.brand) != norm(listing.brand):
         return False
-    if criteria.model and _norm(criteria.model) != _norm(listing.model):
+    if criteria.model and norm(criteria.model) != norm(listing.model):
         return False
     if criteria.year_from or criteria.year_to:
         if listing.year is None:
@@ -116,7 +97,7 @@ def matches(criteria: SearchCriteria, listing: ListingFacts) -> bool:
             return False
     if criteria.price_max is not None and (listing.price is None or listing.price > criteria.price_max):
         return False
-    return not (criteria.city and _norm(criteria.city) != _norm(listing.city))
+    return not (criteria.city and norm(criteria.city) != norm(listing.city))
 
 
 # ----------------------------------------------------------------------------- one-line parsing

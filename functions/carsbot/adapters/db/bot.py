@@ -1,9 +1,10 @@
 """The bot's other tables: saved searches, contact requests, and small TTL'd bot state.
 
 * searches (``SearchesTable``) — hash ``user_id``, range ``search_id``: a user's saved searches (list,
-  delete, at most 10). GSI ``by-match-key`` (``match_key``, ``owner_key``; all attributes): matching a
-  new listing queries only the buckets its brand/model can be in (``"toyota|camry"``, ``"toyota|*"``,
-  ``"*"``), never the whole table (``carsbot.core.alerts.listing_match_keys``).
+  delete, at most 10). GSI ``by-match`` (``match_key``, ``match_sort``; all attributes): matching a new
+  listing queries only the buckets it can be in (``"toyota|camry"``, ``"toyota|*"``, ``"*|воронеж"``,
+  ``"*"``) and, within each, only the searches whose lowest year it reaches (``match_sort`` starts with
+  it), never the whole table (``carsbot.core.alerts``, ``carsbot.alerts.matching``).
 * contact requests (``ContactRequestsTable``) — hash ``user_id``, range ``listing_id``: one row per
   (user, listing), written with ``attribute_not_exists`` only after the card was sent. GSI ``by-day``
   (``day``, ``requested_at``; keys only) for the admin statistics.
@@ -13,6 +14,9 @@
 """
 
 from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
 
 from pynamodb.attributes import (
     JSONAttribute,
@@ -26,15 +30,19 @@ from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, KeysOnlyProjec
 from pynamodb.models import Model
 
 from carsbot.adapters.db.base import NowAttribute
+from carsbot.core.search_keys import city_key, match_key, match_sort
+
+if TYPE_CHECKING:  # the alert parser's module is not needed to store a search
+    from carsbot.core.alerts import SearchCriteria
 
 
-class MatchKeyIndex(GlobalSecondaryIndex["SavedSearchModel"]):
+class MatchIndex(GlobalSecondaryIndex["SavedSearchModel"]):
     class Meta:
-        index_name = "by-match-key"
+        index_name = "by-match"
         projection = AllProjection()
 
     match_key = UnicodeAttribute(hash_key=True)
-    owner_key = UnicodeAttribute(range_key=True)
+    match_sort = UnicodeAttribute(range_key=True)
 
 
 class SavedSearchModel(Model):
@@ -45,8 +53,9 @@ class SavedSearchModel(Model):
 
     user_id = NumberAttribute(hash_key=True)
     search_id = UnicodeAttribute(range_key=True)
-    match_key = UnicodeAttribute()  # "toyota|camry" | "toyota|*" | "*"
-    owner_key = UnicodeAttribute()  # "<user_id>#<search_id>" (unique range key in the index)
+    match_key = UnicodeAttribute()  # "toyota|camry" | "toyota|*" | "*|воронеж" | "*"
+    match_sort = UnicodeAttribute()  # "<year_from or 0000>#<user_id>#<search_id>" (unique in a bucket)
+    city_key = UnicodeAttribute(null=True)  # the city as matching compares it (the index filter's)
     brand = UnicodeAttribute(null=True)
     model = UnicodeAttribute(null=True)
     year_from = NumberAttribute(null=True)
@@ -55,7 +64,44 @@ class SavedSearchModel(Model):
     city = UnicodeAttribute(null=True)
     created_at = NowAttribute()
 
-    by_match_key = MatchKeyIndex()
+    by_match = MatchIndex()
+
+    @classmethod
+    def of(
+        cls, user_id: int, search_id: str, criteria: SearchCriteria, created_at: datetime | None = None
+    ) -> SavedSearchModel:
+        """The item of a search, with its index keys derived from the criteria."""
+        item = cls(
+            user_id,
+            search_id,
+            match_key=match_key(criteria.brand, criteria.model, criteria.city),
+            match_sort=match_sort(criteria.year_from, user_id, search_id),
+            city_key=city_key(criteria.city),
+            brand=criteria.brand,
+            model=criteria.model,
+            year_from=criteria.year_from,
+            year_to=criteria.year_to,
+            price_max=criteria.price_max,
+            city=criteria.city,
+        )
+        if created_at is not None:
+            item.created_at = created_at
+        return item
+
+    def criteria(self) -> SearchCriteria:
+        from carsbot.core.alerts import SearchCriteria
+
+        def num(value: Any) -> int | None:
+            return int(value) if value is not None else None
+
+        return SearchCriteria(
+            brand=self.brand,
+            model=self.model,
+            year_from=num(self.year_from),
+            year_to=num(self.year_to),
+            price_max=num(self.price_max),
+            city=self.city,
+        )
 
 
 class ContactDayIndex(GlobalSecondaryIndex["ContactRequestModel"]):
