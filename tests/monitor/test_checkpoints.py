@@ -52,8 +52,8 @@ def test_failed_live_send_keeps_checkpoint(monitor_env: MonitorEnv) -> None:
         faults.fail_all = False  # SQS is back: the retry (a history read) queues the post
         await downstream.until(lambda posts: second.id in {p.message_id for p in posts})
         await wait_for(lambda: stored() == second.id)
+        await wait_for(lambda: monitor.telemetry.counts[health.BACKFILL_RECOVERED] >= 1)  # via history
         assert monitor.telemetry.counts[health.POSTS_QUEUED] == 1
-        assert monitor.telemetry.counts[health.BACKFILL_RECOVERED] >= 1
         await stop_monitor(monitor, task)
         assert [p.message_id for p in downstream.posts] == [first.id, second.id]
 
