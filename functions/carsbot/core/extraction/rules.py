@@ -622,6 +622,7 @@ def clear_caches() -> None:
 
     _analyse_cached.cache_clear()
     text._word_starts.cache_clear()
+    text.clear_word_memo()
     text._tokens.cache_clear()
     vehicles._hits.cache_clear()
     vehicles._fuzzy_brand_of.cache_clear()

@@ -6,6 +6,9 @@ import re
 
 from carsbot.core.extraction.normalize.text import _NEGATIONS, Hit, Words, for_lower_case, prepare_text
 
+# Substrings every match of a pattern holds (its branches start with "\d?", so ``re`` cannot skip ahead).
+_ROBOT_NEEDLES = ("робот", "amt", "амт", "dsg", "dct", "преселектив", "ркпп", "дсг", "powershift")
+_ROBOT_NEEDLES += ("пауэршифт", "tronic", "pdk")
 _TRANSMISSIONS: tuple[tuple[str, Words], ...] = (
     (
         "variator",
@@ -18,6 +21,7 @@ _TRANSMISSIONS: tuple[tuple[str, Words], ...] = (
             r"|\bркпп\b|\b\d?dsg\d\b|\b\d?dct\d\b|\bдсг\b|powershift|пауэршифт|s[- ]?tronic|\bpdk\b"
             r"|\bакпп\s*-?\s*робот)",
             negations=_NEGATIONS,
+            needles=_ROBOT_NEEDLES,
         ),
     ),
     (
@@ -36,6 +40,7 @@ _TRANSMISSIONS: tuple[tuple[str, Words], ...] = (
             r"|(?:кпп|коробк\w*|трансмисси\w*)\s*[:\-–—]?\s*механическ\w*"
             r"|\b\d?mt\b|ручк[аеу]\b|\bмеха\b|\bмех\b|\bmanual\b)",
             negations=_NEGATIONS,
+            needles=("мкп", "мех", "мт", "mt", "ручк", "manual"),
         ),
     ),
 )
@@ -92,6 +97,7 @@ _DRIVES: tuple[tuple[str, Words], ...] = (
             r"(?:полн\w*\s+привод\w*|привод\w*\s*[:\-–—]?\s*(?:полный|4wd|awd|4x4|4х4)|полноприв\w*|\b4wd\b|\bawd\b"
             r"|\b4\s?[xх]\s?4\b|\b4вд\b|4matic|4-?матик|quattro|кватро|x-?drive|4motion|4моушн|all\s?grip|\bполный\b(?=\s*[,.;\n]|$)"
             r"|(?:акпп|мкпп|робот|вариатор|автомат|механика|мех|at|mt|cvt|ат|мт)\s*[,/]?\s*полный\b)",
+            needles=("полн", "4", "awd", "quattro", "кватро", "drive", "grip"),
         ),
     ),
     (
@@ -99,7 +105,8 @@ _DRIVES: tuple[tuple[str, Words], ...] = (
         Words(
             r"(?:передн\w*\s+привод\w*|привод\w*\s*[:\-–—]?\s*передн\w*|переднеприв\w*|\bfwd\b"
             r"|(?:акпп|мкпп|робот|вариатор|автомат|механика|at|mt|cvt)\s*,\s*передний\b(?=\s*[,.;\n]|$)"
-            r"|(?:(?<=[•|/,])|(?<=[•|/,] ))передний\b(?=\s*(?:[,.;•|/\n]|$)))"
+            r"|(?:(?<=[•|/,])|(?<=[•|/,] ))передний\b(?=\s*(?:[,.;•|/\n]|$)))",
+            needles=("передн", "fwd"),
         ),
     ),
     (
@@ -108,6 +115,7 @@ _DRIVES: tuple[tuple[str, Words], ...] = (
             r"(?:задн\w*\s+привод\w*|привод\w*\s*[:\-–—]?\s*задн\w*|заднеприв\w*|\brwd\b"
             r"|(?:акпп|мкпп|робот|вариатор|автомат|механика|at|mt|cvt)\s*,\s*задний\b(?=\s*[,.;\n]|$)"
             r"|(?:(?<=[•|/,])|(?<=[•|/,] ))задний\b(?=\s*(?:[,.;•|/\n]|$)))",
+            needles=("задн", "rwd"),
         ),
     ),
 )

@@ -62,11 +62,18 @@ class Words:
     begins a word of the text (``word_starts``, one set per text), the regex does not run at all.
     """
 
-    __slots__ = ("anchors", "boundary", "gate", "negations", "regex")
+    __slots__ = ("anchors", "boundary", "gate", "needles", "negations", "regex")
 
     _LEADING_B = re.compile(r"(^|\||\(\?:|\(\?P<\w+>|\()\\b")
 
-    def __init__(self, pattern: str, *, boundary: bool = True, negations: tuple[str, ...] = ()) -> None:
+    def __init__(
+        self,
+        pattern: str,
+        *,
+        boundary: bool = True,
+        negations: tuple[str, ...] = (),
+        needles: tuple[str, ...] = (),
+    ) -> None:
         self.regex = re.compile(self._LEADING_B.sub(r"\1", pattern))
         self.boundary = boundary
         self.negations = negations
@@ -75,10 +82,15 @@ class Words:
         usable = boundary and anchors and all(a[0].isalnum() for a in anchors)
         self.anchors = anchors if usable else None
         self.gate = _register(anchors) if usable and anchors else None
+        # Substrings every match holds one of (given by hand for a pattern whose branches do not all begin
+        # with a letter, so ``re`` cannot skip ahead and tries it at every position): none, no search.
+        self.needles = needles
 
     def finditer(self, low: str) -> Iterator[re.Match[str]]:
         gate = self.gate
         if gate is not None and len(low) > GATE_MIN_CHARS and gate not in word_starts(low).candidates:
+            return
+        if self.needles and not any(needle in low for needle in self.needles):
             return
         search = self.regex.search
         pos = 0
@@ -123,19 +135,53 @@ class WordStarts:
     def __init__(self, low: str) -> None:
         index = _ANCHOR_INDEX
         found = _WORD.findall(low)
-        keys = {w[:n] for w in found for n in (1, 2, 3, 4)}
-        keys.update(w.lstrip("0123456789")[:n] for w in found if w[0].isdigit() for n in (1, 2, 3, 4))
-        keys.update(
+        words = _WORD_IDS
+        if _WORD_IDS_STATE[0] != _PATTERN_COUNT or len(words) > WORD_IDS_MAX:
+            words.clear()  # a pattern built since, or a bounded memo full
+            _WORD_IDS_STATE[0] = _PATTERN_COUNT
+        candidates: set[int] = set()
+        for w in set(found):
+            ids = words.get(w)
+            if ids is None:
+                ids = words[w] = _ids_of_word(w)
+            if ids:
+                candidates.update(ids)
+        heads = _PAIR_HEADS
+        keys = {
             f"{a} {'#' if b[0].isdigit() else b[:n]}"
             for a, b in pairwise(found)
-            if len(a) <= 2
+            if a in heads  # only a short word that begins some pair anchor can make one
             for n in (1, 2, 3)
-        )
-        candidates: set[int] = set()
+        }
         for key in keys & index.keys():
             candidates.update(index[key])
         self.candidates = candidates
         self.patterns = _PATTERN_COUNT  # how many patterns the index held
+
+
+# word -> the ids of the patterns its beginnings are anchors of (shared by every text: most words of a
+# post were in earlier posts); cleared when a pattern is built or the memo grows past WORD_IDS_MAX.
+_WORD_IDS: dict[str, tuple[int, ...]] = {}
+_WORD_IDS_STATE = [0]  # the pattern count the memo was filled with
+WORD_IDS_MAX = 50_000
+
+
+def _ids_of_word(word: str) -> tuple[int, ...]:
+    index = _ANCHOR_INDEX
+    keys = {word[:n] for n in (1, 2, 3, 4)}
+    if word[0].isdigit():
+        keys.update(word.lstrip("0123456789")[:n] for n in (1, 2, 3, 4))
+    ids: set[int] = set()
+    for key in keys:
+        got = index.get(key)
+        if got:
+            ids.update(got)
+    return tuple(ids)
+
+
+def clear_word_memo() -> None:
+    """Forget every word's anchor ids (``rules.clear_caches`` calls it, so a benchmark measures work)."""
+    _WORD_IDS.clear()
 
 
 @lru_cache(maxsize=16)
@@ -152,12 +198,19 @@ def word_starts(low: str) -> WordStarts:
     return got
 
 
+# The first words of the pair anchors ("в про" -> "в"): words of one or two letters.
+_PAIR_HEADS: set[str] = set()
+
+
 def _register(anchors: frozenset[str]) -> int:
     global _PATTERN_COUNT
     pattern_id = _PATTERN_COUNT
     _PATTERN_COUNT += 1
     for anchor in anchors:
         _ANCHOR_INDEX.setdefault(anchor, []).append(pattern_id)
+        head, space, _ = anchor.partition(" ")
+        if space:
+            _PAIR_HEADS.add(head)
     return pattern_id
 
 
