@@ -7,8 +7,8 @@ import re
 from carsbot.core.extraction.normalize.text import _NEGATIONS, Hit, Words, for_lower_case, prepare_text
 
 # Substrings every match of a pattern holds (its branches start with "\d?", so ``re`` cannot skip ahead).
-_ROBOT_NEEDLES = ("робот", "amt", "амт", "dsg", "dct", "преселектив", "ркпп", "дсг", "powershift")
-_ROBOT_NEEDLES += ("пауэршифт", "tronic", "pdk")
+_ROBOT_NEEDLES: tuple[str, ...] = ("робот", "amt", "амт", "dsg", "dct", "преселектив", "ркпп", "дсг")
+_ROBOT_NEEDLES += ("powershift", "пауэршифт", "tronic", "pdk")
 _TRANSMISSIONS: tuple[tuple[str, Words], ...] = (
     (
         "variator",
