@@ -90,13 +90,27 @@ def transmission_hit(text: str) -> Hit | None:
     return Hit(best_name, f"gearbox:{best_name}", best.start(), best.end())
 
 
+_BOXES = ("акпп", "мкпп", "робот", "вариатор", "автомат", "механика", "at", "mt", "cvt")
+
+
+def _each_box(tail: str, boxes: tuple[str, ...], *, mech: bool = False) -> str:
+    """``|box1<tail>|box2<tail>...``: the same matches as ``|(?:box1|box2...)<tail>`` in the same order, but
+    each branch starts with a letter, so ``re`` skips ahead to the possible first letters (a branch that
+    starts with a group or a look-behind makes it try every position of the post)."""
+    if mech:  # "мех" after "механика", as in the alternation it replaces
+        at = boxes.index("механика") + 1
+        boxes = (*boxes[:at], "мех", *boxes[at:])
+    return "".join(f"|{box}{tail}" for box in boxes)
+
+
 _DRIVES: tuple[tuple[str, Words], ...] = (
     (
         "awd",
         Words(
             r"(?:полн\w*\s+привод\w*|привод\w*\s*[:\-–—]?\s*(?:полный|4wd|awd|4x4|4х4)|полноприв\w*|\b4wd\b|\bawd\b"
             r"|\b4\s?[xх]\s?4\b|\b4вд\b|4matic|4-?матик|quattro|кватро|x-?drive|4motion|4моушн|all\s?grip|\bполный\b(?=\s*[,.;\n]|$)"
-            r"|(?:акпп|мкпп|робот|вариатор|автомат|механика|мех|at|mt|cvt|ат|мт)\s*[,/]?\s*полный\b)",
+            + _each_box(r"\s*[,/]?\s*полный\b", (*_BOXES, "ат", "мт"), mech=True)
+            + ")",
             needles=("полн", "4", "awd", "quattro", "кватро", "drive", "grip"),
         ),
     ),
@@ -104,8 +118,8 @@ _DRIVES: tuple[tuple[str, Words], ...] = (
         "fwd",
         Words(
             r"(?:передн\w*\s+привод\w*|привод\w*\s*[:\-–—]?\s*передн\w*|переднеприв\w*|\bfwd\b"
-            r"|(?:акпп|мкпп|робот|вариатор|автомат|механика|at|mt|cvt)\s*,\s*передний\b(?=\s*[,.;\n]|$)"
-            r"|(?:(?<=[•|/,])|(?<=[•|/,] ))передний\b(?=\s*(?:[,.;•|/\n]|$)))",
+            + _each_box(r"\s*,\s*передний\b(?=\s*[,.;\n]|$)", _BOXES)
+            + r"|передний(?:(?<=[•|/,]передний)|(?<=[•|/,] передний))\b(?=\s*(?:[,.;•|/\n]|$)))",
             needles=("передн", "fwd"),
         ),
     ),
@@ -113,8 +127,8 @@ _DRIVES: tuple[tuple[str, Words], ...] = (
         "rwd",
         Words(
             r"(?:задн\w*\s+привод\w*|привод\w*\s*[:\-–—]?\s*задн\w*|заднеприв\w*|\brwd\b"
-            r"|(?:акпп|мкпп|робот|вариатор|автомат|механика|at|mt|cvt)\s*,\s*задний\b(?=\s*[,.;\n]|$)"
-            r"|(?:(?<=[•|/,])|(?<=[•|/,] ))задний\b(?=\s*(?:[,.;•|/\n]|$)))",
+            + _each_box(r"\s*,\s*задний\b(?=\s*[,.;\n]|$)", _BOXES)
+            + r"|задний(?:(?<=[•|/,]задний)|(?<=[•|/,] задний))\b(?=\s*(?:[,.;•|/\n]|$)))",
             needles=("задн", "rwd"),
         ),
     ),
