@@ -105,7 +105,24 @@ class Words:
             pos = m.end() if m.end() > start else start + 1
 
     def search(self, low: str) -> re.Match[str] | None:
-        return next(self.finditer(low), None)
+        """The first match of ``finditer`` (the same loop without a generator: most calls find nothing)."""
+        gate = self.gate
+        if gate is not None and len(low) > GATE_MIN_CHARS and gate not in word_starts(low).candidates:
+            return None
+        if self.needles and not any(needle in low for needle in self.needles):
+            return None
+        search = self.regex.search
+        boundary, negations = self.boundary, self.negations
+        pos = 0
+        while (m := search(low, pos)) is not None:
+            start = m.start()
+            if (boundary and start > 0 and (low[start - 1].isalnum() or low[start - 1] == "_")) or (
+                negations and low[max(0, start - 6) : start].endswith(negations)
+            ):
+                pos = start + 1
+                continue
+            return m
+        return None
 
     def count(self, low: str) -> int:
         return sum(1 for _ in self.finditer(low))

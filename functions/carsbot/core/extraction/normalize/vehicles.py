@@ -68,6 +68,8 @@ class _Catalogue:
         self.fuzzy_brand_keys_by_length: dict[int, list[str]] = {}
         for key in self.fuzzy_brand_keys:
             self.fuzzy_brand_keys_by_length.setdefault(len(key), []).append(key)
+        # token length -> the brand keys of a near length, in that order (filled as lengths are seen)
+        self.fuzzy_brand_choices: dict[int, list[str]] = {}
         # first words of multi-word aliases: longer n-grams are only tried from these tokens
         self.multi_first = frozenset(k.split(" ", 1)[0] for k in [*self.brands, *self.models] if " " in k)
 
@@ -261,9 +263,12 @@ def _fuzzy_brand_of(token: str) -> str | None:
 
     cat = _catalogue()
     size = len(token)
-    spread = max(2, size // 4)
-    by_length = cat.fuzzy_brand_keys_by_length
-    choices = [k for n in range(size - spread, size + spread + 1) for k in by_length.get(n, ())]
+    choices = cat.fuzzy_brand_choices.get(size)
+    if choices is None:
+        spread = max(2, size // 4)
+        by_length = cat.fuzzy_brand_keys_by_length
+        choices = [k for n in range(size - spread, size + spread + 1) for k in by_length.get(n, ())]
+        cat.fuzzy_brand_choices[size] = choices
     best = process.extractOne(token, choices, scorer=fuzz.ratio, score_cutoff=80) if choices else None
     if best is None:
         return None
