@@ -257,15 +257,29 @@ _MENTION = re.compile(r"@[A-Za-z0-9_]{3,}")
 _EMAIL = re.compile(r"\b[\w.+-]+@[\w-]+\.[\w.]+\b")
 
 
+_NOT_NEWLINE = re.compile(r"[^\n]")
+
+
 def _mask(text: str, spans: list[tuple[int, int]]) -> str:
+    """``text`` with every character of ``spans`` but newlines blanked (offsets kept)."""
     if not spans:
         return text
-    chars = list(text)
-    for start, end in spans:
-        for i in range(start, min(end, len(chars))):
-            if chars[i] != "\n":
-                chars[i] = " "
-    return "".join(chars)
+    merged: list[list[int]] = []
+    for start, end in sorted(spans):
+        end = min(end, len(text))
+        if start >= end:
+            continue
+        if merged and start <= merged[-1][1]:
+            merged[-1][1] = max(merged[-1][1], end)
+        else:
+            merged.append([start, end])
+    out: list[str] = []
+    pos = 0
+    for start, end in merged:
+        out += (text[pos:start], _NOT_NEWLINE.sub(" ", text[start:end]))
+        pos = end
+    out.append(text[pos:])
+    return "".join(out)
 
 
 # Lines that are never the title: hashtag-only lines and forwarded-message headers.
@@ -286,8 +300,9 @@ def _analyse(raw: str) -> _Analysis:
     spans = [(s, e) for s, e, _ in phone_spans]
     if "http" in text or "www." in text or any(host in text for host in (".me/", ".ru/", ".com/", ".dog/")):
         spans += [m.span() for m in _URL.finditer(text)]  # a link holds one of these
-    spans += [m.span() for m in _EMAIL.finditer(text)]
-    spans += [m.span() for m in _MENTION.finditer(text)]
+    if "@" in text:  # an e-mail address or a mention holds one
+        spans += [m.span() for m in _EMAIL.finditer(text)]
+        spans += [m.span() for m in _MENTION.finditer(text)]
     masked = _mask(text, spans)
     phones = list(dict.fromkeys(e for _, _, e in phone_spans))
     usernames = nz.extract_usernames(text)
