@@ -116,16 +116,19 @@ def city_hit(text: str) -> Hit | None:
         tokens = [(m.group(0).lower(), m.start(), m.end()) for m in _TOKEN.finditer(text)]
     delivery = [m.span() for m in _DELIVERY.finditer(text)] if _MAYBE_DELIVERY.search(text) else []
     first: Hit | None = None
+    single, multi_first = idx.single, idx.multi_first
     for i, (tok, start, _end) in enumerate(tokens):
+        if tok not in single and tok not in multi_first:
+            continue  # most tokens: no city begins with them
         city: _City | None = None
-        for n in idx.multi_lengths if tok in idx.multi_first else ():
+        for n in idx.multi_lengths if tok in multi_first else ():
             if i + n <= len(tokens):
                 key = tuple(t[0] for t in tokens[i : i + n])
                 city = idx.multi.get(key)
                 if city:
                     break
         if city is None:
-            city = idx.single.get(tok)
+            city = single.get(tok)
         if city is None:
             continue
         if delivery and any(a <= start < b for a, b in delivery):
