@@ -46,6 +46,56 @@ _TRANSMISSIONS: tuple[tuple[str, Words], ...] = (
 )
 
 
+# The same gearbox patterns split so that every branch starts with a letter, or every branch with a digit
+# (a "\d?" branch is the letter branch without it plus the digit branch with "\d"): ``re`` skips ahead
+# in each. At one position a letter and a digit branch cannot both match, so the earliest match of the
+# split list is the earliest of _TRANSMISSIONS, and the order breaks ties as before.
+_GEARBOX_SCAN: tuple[tuple[str, Words], ...] = (
+    _TRANSMISSIONS[0],
+    (
+        "robot",
+        Words(
+            r"(?:робот\w*|\bamt\b|\bамт\b|\bdsg\b|\bdct\b|преселектив\w*"
+            r"|\bркпп\b|\bdsg\d\b|\bdct\d\b|\bдсг\b|powershift|пауэршифт|s[- ]?tronic|\bpdk\b"
+            r"|\bакпп\s*-?\s*робот)",
+            negations=_NEGATIONS,
+            needles=_ROBOT_NEEDLES,
+        ),
+    ),
+    ("robot", Words(r"\d(?:dsg\b|dct\b|dsg\d\b|dct\d\b)", negations=_NEGATIONS, needles=("dsg", "dct"))),
+    (
+        "automatic",
+        Words(
+            r"(?:\bакпп\d{0,2}\b|\bакп\b|\bавтомат(?:а|ом|е|у)?\b|автоматическ\w*\s+(?:коробк\w*|кпп|трансмисси\w*)"
+            r"|кпп\s*[:\-–—]?\s*автоматическ\w*|коробк\w*\s*[:\-–—]?\s*автоматическ\w*"
+            r"|трансмисси\w*\s*[:\-–—]?\s*автоматическ\w*"
+            r"|\bат\b|\bat\b|типтроник|tiptronic|steptronic|гидромех\w*|\bautomatic\b)",
+            negations=_NEGATIONS,
+        ),
+    ),
+    (
+        "automatic",
+        Words(
+            r"\d(?:акпп\d{0,2}\b|ат\b|at\b|\d?g-?tronic)",
+            negations=_NEGATIONS,
+            needles=("акпп", "ат", "at", "tronic"),
+        ),
+    ),
+    (
+        "manual",
+        Words(
+            r"(?:\bмкпп\d?\b|\bмкп\b|механик[аеуи]\b|механическ\w*\s+(?:кпп|коробк\w*|трансмисси\w*)|\bмт\b"
+            r"|кпп\s*[:\-–—]?\s*механическ\w*|коробк\w*\s*[:\-–—]?\s*механическ\w*"
+            r"|трансмисси\w*\s*[:\-–—]?\s*механическ\w*"
+            r"|\bmt\b|ручк[аеу]\b|\bмеха\b|\bмех\b|\bmanual\b)",
+            negations=_NEGATIONS,
+            needles=("мкп", "мех", "мт", "mt", "ручк", "manual"),
+        ),
+    ),
+    ("manual", Words(r"\d(?:мкпп\d?\b|мт\b|mt\b)", negations=_NEGATIONS, needles=("мкпп", "мт", "mt"))),
+)
+
+
 _NOT_GEARBOX = re.compile(r"климат\w*(?:[\s-]*контрол\w*)?\s*[:\-]?\s*автомат\w*")
 
 
@@ -74,7 +124,7 @@ def transmission_hit(text: str) -> Hit | None:
     text = prepare_text(text).lower()
     if "климат" in text:
         text = _NOT_GEARBOX.sub(" ", text)
-    found = _first_of(_TRANSMISSIONS, text)
+    found = _first_of(_GEARBOX_SCAN, text)
     if found is None:
         return None
     best_name, best = found
