@@ -1,17 +1,19 @@
 """Alerts function: the alerts queue -> saved-search matching and rate-limited notices to users.
 
-Two kinds of record (``carsbot.core.contracts``): an ``AlertJob`` (a listing was published) is expanded
-into one ``NotifyMessage`` per matching subscriber, queued back here; a ``NotifyMessage`` (an alert, an
-admin broadcast, a payment reminder) is sent through ``carsbot.alerts.sender.NoticeSender`` — 30
-messages a second overall, 1 per chat, 429s waited out, blocked users skipped and marked, each notice at
-most once. A record that cannot be handled now fails alone (batch item failure) and comes back; after
-five receives it lands in the alerts DLQ.
+Three kinds of record (``carsbot.core.contracts``): an ``AlertJob`` (a listing was published) is
+expanded into one ``NotifyMessage`` per matching subscriber, queued back here in packs (``NotifyBatch``,
+up to 50 notices a queue message); a ``NotifyMessage`` (an admin broadcast, a payment reminder) or a
+pack of them is sent through ``carsbot.alerts.sender.NoticeSender`` — 30 messages a second overall, 1 per
+chat, 429s waited out, blocked users skipped and marked, each notice at most once. A record that cannot be
+handled now fails alone (batch item failure) and comes back (a pack: with only its unsent notices left to
+send); after five receives it lands in the alerts DLQ.
 
 ``runtime`` holds what tests and the local runner may replace (``clock``, ``sleep``, ``bot_factory``).
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import time
 from collections.abc import Callable
@@ -31,7 +33,7 @@ from carsbot.adapters.telegram_bot import ChannelBot
 from carsbot.alerts.fanout import expand
 from carsbot.alerts.sender import NoticeSender
 from carsbot.config import Settings, get_settings
-from carsbot.core.contracts import AlertJob, NotifyMessage
+from carsbot.core.contracts import AlertJob, NotifyBatch, NotifyMessage
 from carsbot.observability import logger, metrics
 
 SAFETY_MARGIN = 10.0  # seconds kept free at the end of an invocation
@@ -86,14 +88,20 @@ def record_handler(record: SQSRecord) -> dict[str, Any]:
         if kind == "alert_job":
             job = AlertJob.model_validate(body)
             now = datetime.fromtimestamp(runtime.clock(), UTC)
-            return vars(expand(job, now=now, outbox=enqueue))
-        message = NotifyMessage.model_validate(body)
+            return vars(expand(job, now=now, outbox=functools.partial(enqueue, pack=True)))
+        if kind == "notify_batch":
+            pack = NotifyBatch.model_validate(body)
+        else:
+            message = NotifyMessage.model_validate(body)
     except (ValueError, ValidationError) as exc:
         logger.error(
             "malformed alerts record", extra={"message_id": record.message_id, "error": type(exc).__name__}
         )
         raise
     assert runtime.sender is not None, "record_handler runs inside handler()"
+    if kind == "notify_batch":
+        results = runtime.sender.send_all(pack.messages)
+        return {"notices": len(results), "sent": results.count("sent")}
     return {"chat_id": message.chat_id, "result": runtime.sender.send(message)}
 
 
@@ -107,26 +115,32 @@ def handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailure
     runtime.sender = NoticeSender(
         settings, lambda: runtime.bot(settings), clock=runtime.clock, sleep=runtime.sleep, deadline=deadline
     )
-    runtime.sender.expect(_notice_chats(event))
+    runtime.sender.expect(_notices(event))
     try:
         return process_partial_response(
             event=event, record_handler=record_handler, processor=processor, context=context
         )
     finally:
+        runtime.sender.release_unused()
         runtime.sender = None
 
 
-def _notice_chats(event: dict[str, Any]) -> list[int]:
-    """The recipients of the batch's notices (read at once; malformed records are left to the handler)."""
-    chats = []
+def _notices(event: dict[str, Any]) -> list[NotifyMessage]:
+    """The batch's notices in order (recipients read and claims taken ahead; malformed records are left
+    to the record handler)."""
+    notices = []
     for record in event.get("Records", []):
         try:
             body = json.loads(record.get("body") or "")
-        except ValueError:
+            if not isinstance(body, dict) or body.get("kind") == "alert_job":
+                continue
+            if body.get("kind") == "notify_batch":  # as record_handler reads it
+                notices += NotifyBatch.model_validate(body).messages
+            else:
+                notices.append(NotifyMessage.model_validate(body))
+        except (ValueError, ValidationError):
             continue
-        if isinstance(body, dict) and body.get("kind") == "notify" and isinstance(body.get("chat_id"), int):
-            chats.append(body["chat_id"])
-    return chats
+    return notices
 
 
 try:  # a restored container must not reuse a session from before

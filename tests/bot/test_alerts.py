@@ -144,6 +144,61 @@ def test_each_chat_gets_at_most_one_message_a_second(alerts: Any, botapi: BotApi
         assert all(b - a >= 1.0 - 1e-6 for a, b in itertools.pairwise(stamps))
 
 
+def _texts_by_chat(botapi: BotApiStandin, marker: str) -> dict[int, list[str]]:
+    by_chat: dict[int, list[str]] = {}
+    for call in _sends(botapi):
+        if marker in call.params["text"]:
+            by_chat.setdefault(int(call.params["chat_id"]), []).append(call.params["text"])
+    return by_chat
+
+
+def test_a_pack_claims_its_keys_in_one_transaction_and_skips_those_taken(
+    alerts: Any, botapi: BotApiStandin, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from pynamodb.connection.base import Connection
+
+    from carsbot.adapters.notify import enqueue
+    from carsbot.core.contracts import NotifyMessage
+
+    _users_with_searches(8, criteria=SearchCriteria(city="Казань"))
+    enqueue([NotifyMessage(chat_id=10_000 + i, text=f"первое {i}", dedupe_key=f"t:{i}") for i in range(3)])
+    alerts.drain()  # t:0..2 sent and claimed
+    pack = [NotifyMessage(chat_id=10_000 + i, text=f"пакет {i}", dedupe_key=f"t:{i}") for i in range(8)]
+    pack.append(NotifyMessage(chat_id=10_007, text="пакет 7 again", dedupe_key="t:7"))  # the same key twice
+    writes: list[str] = []
+    original = Connection.dispatch
+
+    def recording(self: Any, operation_name: str, operation_kwargs: Any) -> Any:
+        if operation_name in ("PutItem", "TransactWriteItems"):
+            writes.append(operation_name)
+        return original(self, operation_name, operation_kwargs)
+
+    monkeypatch.setattr(Connection, "dispatch", recording)
+    assert enqueue(pack, pack=True) == 9
+    alerts.drain()
+    monkeypatch.setattr(Connection, "dispatch", original)
+    # one transaction for the pack, cancelled naming t:0..2; again without them: claimed; no single puts
+    assert writes == ["TransactWriteItems", "TransactWriteItems"]
+    assert _texts_by_chat(botapi, "пакет") == {10_000 + i: [f"пакет {i}"] for i in range(3, 8)}
+
+
+def test_a_pack_delivered_again_sends_only_what_was_not_sent(alerts: Any, botapi: BotApiStandin) -> None:
+    from carsbot.adapters.notify import enqueue
+    from carsbot.core.contracts import NotifyMessage
+
+    _users_with_searches(6, criteria=SearchCriteria(city="Казань"))
+    botapi.fail_next(500, method="sendMessage")  # the pack's first notice fails: its record comes back
+    enqueue(
+        [NotifyMessage(chat_id=10_000 + i, text=f"пакет {i}", dedupe_key=f"p:{i}") for i in range(6)],
+        pack=True,
+    )
+    stats = alerts.drain()
+    assert stats.failed == 1 and stats.received == 2  # the pack, then its redelivery
+    assert _texts_by_chat(botapi, "пакет") == {10_000 + i: [f"пакет {i}"] for i in range(6)}
+    order = [int(c.params["chat_id"]) for c in _sends(botapi)]
+    assert order[-1] == 10_000  # the failed one went out on the redelivery, after the rest
+
+
 def test_inactive_subscribers_and_other_listings_get_nothing(alerts: Any, botapi: BotApiStandin) -> None:
     listing = seed_listing(brand="Kia", model="Rio", year=2016, price=700_000, city="Москва")
     _users_with_searches(5, criteria=SearchCriteria(brand="Kia", model="Rio"), active=False)

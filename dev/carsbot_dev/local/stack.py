@@ -123,8 +123,13 @@ class LocalStack:
                 ProjectionExpression=", ".join(f"#{i}" for i in range(len(keys))),
                 ExpressionAttributeNames={f"#{i}": k for i, k in enumerate(keys)},
             ):
-                for item in page.get("Items", []):
-                    ddb.delete_item(TableName=table, Key={k: item[k] for k in keys})
+                deletes = [
+                    {"DeleteRequest": {"Key": {k: item[k] for k in keys}}} for item in page.get("Items", [])
+                ]
+                for start in range(0, len(deletes), 25):  # BatchWriteItem: 25 a request
+                    pending: dict[str, Any] = {table: deletes[start : start + 25]}
+                    while pending:
+                        pending = ddb.batch_write_item(RequestItems=pending).get("UnprocessedItems") or {}
         sqs = client("sqs")
         for url in self.queue_urls():
             sqs.purge_queue(QueueUrl=url)

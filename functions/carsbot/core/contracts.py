@@ -3,8 +3,9 @@
 * ``QueuedPost`` — what the monitor (or the local replay source) puts on the posts queue.
 * ``ListingFields`` — what an extractor produces from a post's text (the ``carsbot extract`` contract).
 * ``ListingMessage`` — what the extract function puts on the publish queue.
-* ``AlertJob`` / ``NotifyMessage`` — the alerts queue: "listing L was published, DM the matching saved
-  searches" and "send this one notice to this chat" (alerts, admin broadcast, payment reminders).
+* ``AlertJob`` / ``NotifyMessage`` / ``NotifyBatch`` — the alerts queue: "listing L was published, DM the
+  matching saved searches", "send this one notice to this chat" (alerts, admin broadcast, payment
+  reminders) and a pack of such notices (an alert fan-out).
 
 Pure pydantic: no SDK imports here, so every layer may depend on it.
 """
@@ -211,6 +212,21 @@ class NotifyMessage(BaseModel):
     dedupe_key: str = Field(min_length=1, max_length=200)
     category: str = Field(default="notice", description="alert | broadcast | reminder | notice (metrics)")
     disable_preview: bool = True
+
+
+class NotifyBatch(BaseModel):
+    """Several notices in one queue message (an alert fan-out): sent in order, each at most once.
+
+    Packing a fan-out's notices (``carsbot.adapters.notify.enqueue(..., pack=True)``) makes a thousand
+    alerts twenty queue messages, not a thousand; each notice keeps its own ``dedupe_key``, so a pack
+    delivered again sends only what was not sent.
+    """
+
+    model_config = ConfigDict(extra="ignore")
+
+    v: Literal[1] = 1
+    kind: Literal["notify_batch"] = "notify_batch"
+    messages: list[NotifyMessage] = Field(min_length=1, max_length=100)
 
 
 class AlertJob(BaseModel):
