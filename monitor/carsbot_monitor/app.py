@@ -28,6 +28,7 @@ from collections.abc import Coroutine, Sequence
 from pathlib import Path
 from typing import Any
 
+from carsbot.adapters.media import MediaStore
 from carsbot.adapters.queues import QueueSender
 from carsbot.channels import ChannelRegistry
 from carsbot.config import Settings, get_settings
@@ -62,7 +63,6 @@ from carsbot_monitor.session import (
     telethon_client,
 )
 from carsbot_monitor.settings import MonitorSettings
-from carsbot_monitor.sink import MediaStore
 from carsbot_monitor.watchlist import Watchlist
 from carsbot_monitor.workers import Workers
 

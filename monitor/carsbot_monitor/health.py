@@ -22,9 +22,11 @@ from typing import Any
 from aws_lambda_powertools.logging import Logger
 from aws_lambda_powertools.metrics import Metrics
 
+from carsbot.observability import add_metric
+
 # The monitor's own powertools logger and metrics (service ``POWERTOOLS_SERVICE_NAME``, in ECS
-# ``carsbot-monitor``; namespace ``carsbot``). Not carsbot.observability: its Tracer pulls in the X-Ray SDK
-# (~20 MB RSS) that a container without X-Ray never uses.
+# ``carsbot-monitor``, also when it is unset; namespace ``carsbot``); metrics are recorded through the shared
+# ``carsbot.observability.add_metric``.
 _SERVICE = os.environ.get("POWERTOOLS_SERVICE_NAME", "carsbot-monitor")
 _NAMESPACE = os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "carsbot")
 default_logger = Logger(service=_SERVICE)
@@ -70,11 +72,8 @@ class Telemetry:
 
     def count(self, name: str, value: float = 1, unit: str = "Count") -> None:
         self.counts[name] += value  # type: ignore[assignment]
-        try:
-            self.metrics.add_metric(name=name, unit=unit, value=value)
-            self._pending = True
-        except Exception as exc:  # a metrics problem must never stop the monitor
-            self.logger.debug("metric dropped", extra={"metric": name, "error": repr(exc)})
+        add_metric(name, value, unit, target=self.metrics)  # never raises: metrics never stop the monitor
+        self._pending = True
 
     def flush(self) -> None:
         if not self._pending:
