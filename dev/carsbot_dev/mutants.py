@@ -177,7 +177,7 @@ MUTANTS: tuple[Mutant, ...] = (
         "functions/carsbot/pipeline/extract.py",
         "        if claimed_by_other is not None:  # lost a race",
         "        if False:  # lost a race",
-        (f"{EXTRACT}::test_dup_claim_alone_decides_concurrent_copies",),
+        (f"{EXTRACT}::test_dup_claim_alone_decides_concurrent",),
     ),
     Mutant(
         "dedup-claim-unconditional",
@@ -186,7 +186,7 @@ MUTANTS: tuple[Mutant, ...] = (
         "functions/carsbot/adapters/db/fingerprints.py",
         "item.save(condition=DedupModel.fingerprint.does_not_exist())",
         "item.save()",
-        (f"{EXTRACT}::test_dup_claim_alone_decides_concurrent_copies",),
+        (f"{EXTRACT}::test_dup_claim_alone_decides_concurrent",),
     ),
     Mutant(
         "dedup-price-ignored",
@@ -276,7 +276,7 @@ MUTANTS: tuple[Mutant, ...] = (
         "                    actions=user_actions,\n"
         "                    condition=subscription_unchanged(previous_end),\n",
         "                    actions=user_actions,\n",
-        (f"{CALLBACK}::test_two_payments_credited_at_once_keep_both_periods",),
+        (f"{CALLBACK}::test_two_concurrent_payments_keep_both",),
     ),
     Mutant(
         "payment-extend-from-now",
@@ -312,7 +312,7 @@ MUTANTS: tuple[Mutant, ...] = (
         "functions/carsbot/core/payments.py",
         '    if money(amount) != money(expected.amount):\n        return "amount"\n',
         "",
-        (f"{CALLBACK}::test_payment_that_does_not_match_the_order_credits_nothing",),
+        (f"{CALLBACK}::test_mismatched_payment_credits_nothing",),
     ),
     Mutant(
         "reminder-marker-unconditional",
@@ -321,7 +321,7 @@ MUTANTS: tuple[Mutant, ...] = (
         "functions/carsbot/payments/lifecycle.py",
         "            marker.save(condition=StateModel.pk.does_not_exist())\n",
         "            marker.save()\n",
-        (f"{LIFECYCLE}::test_reminders_once_per_period_none_to_blocked_users_and_no_scan",),
+        (f"{LIFECYCLE}::test_reminders_once_none_blocked_no_scan",),
     ),
     Mutant(
         "stars-stale-accepted",
@@ -331,7 +331,7 @@ MUTANTS: tuple[Mutant, ...] = (
         "    if created is None or now - created > timedelta(minutes=settings.order_reuse_minutes):\n"
         '        return "stale"\n',
         "",
-        (f"{CHECKOUT}::test_stars_pre_checkout_for_a_stale_order_is_rejected",),
+        (f"{CHECKOUT}::test_stars_pre_checkout_stale_rejected",),
     ),
     # ------------------------------------------------------------------ monitor: no post lost, one owner
     Mutant(

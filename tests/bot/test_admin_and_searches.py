@@ -22,7 +22,7 @@ ADMIN_COMMANDS = [
 
 
 @pytest.mark.parametrize("command", ADMIN_COMMANDS)
-def test_a_non_admin_gets_no_hint_admin_commands_exist(chat: Any, command: str) -> None:
+def test_non_admin_gets_no_hint_admin_commands(chat: Any, command: str) -> None:
     from carsbot.adapters.db.models import ChannelModel
 
     (reply,) = chat(9101).send(command)
@@ -102,7 +102,7 @@ def test_broadcast_preview_confirm_and_fan_out(chat: Any, bot_env: Any, botapi: 
     assert "Нечего отправлять" in botapi.calls_of("answerCallbackQuery")[-1].params["text"]
 
 
-def test_saved_search_dialog_list_delete_and_limit(chat: Any) -> None:
+def test_saved_search_dialog_list_delete_limit(chat: Any) -> None:
     from carsbot.adapters.db.bot import SavedSearchModel
 
     session = chat(9501)
@@ -135,7 +135,7 @@ def test_saved_search_dialog_list_delete_and_limit(chat: Any) -> None:
     assert "Не понял запрос" in bad.text
 
 
-def test_catalogue_complete_and_compiled_like_msgfmt(tmp_path: Any) -> None:
+def test_catalogue_complete_compiled_like(tmp_path: Any) -> None:
     import gettext
     import shutil
     import subprocess

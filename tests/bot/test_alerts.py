@@ -81,9 +81,7 @@ def _sends(botapi: BotApiStandin) -> list[Any]:
 
 
 @pytest.mark.timeout(1200)  # ~2,500 requests to moto server and the stand-in; slow on a busy machine
-def test_fan_out_of_one_listing_to_1000_searches_within_the_limits(
-    alerts: Any, botapi: BotApiStandin
-) -> None:
+def test_fan_out_listing_1000_searches_within(alerts: Any, botapi: BotApiStandin) -> None:
     listing = seed_listing(brand="Toyota", model="Camry", year=2018, price=1_350_000, city="Воронеж")
     matching = SearchCriteria(brand="Toyota", model="Camry", year_from=2015, price_max=1_500_000)
     ids = _users_with_searches(1000, criteria=matching)
@@ -127,7 +125,7 @@ def test_fan_out_of_one_listing_to_1000_searches_within_the_limits(
     assert markup["inline_keyboard"][0][0] == {"text": "📞 Контакты", "callback_data": f"c:{listing}"}
 
 
-def test_each_chat_gets_at_most_one_message_a_second(alerts: Any, botapi: BotApiStandin) -> None:
+def test_each_chat_gets_most_message_second(alerts: Any, botapi: BotApiStandin) -> None:
     from carsbot.adapters.notify import enqueue
     from carsbot.core.contracts import NotifyMessage
 
@@ -152,7 +150,7 @@ def _texts_by_chat(botapi: BotApiStandin, marker: str) -> dict[int, list[str]]:
     return by_chat
 
 
-def test_a_pack_claims_its_keys_in_one_transaction_and_skips_those_taken(
+def test_pack_claims_keys_transaction_skips(
     alerts: Any, botapi: BotApiStandin, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from pynamodb.connection.base import Connection
@@ -182,7 +180,7 @@ def test_a_pack_claims_its_keys_in_one_transaction_and_skips_those_taken(
     assert _texts_by_chat(botapi, "пакет") == {10_000 + i: [f"пакет {i}"] for i in range(3, 8)}
 
 
-def test_a_pack_delivered_again_sends_only_what_was_not_sent(alerts: Any, botapi: BotApiStandin) -> None:
+def test_pack_delivered_again_sends_only_what(alerts: Any, botapi: BotApiStandin) -> None:
     from carsbot.adapters.notify import enqueue
     from carsbot.core.contracts import NotifyMessage
 
@@ -199,7 +197,7 @@ def test_a_pack_delivered_again_sends_only_what_was_not_sent(alerts: Any, botapi
     assert order[-1] == 10_000  # the failed one went out on the redelivery, after the rest
 
 
-def test_inactive_subscribers_and_other_listings_get_nothing(alerts: Any, botapi: BotApiStandin) -> None:
+def test_inactive_or_other_listing_no_alert(alerts: Any, botapi: BotApiStandin) -> None:
     listing = seed_listing(brand="Kia", model="Rio", year=2016, price=700_000, city="Москва")
     _users_with_searches(5, criteria=SearchCriteria(brand="Kia", model="Rio"), active=False)
     _users_with_searches(3, criteria=SearchCriteria(brand="Kia"), start=40_000)

@@ -24,7 +24,7 @@ def _args(**kwargs: Any) -> argparse.Namespace:
     return argparse.Namespace(**{**defaults, **kwargs})
 
 
-def test_set_webhook_stores_a_secret_and_registers_it(bot_env: Any, botapi: BotApiStandin) -> None:
+def test_set_webhook_stores_secret_registers(bot_env: Any, botapi: BotApiStandin) -> None:
     from carsbot.adapters.aws import client
     from carsbot.bot.webhook import webhook_secret
     from carsbot.commands.bot import cmd_info, cmd_set_webhook
@@ -53,7 +53,7 @@ def test_set_webhook_stores_a_secret_and_registers_it(bot_env: Any, botapi: BotA
     assert info[0] == f"url: {url}" and info[1] == "pending updates: 0"
 
 
-def test_set_webhook_fails_soft_without_set_my_commands(bot_env: Any, botapi: BotApiStandin) -> None:
+def test_set_webhook_soft_without_commands(bot_env: Any, botapi: BotApiStandin) -> None:
     from carsbot.commands.bot import cmd_set_webhook
 
     botapi.fail_next(404, description="Not Found: method not found", method="setMyCommands")
@@ -62,9 +62,7 @@ def test_set_webhook_fails_soft_without_set_my_commands(bot_env: Any, botapi: Bo
     assert any("command menu could not be set" in line for line in lines)
 
 
-def test_poll_refuses_while_a_webhook_is_set_and_polls_with_force(
-    bot_env: Any, botapi: BotApiStandin
-) -> None:
+def test_poll_refuses_while_webhook_set_polls(bot_env: Any, botapi: BotApiStandin) -> None:
     from carsbot.commands.bot import poll
     from carsbot.config import get_settings
 

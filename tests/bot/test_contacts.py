@@ -41,7 +41,7 @@ def _subscriber(chat: Any, user_id: int, days: float = 10) -> ChatSession:
     return session
 
 
-def test_subscriber_vs_non_subscriber_vs_expired_on_the_same_deep_link(chat: Any) -> None:
+def test_subscriber_nonsubscriber_expired_link(chat: Any) -> None:
     listing = seed_listing()
     link = f"/start l_{listing}"
 
@@ -67,7 +67,7 @@ def test_subscriber_vs_non_subscriber_vs_expired_on_the_same_deep_link(chat: Any
     _no_contacts(again.text)
 
 
-def test_contact_requests_logged_once_per_user_and_listing(chat: Any) -> None:
+def test_contact_requests_logged_once_per_user(chat: Any) -> None:
     from carsbot.adapters.db.bot import ContactRequestModel
     from carsbot.adapters.db.users import UserModel
 
@@ -80,7 +80,7 @@ def test_contact_requests_logged_once_per_user_and_listing(chat: Any) -> None:
     assert UserModel.get(6010).contact_requests == 1
 
 
-def test_the_51st_contact_card_of_a_day_is_refused(chat: Any) -> None:
+def test_51st_contact_card_day_refused(chat: Any) -> None:
     from carsbot.adapters.db.bot import ContactRequestModel
 
     listings = [seed_listing(n) for n in range(1, 52)]
@@ -121,7 +121,7 @@ def test_sold_unknown_and_malformed_listings(chat: Any) -> None:
     assert "Ссылка недействительна" in reply.text
 
 
-def test_an_old_contact_button_after_the_subscription_ended_shows_the_paywall(chat: Any) -> None:
+def test_old_contact_button_subscription_ended(chat: Any) -> None:
     listing = seed_listing()
     session = _subscriber(chat, 6050)
     (card,) = session.press(f"c:{listing}")
@@ -132,9 +132,7 @@ def test_an_old_contact_button_after_the_subscription_ended_shows_the_paywall(ch
     _no_contacts(reply.text)
 
 
-def test_a_deep_link_reads_in_two_requests_and_counts_a_new_card_in_one(
-    chat: Any, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_deep_link_reads_two_requests_counts(chat: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     """Per update: the update_id claim, one read of the user record with the dialog state, one read of
     the listing with its hidden flag, request row and today's counter; a new card adds one transaction."""
     from pynamodb.connection.base import Connection
@@ -189,7 +187,7 @@ def payments(bot_env: Any, monkeypatch: pytest.MonkeyPatch) -> FakePaymentPort:
     return port
 
 
-def test_plan_buttons_start_a_payment_through_the_port(chat: Any, payments: FakePaymentPort) -> None:
+def test_plan_buttons_start_payment_through(chat: Any, payments: FakePaymentPort) -> None:
     listing = seed_listing()
     session = chat(6070)
     (paywall,) = session.send(f"/start l_{listing}")
@@ -200,7 +198,7 @@ def test_plan_buttons_start_a_payment_through_the_port(chat: Any, payments: Fake
     assert "30 дней — 190 ₽" in plans.text and "365 дней — 1 990 ₽" in plans.text
 
 
-def test_payment_unavailable_tells_the_user_to_try_later(
+def test_payment_unavailable_try_later(
     chat: Any, bot_env: Any, monkeypatch: pytest.MonkeyPatch, botapi: BotApiStandin
 ) -> None:
 
@@ -220,7 +218,7 @@ def test_payment_unavailable_tells_the_user_to_try_later(
     assert "Попробуйте позже" in answer.params["text"]
 
 
-def test_my_subscription_shows_status_days_left_and_renewal(chat: Any) -> None:
+def test_my_subscription_status_days_renewal(chat: Any) -> None:
     session = chat(6090)
     (reply,) = session.send("👤 Моя подписка")
     assert "нет подписки" in reply.text

@@ -10,7 +10,7 @@ from carsbot_dev.local.botapi_standin import BotApiStandin
 from carsbot_dev.local.telegram_updates import UpdateFactory
 
 
-def test_missing_or_wrong_secret_is_401_and_nothing_is_processed(
+def test_missing_or_wrong_secret_401_nothing(
     webhook: Any, updates: UpdateFactory, botapi: BotApiStandin
 ) -> None:
     user = updates.user(5001)
@@ -44,7 +44,7 @@ def test_start_welcomes_with_the_main_menu(chat: Any) -> None:
     assert help_cmd.text == help_reply.text
 
 
-def test_handler_error_is_logged_and_answered_200(
+def test_handler_error_logged_answered_200(
     webhook: Any, updates: UpdateFactory, botapi: BotApiStandin
 ) -> None:
     botapi.fail_next(400, description="Bad Request: something odd", method="sendMessage")
@@ -76,7 +76,7 @@ def test_bad_input_gets_short_russian_answers(
         assert all("Traceback" not in r.text for r in replies)
 
 
-def test_updates_of_other_kinds_are_ignored_quietly(
+def test_updates_other_kinds_ignored_quietly(
     webhook: Any, updates: UpdateFactory, botapi: BotApiStandin
 ) -> None:
     assert webhook(updates.channel_post("news"))["statusCode"] == 200
@@ -95,7 +95,7 @@ def test_not_json_body_is_400(bot_env: Any) -> None:
     assert LocalLambdaRunner(bot_env).invoke("BotFunction", event)["statusCode"] == 400
 
 
-def test_blocking_and_unblocking_the_bot_is_recorded(chat: Any, updates: UpdateFactory) -> None:
+def test_blocking_unblocking_bot_recorded(chat: Any, updates: UpdateFactory) -> None:
     from carsbot.adapters.db.users import UserModel
 
     session = chat(5006)
@@ -106,7 +106,7 @@ def test_blocking_and_unblocking_the_bot_is_recorded(chat: Any, updates: UpdateF
     assert UserModel.get(5006).blocked is False
 
 
-def test_after_restore_drops_connections_and_the_next_update_works(
+def test_restore_drops_connections_next_update(
     webhook: Any, updates: UpdateFactory, bot_env: Any, botapi: BotApiStandin
 ) -> None:
     import sys

@@ -234,7 +234,7 @@ def test_dup_lookup_alone_leaves_no_listing_row(aws: LocalStack, runner: LocalLa
     assert len(publish_messages()) == 1
 
 
-def test_dup_claim_alone_decides_concurrent_copies(aws: LocalStack) -> None:
+def test_dup_claim_alone_decides_concurrent(aws: LocalStack) -> None:
     # Two copies of one car processed at the same time: both look up before either has claimed its
     # fingerprints, so only the conditional claim can tell them apart. The interleaving is forced by
     # running copy B to the end while copy A stores its listing (between A's lookup and A's claim).

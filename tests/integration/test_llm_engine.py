@@ -592,7 +592,7 @@ def test_bench_llm_counts_one_call_per_candidate(tmp_path: Path) -> None:
     assert report["input_tokens_per_call"] <= 700 < report["baseline_input_tokens_per_call"]
 
 
-def test_compact_schema_keeps_every_field_and_strict_shape() -> None:
+def test_compact_schema_keeps_every_field() -> None:
     from openai.lib._pydantic import to_strict_json_schema
 
     from carsbot.adapters.llm_openai import LlmListing

@@ -82,7 +82,7 @@ def add_channel_row(standin: SheetsStandin, row: int, link: str, active: object 
     set_cell(standin, "Каналы", f"B{row}", active)
 
 
-def test_new_rows_register_and_steady_state_is_one_request(console, standin) -> None:  # type: ignore[no-untyped-def]
+def test_new_rows_register_steady_state(console, standin) -> None:  # type: ignore[no-untyped-def]
     add_channel_row(standin, 2, "@cars_msk")
     add_channel_row(standin, 3, "https://t.me/cars_spb", "да")
     add_channel_row(standin, 4, "t.me/+AbCdEfGhIjKlMnOp", "false")
@@ -96,7 +96,7 @@ def test_new_rows_register_and_steady_state_is_one_request(console, standin) -> 
     assert steady.requests == 1 and standin.count() == 1 and standin.count("values.batchGet") == 1
 
 
-def test_admin_edit_between_read_and_write_survives(console, standin) -> None:  # type: ignore[no-untyped-def]
+def test_admin_edit_between_read_write(console, standin) -> None:  # type: ignore[no-untyped-def]
     add_channel_row(standin, 2, "@cars_msk")
     note_col = col_of(standin, "Каналы", "Заметка")
     reads = []
@@ -119,7 +119,7 @@ def test_admin_edit_between_read_and_write_survives(console, standin) -> None:  
     assert ChannelModel.get("@cars_msk").status == "paused"
 
 
-def test_rows_inserted_between_read_and_write_get_no_foreign_values(console, standin) -> None:  # type: ignore[no-untyped-def]
+def test_rows_inserted_mid_sync_no_foreign(console, standin) -> None:  # type: ignore[no-untyped-def]
     add_channel_row(standin, 2, "@aaa_cars")
     add_channel_row(standin, 3, "@bbb_cars")
     sync(console)
@@ -182,7 +182,7 @@ def test_sorting_by_title_between_syncs(console, standin) -> None:  # type: igno
         assert row["Опубликовано"] == str(len(titles[row["Ссылка"]]) + 10)
 
 
-def test_deleted_row_deactivates_and_garbage_is_flagged(console, standin) -> None:  # type: ignore[no-untyped-def]
+def test_deleted_row_deactivates_garbage(console, standin) -> None:  # type: ignore[no-untyped-def]
     add_channel_row(standin, 2, "@keep_cars")
     add_channel_row(standin, 3, "@gone_cars")
     add_channel_row(standin, 4, "not a link!!")
@@ -209,7 +209,7 @@ def test_deleted_row_deactivates_and_garbage_is_flagged(console, standin) -> Non
     assert ChannelModel.get("@keep_cars").status == "active"
 
 
-def test_channel_added_elsewhere_gets_a_row_and_cli_pause_is_not_undone(console, standin) -> None:  # type: ignore[no-untyped-def]
+def test_channel_added_elsewhere_gets_row_cli(console, standin) -> None:  # type: ignore[no-untyped-def]
     ChannelRegistry().add("@from_cli")
     sync(console)
     assert [r["Ссылка"] for r in rows(standin, "Каналы")] == ["@from_cli"]
@@ -223,7 +223,7 @@ def grant_cols(standin: SheetsStandin) -> dict[str, str]:
     return {h: col_of(standin, "Подписчики", h) for h in ("Выдать (дней или дата)", "Отозвать", "Применено")}
 
 
-def test_manual_grant_applied_exactly_once_across_five_syncs(console, standin) -> None:  # type: ignore[no-untyped-def]
+def test_manual_grant_applied_exactly_once(console, standin) -> None:  # type: ignore[no-untyped-def]
     UserModel(1001, username="ivan", first_name="Иван").save()
     sync(console)
     assert rows(standin, "Подписчики")[0]["ID пользователя"] == "1001"
@@ -273,7 +273,7 @@ def filter_row(standin: SheetsStandin, label: str) -> int:
     return next(i for i, r in enumerate(rows(standin, "Фильтры"), start=2) if r["Параметр"] == label)
 
 
-def test_invalid_min_price_keeps_the_old_one_and_flags_the_cell(console, standin) -> None:  # type: ignore[no-untyped-def]
+def test_invalid_min_price_keeps_old_flags(console, standin) -> None:  # type: ignore[no-untyped-def]
     row = filter_row(standin, "Мин. цена, ₽")
     set_cell(standin, "Фильтры", f"B{row}", "300 тыс")
     set_cell(standin, "Фильтры", f"B{filter_row(standin, 'Исключающие слова')}", "куплю, обмен")
@@ -324,7 +324,7 @@ def test_init_twice_is_a_no_op(console, standin) -> None:  # type: ignore[no-unt
     assert standin.count(reads=False) == 0 and report.requests == 2
 
 
-def test_init_repairs_a_moved_header_and_keeps_admin_rows(console, standin) -> None:  # type: ignore[no-untyped-def]
+def test_init_repairs_moved_header_keeps_admin(console, standin) -> None:  # type: ignore[no-untyped-def]
     add_channel_row(standin, 2, "@cars_msk")
     with standin.edit(SHEET) as book:  # the admin drags "Заметка" to column Z and deletes "Название"
         book.write("'Каналы'!F1", [[""]], "RAW")
@@ -337,7 +337,7 @@ def test_init_repairs_a_moved_header_and_keeps_admin_rows(console, standin) -> N
     assert rows(standin, "Каналы")[0]["Состояние"] == "ожидает подключения"
 
 
-def test_429_is_retried_and_google_down_is_reported(console, standin) -> None:  # type: ignore[no-untyped-def]
+def test_429_retried_google_down_reported(console, standin) -> None:  # type: ignore[no-untyped-def]
     add_channel_row(standin, 2, "@cars_msk")
     standin.fail_next(429, times=2)
     result = sync(console)
@@ -362,7 +362,7 @@ def test_429_is_retried_and_google_down_is_reported(console, standin) -> None:  
     assert events.recent()[0]["details"] == "синхронизация с Google Sheets снова работает"
 
 
-def test_revoked_key_and_token_endpoint_down_are_reported(console, standin) -> None:  # type: ignore[no-untyped-def]
+def test_revoked_key_token_endpoint_down(console, standin) -> None:  # type: ignore[no-untyped-def]
     add_channel_row(standin, 2, "@cars_msk")
     standin.refuse_tokens = True
     fresh = open_gateway(get_settings())  # a new container: no token yet
@@ -380,7 +380,7 @@ def test_revoked_key_and_token_endpoint_down_are_reported(console, standin) -> N
     assert ChannelModel.get("@cars_msk").status == "active" and standin.tokens_issued >= 2
 
 
-def test_merged_link_cells_keep_the_channel_and_are_flagged(console, standin) -> None:  # type: ignore[no-untyped-def]
+def test_merged_link_cells_keep_channel(console, standin) -> None:  # type: ignore[no-untyped-def]
     add_channel_row(standin, 2, "@cars_msk")
     add_channel_row(standin, 3, "@cars_spb")
     sync(console)
@@ -439,7 +439,7 @@ def test_seller_contacts_parsed_and_flagged(console, standin) -> None:  # type: 
     )
 
 
-def test_duplicate_subscriber_row_is_flagged_not_granted(console, standin) -> None:  # type: ignore[no-untyped-def]
+def test_duplicate_subscriber_row_flagged_not(console, standin) -> None:  # type: ignore[no-untyped-def]
     UserModel(1001, username="ivan").save()
     sync(console)
     with standin.edit(SHEET) as book:  # the admin copies the row and types a grant into the copy
@@ -463,7 +463,7 @@ def test_renamed_tab_keeps_state_and_is_reported(console, standin) -> None:  # t
     assert any("нет вкладки «Каналы»" in p for p in result.problems) and result.requests <= 4
 
 
-def test_deleted_tab_recreated_by_init_removes_no_channel(console, standin) -> None:  # type: ignore[no-untyped-def]
+def test_deleted_tab_recreated_init_removes_no(console, standin) -> None:  # type: ignore[no-untyped-def]
     add_channel_row(standin, 2, "@cars_msk")
     add_channel_row(standin, 3, "@cars_spb", "FALSE")
     set_cell(standin, "Каналы", f"{col_of(standin, 'Каналы', 'Ключевые слова')}2", "camry, -куплю")
@@ -483,7 +483,7 @@ def test_deleted_tab_recreated_by_init_removes_no_channel(console, standin) -> N
     assert not sync(console).problems  # back to normal: the rows are there again
 
 
-def test_filters_tab_recreated_by_init_keeps_the_filters(console, standin, capsys) -> None:  # type: ignore[no-untyped-def]
+def test_filters_tab_recreated_init_keeps(console, standin, capsys) -> None:  # type: ignore[no-untyped-def]
     set_cell(standin, "Фильтры", f"B{filter_row(standin, 'Мин. цена, ₽')}", "300 тыс")
     sync(console)
     with standin.edit(SHEET) as book:

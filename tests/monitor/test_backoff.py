@@ -15,7 +15,7 @@ def test_doubles_from_base_up_to_cap() -> None:
     assert policy.delay(10_000) == 3.0  # no overflow however long the failures go on
 
 
-def test_jitter_stays_within_its_band_and_is_reproducible() -> None:
+def test_jitter_stays_within_band_reproducible() -> None:
     policy = Backoff(base=2.0, cap=300.0, jitter=0.2, rng=random.Random(7))
     delays = [policy.delay(3) for _ in range(200)]
     assert all(6.4 <= d <= 9.6 for d in delays)  # 8 s +- 20 %

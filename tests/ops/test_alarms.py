@@ -138,7 +138,7 @@ def test_alarm_and_ok_reach_the_admin_chat(
     assert waits == []
 
 
-def test_bot_api_blips_are_retried_inside_the_call(
+def test_bot_api_blips_retried_inside_call(
     aws: LocalStack, standin: BotApiStandin, waits: list[float]
 ) -> None:
     standin.fail_next(502, description="Bad Gateway", method="sendMessage", times=2)
@@ -177,7 +177,7 @@ def test_bot_api_outage_ends_in_the_dlq(
     assert "nothing to redrive to" in refused
 
 
-def test_every_alarm_has_a_runbook_and_actions_on_the_topic() -> None:
+def test_every_alarm_has_runbook_actions_topic() -> None:
     template = load_template()
     operations = (ROOT / "docs" / "operations.md").read_text()
     anchors = {_anchor(h) for h in re.findall(r"^#{2,3} (.+)$", operations, flags=re.M)}

@@ -57,7 +57,7 @@ def dashboard_widgets() -> list[dict[str, Any]]:
     return list(json.loads(body)["widgets"])
 
 
-def test_every_widget_metric_is_emitted_by_the_code() -> None:
+def test_every_widget_metric_emitted_code() -> None:
     code = emitted()
     resources = load_template()["Resources"]
     seen_custom = 0
@@ -100,7 +100,7 @@ def test_dashboard_covers_what_the_issue_lists() -> None:
         assert topic in titles, topic
 
 
-def test_alarms_and_names_registry_read_emitted_metrics() -> None:
+def test_alarms_names_registry_read_emitted() -> None:
     code = emitted()
     for resource in load_template()["Resources"].values():
         if resource["Type"] != "AWS::CloudWatch::Alarm":

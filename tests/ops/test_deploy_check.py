@@ -12,7 +12,7 @@ ROOT = Path(__file__).resolve().parents[2]
 ROOTS = [ROOT / "functions", ROOT / "monitor"]
 
 
-def test_the_template_gives_every_function_what_it_reads(capsys) -> None:  # type: ignore[no-untyped-def]
+def test_template_gives_each_function_its_env(capsys) -> None:  # type: ignore[no-untyped-def]
     assert main([]) == 0, capsys.readouterr().out
     out = capsys.readouterr().out
     assert "AlarmsFunction (alarms.app)" in out and "alarm_chat_id" in out
@@ -20,7 +20,7 @@ def test_the_template_gives_every_function_what_it_reads(capsys) -> None:  # typ
     assert out.rstrip().endswith("deploy-check: ok")
 
 
-def test_a_missing_variable_or_secret_grant_is_found() -> None:
+def test_missing_variable_or_secret_grant() -> None:
     template = copy.deepcopy(load_template())
     alarms = template["Resources"]["AlarmsFunction"]["Properties"]
     del alarms["Environment"]["Variables"]["CARSBOT_ALARM_CHAT_ID"]
@@ -37,7 +37,7 @@ def test_a_missing_variable_or_secret_grant_is_found() -> None:
     assert any(p.startswith("ExtractFunction: reads settings.publish_queue_url") for p in problems), problems
 
 
-def test_samconfig_overrides_only_template_parameters(tmp_path: Path) -> None:
+def test_samconfig_overrides_only_parameters(tmp_path: Path) -> None:
     template = load_template()
     problems, notes = check_samconfig(template, ROOT / "samconfig.toml")
     assert problems == [] and len(notes) >= 3

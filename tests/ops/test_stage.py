@@ -40,7 +40,7 @@ def test_stage_resolves_what_the_functions_see(operator_env: LocalStack) -> None
             assert got == expected, key
 
 
-def test_channels_command_with_stage_flag_anywhere(operator_env: LocalStack, capsys) -> None:  # type: ignore[no-untyped-def]
+def test_channels_command_stage_flag_anywhere(operator_env: LocalStack, capsys) -> None:  # type: ignore[no-untyped-def]
     assert main(["channels", "add", "@cars_kzn", "--stage", "local"]) == 0
     assert main(["--stage=local", "channels", "list", "--json"]) == 0
     out = capsys.readouterr().out
@@ -49,7 +49,7 @@ def test_channels_command_with_stage_flag_anywhere(operator_env: LocalStack, cap
     assert [item["ref"]["S"] for item in items] == ["@cars_kzn"]
 
 
-def test_carsbot_stage_variable_fills_in_the_rest(operator_env: LocalStack, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_carsbot_stage_variable_fills_rest(operator_env: LocalStack, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     monkeypatch.setenv("CARSBOT_STAGE", "local")
     assert main(["channels", "add", "@from_env"]) == 0
     assert os.environ["CARSBOT_CHANNELS_TABLE"] == "carsbot-local-channels"
@@ -89,7 +89,7 @@ def test_wrong_stage_is_one_line_exit_2(operator_env: LocalStack, capsys) -> Non
     assert "Traceback" not in err[0]
 
 
-def test_admin_command_without_stage_asks_for_one(operator_env: LocalStack, capsys) -> None:  # type: ignore[no-untyped-def]
+def test_admin_command_without_stage_asks(operator_env: LocalStack, capsys) -> None:  # type: ignore[no-untyped-def]
     assert main(["channels", "list"]) == 2
     err = capsys.readouterr().err.strip()
     assert err == "carsbot: which stage? pass --stage NAME or set CARSBOT_STAGE (e.g. --stage dev)"
@@ -109,7 +109,7 @@ def test_missing_credentials_is_one_line_exit_2(
     assert "aws sso login" in err[0] and "AWS_PROFILE" in err[0]
 
 
-def test_pynamodb_credential_error_is_explained_too(
+def test_pynamodb_credential_error_explained(
     operator_env: LocalStack, monkeypatch, tmp_path: Path, capsys
 ) -> None:  # type: ignore[no-untyped-def]
     """The traceback the issue names: a configured environment whose credentials are gone."""

@@ -141,7 +141,7 @@ def test_stars_invoice_pre_checkout_and_payment(
     assert pay.subscription_end(BUYER) is None
 
 
-def test_admin_refund_asks_to_confirm_then_refunds(pay: PayKit, bot: Any, updates: UpdateFactory) -> None:
+def test_admin_refund_asks_confirm_then(pay: PayKit, bot: Any, updates: UpdateFactory) -> None:
     api, _ = bot
     pay.user(BUYER)
     offer = pay.service().offer_sync(BUYER, pay_plan())
@@ -172,9 +172,7 @@ def pay_plan() -> Any:
     return plan
 
 
-def test_admin_stats_revenue_comes_from_the_payment_records(
-    pay: PayKit, bot: Any, updates: UpdateFactory
-) -> None:
+def test_admin_stats_revenue_comes_payment(pay: PayKit, bot: Any, updates: UpdateFactory) -> None:
     pay.user(BUYER)
     offer = pay.service().offer_sync(BUYER, pay_plan())
     payment_id = OrderModel.get(offer.order_id).provider_payment_id
@@ -187,7 +185,7 @@ def test_admin_stats_revenue_comes_from_the_payment_records(
     assert stats.text.count("Выручка: 190 ₽") >= 1, stats.text
 
 
-def test_receipt_contact_is_asked_once_then_the_payment_carries_it(
+def test_receipt_contact_asked_once(
     pay: PayKit, bot: Any, updates: UpdateFactory, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("CARSBOT_RECEIPT_ENABLED", "true")

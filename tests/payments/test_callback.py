@@ -36,7 +36,7 @@ def _succeeded(pay: PayKit, payment_id: str) -> dict[str, Any]:
     return pay.yookassa.notification("payment.succeeded", payment_id)
 
 
-def test_genuine_notification_credits_once_and_tells_the_user(pay: PayKit) -> None:
+def test_genuine_notification_credits_once(pay: PayKit) -> None:
     pay.user()
     order_id, payment_id = _paid_payment(pay)
     before = datetime.now(UTC)
@@ -116,7 +116,7 @@ def test_forged_source_ip_is_refused_with_403(pay: PayKit) -> None:
     assert pay.yookassa.api_calls("GET", "/payments/") == []  # refused before anything else
 
 
-def test_forwarded_for_header_does_not_make_a_caller_trusted(pay: PayKit) -> None:
+def test_forwarded_header_does_not_make_caller(pay: PayKit) -> None:
     from carsbot_dev.local.runner import LocalLambdaRunner
 
     pay.user()
@@ -128,7 +128,7 @@ def test_forwarded_for_header_does_not_make_a_caller_trusted(pay: PayKit) -> Non
     assert pay.credits() == 0
 
 
-def test_unknown_payment_id_from_a_trusted_ip_credits_nothing(pay: PayKit) -> None:
+def test_unknown_payment_trusted_ip_no_credit(pay: PayKit) -> None:
     pay.user()
     _, payment_id = _paid_payment(pay)
     body = _succeeded(pay, payment_id)
@@ -155,7 +155,7 @@ def test_status_mismatch_credits_nothing(pay: PayKit) -> None:
 
 
 @pytest.mark.parametrize("field", ["amount", "currency", "user_id", "plan"])
-def test_payment_that_does_not_match_the_order_credits_nothing(pay: PayKit, field: str) -> None:
+def test_mismatched_payment_credits_nothing(pay: PayKit, field: str) -> None:
     """A payment whose amount/currency/metadata differ from our order (made with our key by someone)."""
     pay.user()
     order_id, payment_id = _paid_payment(pay)
@@ -185,13 +185,13 @@ def test_payment_that_does_not_match_the_order_credits_nothing(pay: PayKit, fiel
         (b"\xff\xfe\x00binary", 400),
     ],
 )
-def test_bad_bodies_are_answered_and_change_nothing(pay: PayKit, body: str | bytes, status: int) -> None:
+def test_bad_bodies_answered_change_nothing(pay: PayKit, body: str | bytes, status: int) -> None:
     pay.user()
     assert pay.callback(body)["statusCode"] == status
     assert pay.credits() == 0 and pay.notices() == []
 
 
-def test_unknown_event_is_acknowledged_and_ignored(pay: PayKit) -> None:
+def test_unknown_event_acknowledged_ignored(pay: PayKit) -> None:
     body = {"type": "notification", "event": "deal.closed", "object": {"id": "dl-1", "status": "closed"}}
     assert pay.callback(body)["statusCode"] == 200
     assert pay.credits() == 0
@@ -208,7 +208,7 @@ def test_waiting_for_capture_is_ignored(pay: PayKit) -> None:
     assert pay.credits() == 0
 
 
-def test_refetch_failing_then_succeeding_credits_once_after_the_retry(pay: PayKit) -> None:
+def test_refetch_fails_then_succeeds_one_credit(pay: PayKit) -> None:
     pay.user()
     _, payment_id = _paid_payment(pay)
     body = _succeeded(pay, payment_id)
@@ -244,7 +244,7 @@ def test_refetch_timing_out_answers_retry(pay: PayKit) -> None:
     assert pay.callback(body)["body"] == "credited"
 
 
-def test_canceled_payment_tells_the_user_and_credits_nothing(pay: PayKit) -> None:
+def test_canceled_payment_tells_user_credits(pay: PayKit) -> None:
     pay.user()
     plan = get_settings().plan("month")
     assert plan is not None
@@ -263,7 +263,7 @@ def test_canceled_payment_tells_the_user_and_credits_nothing(pay: PayKit) -> Non
     assert "не прошёл" in notices[0]["text"]
 
 
-def test_refund_removes_the_refunded_share_of_days(pay: PayKit) -> None:
+def test_refund_removes_refunded_share_days(pay: PayKit) -> None:
     from carsbot.adapters.yookassa import YooKassaClient
 
     pay.user()
@@ -285,7 +285,7 @@ def test_refund_removes_the_refunded_share_of_days(pay: PayKit) -> None:
     assert OrderModel.get(pay.yookassa.payments[payment_id]["metadata"]["order_id"]).status == "refunded"
 
 
-def test_forged_refund_for_a_payment_never_credited_changes_nothing(pay: PayKit) -> None:
+def test_forged_refund_payment_never_credited(pay: PayKit) -> None:
     body = {
         "type": "notification",
         "event": "refund.succeeded",
@@ -301,7 +301,7 @@ def test_forged_refund_for_a_payment_never_credited_changes_nothing(pay: PayKit)
     assert pay.credits() == 0
 
 
-def test_two_payments_credited_at_once_keep_both_periods(pay: PayKit) -> None:
+def test_two_concurrent_payments_keep_both(pay: PayKit) -> None:
     """Two payments of one user credited concurrently: the second re-reads the end (no lost days)."""
     pay.user()
     _, month = _paid_payment(pay, plan_code="month")
@@ -325,7 +325,7 @@ def test_two_payments_credited_at_once_keep_both_periods(pay: PayKit) -> None:
     assert end is not None and abs(end - datetime.now(UTC) - timedelta(days=395)) < timedelta(minutes=5)
 
 
-def test_logs_carry_ids_never_secrets_or_payment_objects(pay: PayKit) -> None:
+def test_logs_carry_ids_never_secrets(pay: PayKit) -> None:
     import io
     import logging
 
@@ -358,7 +358,7 @@ def test_logs_carry_ids_never_secrets_or_payment_objects(pay: PayKit) -> None:
         assert secret not in text, secret
 
 
-def test_missing_shop_credentials_answer_retry_later(pay: PayKit) -> None:
+def test_missing_shop_credentials_retry_later(pay: PayKit) -> None:
     from carsbot.adapters.aws import client
     from carsbot_dev.local.stack import reset_sdk_caches
 

@@ -51,7 +51,7 @@ def test_payment_is_created_like_the_issue_says(pay: PayKit) -> None:
     assert order.status == "pending" and order.amount == "190.00" and order.provider == "yookassa"
 
 
-def test_double_tap_reuses_the_pending_order_and_payment(pay: PayKit) -> None:
+def test_double_tap_reuses_pending_order(pay: PayKit) -> None:
     pay.user()
     service = pay.service()
     first = service.offer_sync(1001, _plan())
@@ -78,7 +78,7 @@ def test_concurrent_taps_open_one_order(pay: PayKit) -> None:
     assert len(pay.yookassa.payments) == 1
 
 
-def test_api_down_says_try_later_and_the_retry_reuses_the_key(pay: PayKit) -> None:
+def test_api_down_says_try_later_retry_reuses(pay: PayKit) -> None:
     pay.user()
     pay.yookassa.fail_next("POST", "/payments", status=500)
     with pytest.raises(PaymentUnavailable):
@@ -90,15 +90,13 @@ def test_api_down_says_try_later_and_the_retry_reuses_the_key(pay: PayKit) -> No
     assert len(keys) == 2 and keys[0] == keys[1] == OrderModel.get(offer.order_id).idempotence_key
 
 
-def test_auto_renewal_consent_saves_the_payment_method(pay: PayKit) -> None:
+def test_auto_renewal_consent_saves_payment(pay: PayKit) -> None:
     pay.user(auto_renew=True)
     pay.service().offer_sync(1001, _plan())
     assert (pay.yookassa.api_calls("POST", "/payments")[0].body or {})["save_payment_method"] is True
 
 
-def test_receipt_needs_a_contact_once_then_goes_with_the_payment(
-    pay: PayKit, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_receipt_contact_once_then_payment(pay: PayKit, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("CARSBOT_RECEIPT_ENABLED", "true")
     reset_settings()
     pay.user()
@@ -147,7 +145,7 @@ def test_stars_invoice_and_pre_checkout(stars: PayKit) -> None:
     assert asyncio.run(service.pre_checkout(1001, "no-such-order", "XTR", 100))
 
 
-def test_stars_pre_checkout_for_a_stale_order_is_rejected(stars: PayKit) -> None:
+def test_stars_pre_checkout_stale_rejected(stars: PayKit) -> None:
     stars.user()
     now = datetime.now(UTC)
     old = PaymentService(clock=lambda: now - timedelta(hours=3)).offer_sync(1001, _plan())
@@ -161,7 +159,7 @@ def test_stars_pre_checkout_for_a_stale_order_is_rejected(stars: PayKit) -> None
     assert asyncio.run(service.pre_checkout(1001, fresh.payload, "XTR", 100)) is None
 
 
-def test_stars_successful_payment_credits_once_per_charge(stars: PayKit) -> None:
+def test_stars_successful_payment_credits_once(stars: PayKit) -> None:
     stars.user()
     service = PaymentService()
     offer = service.offer_sync(1001, _plan())
@@ -174,7 +172,7 @@ def test_stars_successful_payment_credits_once_per_charge(stars: PayKit) -> None
     assert asyncio.run(service.pre_checkout(1001, offer.payload, "XTR", 100)) == "Этот счёт уже оплачен."
 
 
-def test_admin_refund_of_stars_calls_telegram_and_revokes(stars: PayKit) -> None:
+def test_admin_refund_stars_calls_telegram(stars: PayKit) -> None:
     stars.user()
     service = PaymentService()
     offer = service.offer_sync(1001, _plan())

@@ -54,9 +54,7 @@ def _keys(notices: list[dict[str, Any]]) -> list[str]:
     return sorted(n["dedupe_key"] for n in notices)
 
 
-def test_reminders_once_per_period_none_to_blocked_users_and_no_scan(
-    pay: PayKit, dynamodb_calls: list[tuple[str, str]]
-) -> None:
+def test_reminders_once_none_blocked_no_scan(pay: PayKit, dynamodb_calls: list[tuple[str, str]]) -> None:
     now = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
     in_60h, in_20h = now + timedelta(hours=60), now + timedelta(hours=20)
     pay.user(1, subscription_end=in_60h)
@@ -118,7 +116,7 @@ def _renewal_charges(pay: PayKit, method_id: str) -> list[dict[str, Any]]:
     ]
 
 
-def test_renewal_job_run_twice_for_one_period_charges_once(pay: PayKit) -> None:
+def test_renewal_job_run_twice_period_charges(pay: PayKit) -> None:
     end, method_id = _subscriber_with_saved_card(pay)
     clock = Clock(end - timedelta(hours=12))
 
@@ -140,7 +138,7 @@ def test_renewal_job_run_twice_for_one_period_charges_once(pay: PayKit) -> None:
     assert pay.subscription_end(7) == end + timedelta(days=30)
 
 
-def test_renewal_retried_after_the_api_failed_uses_the_same_key(pay: PayKit) -> None:
+def test_renewal_retried_api_failed_uses_same(pay: PayKit) -> None:
     end, method_id = _subscriber_with_saved_card(pay)
     clock = Clock(end - timedelta(hours=12))
     pay.yookassa.fail_next("POST", "/payments", status=503)
@@ -158,7 +156,7 @@ def test_renewal_retried_after_the_api_failed_uses_the_same_key(pay: PayKit) -> 
     assert pay.subscription_end(7) == end + timedelta(days=30)
 
 
-def test_declined_renewal_turns_into_a_reminder_with_a_pay_button(pay: PayKit) -> None:
+def test_declined_renewal_turns_into_reminder(pay: PayKit) -> None:
     end, method_id = _subscriber_with_saved_card(pay)
     pay.yookassa.decline_method(method_id)
     clock = Clock(end - timedelta(hours=12))
@@ -174,7 +172,7 @@ def test_declined_renewal_turns_into_a_reminder_with_a_pay_button(pay: PayKit) -
     assert len(_renewal_charges(pay, method_id)) == 0  # nothing was taken
 
 
-def test_lifecycle_function_handler_expires_through_the_query(pay: PayKit) -> None:
+def test_lifecycle_function_handler_expires(pay: PayKit) -> None:
     from carsbot_dev.local.runner import LocalLambdaRunner
 
     pay.user(9, subscription_end=datetime.now(UTC) - timedelta(minutes=5))

@@ -30,9 +30,7 @@ def local(pay: PayKit, monkeypatch: pytest.MonkeyPatch) -> Iterator[PaymentsCall
         yield server
 
 
-def test_paying_on_the_checkout_page_credits_through_the_callback(
-    pay: PayKit, local: PaymentsCallbackServer
-) -> None:
+def test_paying_checkout_page_credits_through(pay: PayKit, local: PaymentsCallbackServer) -> None:
     pay.user()
     plan = get_settings().plan("month")
     assert plan is not None
@@ -65,7 +63,7 @@ def test_local_mode_refuses_any_other_network(
     assert local.answers == [403] and payment_counts() == (1, 0)
 
 
-def test_cancel_button_cancels_and_credits_nothing(pay: PayKit, local: PaymentsCallbackServer) -> None:
+def test_cancel_button_cancels_credits_nothing(pay: PayKit, local: PaymentsCallbackServer) -> None:
     pay.user()
     plan = get_settings().plan("month")
     assert plan is not None

@@ -27,7 +27,7 @@ def _model_indexes(model: Any) -> dict[str, dict[str, str]]:
     return found
 
 
-def test_orders_and_payments_models_match_the_template(aws: LocalStack) -> None:
+def test_orders_payments_models_match_template(aws: LocalStack) -> None:
     settings = get_settings()
     for model, table in [(OrderModel, settings.orders_table), (PaymentModel, settings.payments_table)]:
         assert model.Meta.table_name == table

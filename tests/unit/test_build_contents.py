@@ -107,7 +107,7 @@ def test_function_package_holds_no_dev_code(logical_id: str) -> None:
 
 @built
 @pytest.mark.parametrize("logical_id", sorted(FUNCTIONS))
-def test_function_package_holds_exactly_its_requirements(logical_id: str) -> None:
+def test_function_package_holds_exactly(logical_id: str) -> None:
     package = BUILD / logical_id
     handler_package = FUNCTIONS[logical_id].split(".")[0]
     specs = requirement_lines(ROOT / "functions" / handler_package / "requirements.txt")
@@ -121,7 +121,7 @@ def test_function_package_holds_exactly_its_requirements(logical_id: str) -> Non
 
 @built
 @pytest.mark.parametrize("logical_id", sorted(FUNCTIONS))
-def test_nothing_shipped_imports_what_the_build_removes(logical_id: str) -> None:
+def test_nothing_shipped_imports_removed(logical_id: str) -> None:
     """The static closure of the handler over the whole package (its dependencies' imports too) never
     reaches what functions/Makefile deletes after pip (``cffi.setuptools_ext`` imports setuptools, but
     only a package's setup.py imports that)."""
@@ -135,7 +135,7 @@ def test_nothing_shipped_imports_what_the_build_removes(logical_id: str) -> None
 
 @built
 @pytest.mark.parametrize("logical_id", sorted(FUNCTIONS))
-def test_function_package_is_built_for_the_runtime(logical_id: str) -> None:
+def test_function_package_built_runtime(logical_id: str) -> None:
     """Bytecode for CPython 3.12 that is never checked against its source (the code directory is
     read-only, so modules would otherwise be compiled at every cold start), and arm64 binaries."""
     package = BUILD / logical_id

@@ -122,7 +122,7 @@ def test_prefilter_rates() -> None:
     assert rates.positive_rejection == 0.0
 
 
-def test_prefilter_rates_keep_the_rule_that_rejected_a_sale() -> None:
+def test_prefilter_rates_keep_rule_rejected() -> None:
     @dataclass
     class Verdict:
         reject: bool
@@ -137,7 +137,7 @@ def test_prefilter_rates_keep_the_rule_that_rejected_a_sale() -> None:
     )
 
 
-def test_mismatches_carry_the_rule_from_the_trace() -> None:
+def test_mismatches_carry_rule_trace() -> None:
     got = result(True, price=90_000)
     got.trace = {"price": "price:keyword «цена 90 тыс»", "is_car_sale": "sale: car score 5 >= 3.5"}
     report = ev.evaluate([(post("a", True, price=100_000), got), (post("b", False), result(True))])

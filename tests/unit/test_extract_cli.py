@@ -188,9 +188,7 @@ def test_eval_bad_corpus_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[s
     assert main(["eval", str(CORPUS), "--min-field", "colour=0.5"]) == 2
 
 
-def test_eval_show_errors_names_the_rule_and_words(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_eval_show_errors_names_rule_words(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """Each miss comes with the rule that produced the value and the span of text it read."""
     corpus = tmp_path / "tiny.jsonl"
     rows = [  # labels deliberately wrong, so the engine's values are misses

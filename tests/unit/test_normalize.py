@@ -755,12 +755,12 @@ def test_phones_never_span_lines() -> None:
     assert nz.extract_phones("ул. Гагарина 41/3\n8 (4852) 20-30-40") == ["+74852203040"]
 
 
-def test_channel_handles_are_not_seller_usernames() -> None:
+def test_channel_handles_not_seller_usernames() -> None:
     text = "Продам Рио, 8 900 000 11 22, @ivan_rio\n\n———\n📢 @auto_kazan_channel\n@kazan_auto_news"
     assert nz.extract_usernames(text) == ["ivan_rio"]
 
 
-def test_every_normaliser_reports_its_rule_and_words() -> None:
+def test_every_normaliser_reports_rule_words() -> None:
     hit = nz.mileage_hit("Камри, пробег 98 т.км")
     assert hit is not None and (hit.value, hit.rule) == (98_000, "mileage:keyword")
     assert "Камри, пробег 98 т.км"[hit.start : hit.end] == "пробег 98 т.км"
@@ -770,7 +770,7 @@ def test_every_normaliser_reports_its_rule_and_words() -> None:
     assert city is not None and (city.value, city.rule) == ("Бугульма", "city:marker")
 
 
-def test_number_from_its_first_digit_matches_the_readable_pattern() -> None:
+def test_number_first_digit_matches_readable() -> None:
     """``_NUM_FROM_DIGIT`` (fast: starts on a digit) finds exactly what ``_NUM_START + _NUM`` finds."""
     import random
     import re

@@ -41,7 +41,7 @@ def _requirements(package: str) -> dict[str, str]:
     return {canonical(Requirement(line).name): line for line in lines}
 
 
-def test_every_function_is_built_from_its_own_requirements() -> None:
+def test_every_function_built_own_requirements() -> None:
     functions = _functions()
     assert {"ExtractFunction", "PublishFunction"} <= set(functions)
     assert TEMPLATE["Globals"]["Function"]["CodeUri"] == "functions/"
@@ -67,7 +67,7 @@ def test_every_function_is_built_from_its_own_requirements() -> None:
         assert "--invalidation-mode unchecked-hash" in dry.stdout
 
 
-def test_the_makefile_refuses_to_run_without_artifacts_dir() -> None:
+def test_makefile_needs_artifacts_dir() -> None:
     env = {k: v for k, v in os.environ.items() if k != "ARTIFACTS_DIR"}
     done = subprocess.run(
         ["make", "-n", "build-ExtractFunction"], cwd=FUNCTIONS, capture_output=True, text=True, env=env
@@ -76,7 +76,7 @@ def test_the_makefile_refuses_to_run_without_artifacts_dir() -> None:
 
 
 @pytest.mark.parametrize("package", sorted(PACKAGES))
-def test_requirements_are_what_the_handler_imports(package: str) -> None:
+def test_requirements_what_handler_imports(package: str) -> None:
     """<package>/requirements.txt == the pyproject dependencies its handlers' static import closure
     needs: nothing imported is missing (lazy imports count: they run on the first record), nothing unused
     is added."""
@@ -100,7 +100,7 @@ def test_requirement_specs_agree_with_pyproject(package: str) -> None:
         assert spec == declared[name], f"{package}: {spec!r} != pyproject {declared[name]!r}"
 
 
-def test_closure_follows_lazy_imports_and_skips_type_checking(tmp_path: Any) -> None:
+def test_closure_follows_lazy_imports_skips(tmp_path: Any) -> None:
     """The closure the requirement files are checked against: lazy imports count, annotations do not."""
     pkg = tmp_path / "handlerpkg"
     pkg.mkdir()

@@ -341,7 +341,7 @@ def test_posts_about_cars_that_are_not_sales(text: str, reason: str) -> None:
         "Hyundai Elantra 2017 1.6 AT, пробег 93 000 км, цена по запросу, @elantra_seller",
     ],
 )
-def test_dealer_cards_and_unpriced_sales_are_sales(text: str) -> None:
+def test_dealer_cards_unpriced_sales_sales(text: str) -> None:
     is_sale, reason, _ = classify(text)
     assert is_sale, reason
     assert prefilter(text).reject is False
@@ -352,7 +352,7 @@ def test_unpriced_sale_has_no_price() -> None:
     assert fields.is_car_sale and fields.price is None and fields.mileage == 99_000
 
 
-def test_below_market_beside_a_price_gives_the_market_price() -> None:
+def test_below_market_beside_price_gives() -> None:
     fields = extract_rules(
         "Kia Optima 2017, 2.4 АКПП, пробег 120 тыс, 1 хозяин. Цена 1 640 000, ниже рынка на 150к"
     )
@@ -364,7 +364,7 @@ def test_digit_model_is_not_the_year() -> None:
     assert (fields.brand, fields.model, fields.year) == ("Peugeot", "3008", None)
 
 
-def test_explain_names_rule_and_words_for_each_field() -> None:
+def test_explain_names_rule_words_each_field() -> None:
     trace = explain("Продам Ладу Весту 2019, пробег 66 тыс. км, цена 980 000 руб. Россошь")
     assert trace["price"] == "price:keyword «980 000 руб.»"
     assert trace["mileage"] == "mileage:keyword «пробег 66 тыс. км»"

@@ -53,7 +53,7 @@ def test_field_set_shape() -> None:
         assert sum(p.is_sale for p in half_posts) >= 60 and sum(not p.is_sale for p in half_posts) >= 30
 
 
-def test_field_set_is_disjoint_from_the_other_sets() -> None:
+def test_field_set_disjoint_other_sets() -> None:
     field = [p for name in HALVES for p in _load(name)]
     others = [p for name in ("corpus", "holdout") for p in _load(name)]
     assert not {p.id for p in field} & {p.id for p in others}
@@ -84,7 +84,7 @@ def test_rules_engine_meets_issue_13_bar(half: tuple[str, list[ev.LabelledPost]]
     assert failures == [], name + "\n" + ev.format_report(report, show_mismatches=40)
 
 
-def test_prefilter_rejects_no_sale_and_names_its_rule(half: tuple[str, list[ev.LabelledPost]]) -> None:
+def test_prefilter_rejects_no_sale_names_rule(half: tuple[str, list[ev.LabelledPost]]) -> None:
     _, posts = half
     rates = ev.prefilter_rates(posts, prefilter)
     assert rates.positives_rejected == 0, rates.rejected_positives
