@@ -122,6 +122,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailure
         )
     finally:
         runtime.sender.release_unused()
+        runtime.sender.stats.publish()
         runtime.sender = None
 
 

@@ -71,12 +71,29 @@ class NoticeRetry(Exception):
 
 @dataclass
 class SenderStats:
+    """One invocation's counts, published as metrics once at its end (``publish``), not per notice."""
+
     sent: int = 0
     duplicates: int = 0
-    blocked: int = 0
+    blocked: int = 0  # skipped (known blocked or unknown) + marked (a 403 now)
+    marked_blocked: int = 0
     unknown: int = 0
     throttled: int = 0  # 429 answers received
+    failed: int = 0  # refused by the Bot API for another reason (the record is retried)
     sent_at: list[float] = field(default_factory=list)
+
+    def publish(self) -> None:
+        for name, value in (
+            ("NoticesSent", self.sent),
+            ("NoticesDuplicate", self.duplicates),
+            ("NoticesSkippedBlocked", self.blocked - self.marked_blocked),
+            ("UsersMarkedBlocked", self.marked_blocked),
+            ("NoticesOutcomeUnknown", self.unknown),
+            ("NoticesThrottled", self.throttled),
+            ("NoticesFailed", self.failed),
+        ):
+            if value:
+                add_metric(name, value)
 
 
 def _claim_key(dedupe_key: str) -> str:
@@ -274,11 +291,9 @@ class NoticeSender:
         user = self._user(message.chat_id)
         if user is None or user.blocked:
             self.stats.blocked += 1
-            add_metric("NoticesSkippedBlocked")
             return "blocked"
         if not self._claim(message):
             self.stats.duplicates += 1
-            add_metric("NoticesDuplicate")
             return "duplicate"
         try:
             return self._deliver(message)
@@ -316,7 +331,6 @@ class NoticeSender:
                 self.bot.send_text(message.chat_id, message.text, reply_markup=markup)
             except OutcomeUnknownError as exc:
                 self.stats.unknown += 1
-                add_metric("NoticesOutcomeUnknown")
                 logger.warning(
                     "notice outcome unknown; not re-sent",
                     extra={"chat_id": message.chat_id, "error": exc.description},
@@ -325,7 +339,6 @@ class NoticeSender:
             except RetryableTelegramError as exc:
                 if exc.retry_after:
                     self.stats.throttled += 1
-                    add_metric("NoticesThrottled")
                     self._paused_until = max(self._paused_until, self._clock() + exc.retry_after)
                     logger.warning(
                         "bot api 429 during fan-out: pausing", extra={"retry_after": exc.retry_after}
@@ -338,17 +351,16 @@ class NoticeSender:
                     mark_blocked(message.chat_id, True, self._now())
                     self._users.pop(message.chat_id, None)
                     self.stats.blocked += 1
-                    add_metric("UsersMarkedBlocked")
+                    self.stats.marked_blocked += 1
                     logger.info("user blocked the bot; marked", extra={"chat_id": message.chat_id})
                     return "blocked"
                 logger.error(
                     "notice refused by the bot api",
                     extra={"chat_id": message.chat_id, "error": exc.description},
                 )
-                add_metric("NoticesFailed")
+                self.stats.failed += 1
                 raise NoticeRetry(f"chat {message.chat_id}: {exc.description}") from None
             self._last_to_chat[message.chat_id] = started
             self.stats.sent += 1
             self.stats.sent_at.append(started)
-            add_metric("NoticesSent")
             return "sent"
