@@ -180,6 +180,44 @@ def test_pack_claims_keys_transaction_skips(
     assert _texts_by_chat(botapi, "пакет") == {10_000 + i: [f"пакет {i}"] for i in range(3, 8)}
 
 
+def test_claims_one_by_one_on_a_conflict(alerts: Any, botapi: BotApiStandin) -> None:
+    """DynamoDB cancels the pack's claim transaction on a conflicting write (not a taken key): the keys
+    are then claimed one by one, so the one taken before is still found and skipped."""
+    from types import SimpleNamespace
+
+    from carsbot.adapters.db.transactions import connection
+    from carsbot.adapters.notify import enqueue
+    from carsbot.core.contracts import NotifyMessage
+
+    _users_with_searches(4, criteria=SearchCriteria(city="Казань"))
+    enqueue([NotifyMessage(chat_id=10_000, text="первое 0", dedupe_key="c:0")])
+    alerts.drain()
+    cancelled: list[int] = []
+    events = connection().client.meta.events
+
+    def conflict(params: dict[str, Any], **_: Any) -> Any:  # DynamoDB's answer, at the client's edge
+        events.unregister("before-call.dynamodb.TransactWriteItems", conflict)
+        items = len(json.loads(params["body"])["TransactItems"])  # the request as it would be sent
+        cancelled.append(items)
+        reasons = [  # c:0 is taken; c:1 is being written by another transaction; c:2, c:3 are free
+            {"Code": "ConditionalCheckFailed", "Message": "The conditional request failed"},
+            {"Code": "TransactionConflict", "Message": "Transaction is ongoing for the item"},
+        ] + [{"Code": "None"}] * (items - 2)
+        error = {"Code": "TransactionCanceledException", "Message": "Transaction cancelled"}
+        meta = {"HTTPStatusCode": 400, "HTTPHeaders": {}}
+        parsed = {"Error": error, "CancellationReasons": reasons}
+        return SimpleNamespace(status_code=400, headers={}), {**parsed, "ResponseMetadata": meta}
+
+    events.register("before-call.dynamodb.TransactWriteItems", conflict)
+    enqueue(
+        [NotifyMessage(chat_id=10_000 + i, text=f"пакет {i}", dedupe_key=f"c:{i}") for i in range(4)],
+        pack=True,
+    )
+    assert alerts.drain().failed == 0
+    assert cancelled == [4]
+    assert _texts_by_chat(botapi, "пакет") == {10_000 + i: [f"пакет {i}"] for i in range(1, 4)}
+
+
 def test_pack_delivered_again_sends_only_what(alerts: Any, botapi: BotApiStandin) -> None:
     from carsbot.adapters.notify import enqueue
     from carsbot.core.contracts import NotifyMessage
