@@ -83,17 +83,21 @@ class SenderStats:
     sent_at: list[float] = field(default_factory=list)
 
     def publish(self) -> None:
-        for name, value in (
-            ("NoticesSent", self.sent),
-            ("NoticesDuplicate", self.duplicates),
-            ("NoticesSkippedBlocked", self.blocked - self.marked_blocked),
-            ("UsersMarkedBlocked", self.marked_blocked),
-            ("NoticesOutcomeUnknown", self.unknown),
-            ("NoticesThrottled", self.throttled),
-            ("NoticesFailed", self.failed),
-        ):
-            if value:
-                add_metric(name, value)
+        """One datapoint per metric and invocation (the dashboard sums them); zeros are left out."""
+        if self.sent:
+            add_metric("NoticesSent", self.sent)
+        if self.duplicates:
+            add_metric("NoticesDuplicate", self.duplicates)
+        if self.blocked - self.marked_blocked:
+            add_metric("NoticesSkippedBlocked", self.blocked - self.marked_blocked)
+        if self.marked_blocked:
+            add_metric("UsersMarkedBlocked", self.marked_blocked)
+        if self.unknown:
+            add_metric("NoticesOutcomeUnknown", self.unknown)
+        if self.throttled:
+            add_metric("NoticesThrottled", self.throttled)
+        if self.failed:
+            add_metric("NoticesFailed", self.failed)
 
 
 def _claim_key(dedupe_key: str) -> str:
