@@ -14,9 +14,9 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from carsbot.adapters.db import bind_tables
+from carsbot.adapters.db import bound_settings
 from carsbot.adapters.yookassa import YooKassaClient
-from carsbot.config import Settings, get_settings
+from carsbot.config import Settings
 from carsbot.observability import logger, metrics, tracer
 from carsbot.payments.lifecycle import LifecycleJob
 from carsbot.payments.notices import default_outbox
@@ -31,9 +31,8 @@ class JobFailed(RuntimeError):
 
 def job() -> LifecycleJob:
     global _job, _settings
-    settings = get_settings()
+    settings = bound_settings()  # the tables bound once per container, as in every function
     if _job is None or settings is not _settings:
-        bind_tables(settings)
         _job = LifecycleJob(
             settings,
             client_factory=lambda: YooKassaClient.from_settings(settings),

@@ -18,9 +18,9 @@ from typing import Any
 from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEventV2, event_source
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from carsbot.adapters.db import bind_tables
+from carsbot.adapters.db import bound_settings
 from carsbot.adapters.yookassa import YooKassaClient
-from carsbot.config import Settings, get_settings
+from carsbot.config import Settings
 from carsbot.observability import logger, metrics, tracer
 from carsbot.payments.callback import MAX_BODY_BYTES, NotificationProcessor
 from carsbot.payments.notices import default_outbox
@@ -32,9 +32,8 @@ _settings: Settings | None = None
 def processor() -> NotificationProcessor:
     """Built once per container (again only if the settings were reset, as tests do)."""
     global _processor, _settings
-    settings = get_settings()
+    settings = bound_settings()  # the tables bound once per container, as in every function
     if _processor is None or settings is not _settings:
-        bind_tables(settings)
         _processor = NotificationProcessor(
             settings,
             client_factory=lambda: YooKassaClient.from_settings(settings),

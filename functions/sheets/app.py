@@ -12,14 +12,12 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from carsbot.adapters.db import bind_tables
+from carsbot.adapters.db import bound_settings
 from carsbot.adapters.sheets import SheetsError, SheetsGateway, open_gateway
-from carsbot.config import get_settings
 from carsbot.observability import add_metric, logger, metrics, tracer
 from carsbot.sheets.sync import run_sync
 
-settings = get_settings()
-bind_tables(settings)
+settings = bound_settings()  # the tables bound once per container, as in every function
 _gateway: SheetsGateway | None = None
 
 

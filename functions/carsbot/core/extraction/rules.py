@@ -10,6 +10,10 @@ Pipeline for one post (see docs/extraction.md):
    credit offer, news, question) decide first; then a car-evidence score built from the fields found.
 5. A non-sale keeps every field empty and carries a ``reason`` slug.
 
+Why one module of ~700 lines: it is the single pipeline above, read top to bottom; the normalisers it calls
+live in the ``normalize`` package, and splitting the classification rules from the field assembly would
+scatter one decision (sale or not, from the fields found) across files.
+
 ``prefilter`` exposes step 4 for the LLM engine: posts that are confidently not car sales never reach
 the LLM.
 """
