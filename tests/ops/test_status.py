@@ -18,9 +18,23 @@ from carsbot_dev.local.stack import LocalStack
 SESSION = '{"api_id": 12345, "api_hash": "0123456789abcdef0123456789abcdef", "session": "fake-session"}'
 
 
-def _today(name: str, service: str) -> float:
-    """What moto already holds for ``name`` today (metrics outlive the per-test data reset)."""
+@pytest.fixture(params=["now", "just after midnight"])
+def clock(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> datetime:
+    """One pinned instant for the report and the test alike: "today" cannot roll over mid-test.
+
+    "just after midnight" is the moment a 24-hour window bucketed from its start used to lose the day.
+    """
+    import carsbot.ops.status
+
     now = datetime.now(UTC)
+    if request.param == "just after midnight":
+        now = now.replace(hour=0, minute=0, second=30, microsecond=0)
+    monkeypatch.setattr(carsbot.ops.status, "utcnow", lambda: now)
+    return now
+
+
+def _today(name: str, service: str, now: datetime) -> float:
+    """What moto already holds for ``name`` today (metrics outlive the per-test data reset)."""
     midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)
     metric = {
         "Namespace": "carsbot",
@@ -35,13 +49,14 @@ def _today(name: str, service: str) -> float:
     return float(sum(result.get("Values", [])))
 
 
-def _healthy_stage(stack: LocalStack) -> None:
+def _healthy_stage(stack: LocalStack, now: datetime | None = None) -> None:
     """What a running stage leaves behind: a channel, a renewed lease, a session, the day's metrics."""
     from carsbot.adapters.db import ChannelModel, bind_tables
     from carsbot_monitor.lease import Lease
 
     bind_tables(get_settings())
-    now = datetime.now(UTC)
+    now = now or datetime.now(UTC)
+    midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)
     ChannelModel(
         "@cars_kzn", channel_id=1001, title="Авто Казань", last_post_at=now - timedelta(minutes=3)
     ).save()
@@ -63,7 +78,7 @@ def _healthy_stage(stack: LocalStack) -> None:
                 {
                     "MetricName": name,
                     "Dimensions": [{"Name": "service", "Value": service}],
-                    "Timestamp": now - timedelta(minutes=2),
+                    "Timestamp": max(midnight, now - timedelta(minutes=2)),  # still today
                     "Value": value,
                     "Unit": "Count",
                 }
@@ -87,9 +102,11 @@ def _status(capsys: pytest.CaptureFixture[str], *extra: str) -> tuple[int, str]:
     return code, capsys.readouterr().out
 
 
-def test_healthy_stage_exits_0(aws: LocalStack, capsys: pytest.CaptureFixture[str]) -> None:
-    listings_before = _today("Listings", "carsbot")
-    _healthy_stage(aws)
+def test_healthy_stage_exits_0(
+    aws: LocalStack, clock: datetime, capsys: pytest.CaptureFixture[str]
+) -> None:
+    listings_before = _today("Listings", "carsbot", clock)
+    _healthy_stage(aws, clock)
     alarms = create_template_alarms(aws)
     try:
         code, out = _status(capsys)

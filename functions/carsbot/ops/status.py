@@ -225,14 +225,31 @@ def _metric_query(qid: str, metric: names.Metric, period: int, stat: str = "Sum"
     }
 
 
+def _today_sums(now: datetime) -> dict[str, float]:
+    """Today's (UTC) sum of every figure in ``names.TODAY``, in hour buckets from midnight.
+
+    A query of its own: hour periods starting at midnight align the same way whether the service buckets
+    from the start time (moto) or from the epoch (CloudWatch), so no datapoint straddles midnight.
+    """
+    midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)
+    queries = [_metric_query(f"t{i}", m, 3600) for i, m in enumerate(names.TODAY)]
+    response = client("cloudwatch").get_metric_data(
+        MetricDataQueries=queries, StartTime=midnight, EndTime=now + timedelta(minutes=1)
+    )
+    sums = {result["Id"]: result for result in response.get("MetricDataResults", [])}
+    today: dict[str, float] = {}
+    for index, metric in enumerate(names.TODAY):
+        result = sums.get(f"t{index}", {})
+        stamps, values = result.get("Timestamps", []), result.get("Values", [])
+        today[metric.name] = float(sum(v for t, v in zip(stamps, values, strict=False) if t >= midnight))
+    return today
+
+
 def metric_figures(
     info: StackInfo, now: datetime
 ) -> tuple[dict[str, float], datetime | None, datetime | None, dict[str, float]]:
     """``(today's sums by metric name, last heartbeat, last publication, oldest message age by queue)``."""
-    midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)
-    day_period = max(60, ((int((now - midnight).total_seconds()) // 60) + 1) * 60)
-    queries = [_metric_query(f"t{i}", m, day_period) for i, m in enumerate(names.TODAY)]
-    queries += [
+    queries = [
         _metric_query("hb", names.MONITOR_HEARTBEAT, 60),
         _metric_query("pub", names.PUBLISHED, 300),
     ]
@@ -261,16 +278,13 @@ def metric_figures(
     for start in range(0, len(queries), 500):
         response = client("cloudwatch").get_metric_data(
             MetricDataQueries=queries[start : start + 500],
-            StartTime=min(midnight, now - timedelta(hours=24)),
+            StartTime=now - timedelta(hours=24),
             EndTime=now + timedelta(minutes=1),
             ScanBy="TimestampDescending",
         )
         for result in response.get("MetricDataResults", []):
             results[result["Id"]] = (list(result.get("Timestamps", [])), list(result.get("Values", [])))
-    today: dict[str, float] = {}
-    for index, metric in enumerate(names.TODAY):
-        stamps, values = results.get(f"t{index}", ([], []))
-        today[metric.name] = float(sum(v for t, v in zip(stamps, values, strict=False) if t >= midnight))
+    today = _today_sums(now)
 
     def newest(qid: str) -> datetime | None:
         stamps, values = results.get(qid, ([], []))
@@ -288,12 +302,17 @@ def metric_figures(
 # ---------------------------------------------------------------------------------------------- report
 
 
+def utcnow() -> datetime:
+    """The report's clock (one reading per report; tests pin it so "today" cannot move under them)."""
+    return datetime.now(UTC)
+
+
 def collect(info: StackInfo, *, now: datetime | None = None) -> StatusReport:
     """Every check for ``info``'s stage (settings already point at it: see carsbot.ops.stage)."""
     from carsbot.adapters.db import StateModel, bind_tables
     from carsbot.config import get_settings
 
-    now = now or datetime.now(UTC)
+    now = now or utcnow()
     settings = get_settings()
     bind_tables(settings)
     today, heartbeat, published, ages = metric_figures(info, now)
