@@ -293,7 +293,7 @@ def metric_figures(
 
     ages = {}
     for index, queue in enumerate(queue_names):
-        stamps, values = results.get(f"age{index}", ([], []))
+        _stamps, values = results.get(f"age{index}", ([], []))
         if values:
             ages[queue] = float(values[0])
     return today, newest("hb"), newest("pub"), ages
