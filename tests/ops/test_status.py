@@ -102,9 +102,7 @@ def _status(capsys: pytest.CaptureFixture[str], *extra: str) -> tuple[int, str]:
     return code, capsys.readouterr().out
 
 
-def test_healthy_stage_exits_0(
-    aws: LocalStack, clock: datetime, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_healthy_stage_exits_0(aws: LocalStack, clock: datetime, capsys: pytest.CaptureFixture[str]) -> None:
     listings_before = _today("Listings", "carsbot", clock)
     _healthy_stage(aws, clock)
     alarms = create_template_alarms(aws)
