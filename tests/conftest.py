@@ -5,6 +5,8 @@
   pynamodb at it and carries the functions' resolved ``CARSBOT_*`` variables.
 * ``aws`` (function): the same stack with every table, queue and bucket emptied and SDK caches reset.
 * ``runner``: a ``LocalLambdaRunner`` that invokes the functions with Lambda-shaped SQS events.
+* ``bot_api_standin`` (module): the local Bot API server; ``bot_api``: the same, emptied, with the functions'
+  settings pointing at it.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from carsbot_dev.local.botapi_standin import BotApiStandin
 from carsbot_dev.local.stack import LocalStack, local_aws, reset_sdk_caches
 
 TEST_BOT_TOKEN = "123456:TEST-token"  # a fake token with the right shape, never a real one
@@ -44,3 +47,22 @@ def runner(aws: LocalStack):  # type: ignore[no-untyped-def]
     from carsbot_dev.local.runner import LocalLambdaRunner
 
     return LocalLambdaRunner(aws)
+
+
+@pytest.fixture(scope="module")
+def bot_api_standin() -> Iterator[BotApiStandin]:
+    with BotApiStandin(bot_username="carsbot_demo_bot") as standin:
+        yield standin
+
+
+@pytest.fixture
+def bot_api(
+    aws: LocalStack, bot_api_standin: BotApiStandin, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[BotApiStandin]:
+    from carsbot.config import reset_settings
+
+    bot_api_standin.reset()
+    monkeypatch.setenv("CARSBOT_BOT_API_BASE", bot_api_standin.base_url)
+    reset_settings()
+    yield bot_api_standin
+    reset_settings()

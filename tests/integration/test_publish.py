@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import re
 import uuid
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -18,7 +17,7 @@ import pytest
 from carsbot.adapters.aws import client
 from carsbot.adapters.db import ChannelModel, ListingModel, StateModel
 from carsbot.adapters.telegram_bot import ChannelBot, RetryableTelegramError
-from carsbot.config import get_settings, reset_settings
+from carsbot.config import get_settings
 from carsbot.core.contracts import ListingMessage
 from carsbot.pipeline.publish import Publisher, RateLimitedError
 from carsbot_dev.local.botapi_standin import BotApiStandin, RecordedCall, strip_html
@@ -30,21 +29,6 @@ CHANNEL = "@carsbot_demo_news"
 SELLER_PHONE = "+79161234567"
 SELLER_USERNAME = "ivan_cars"
 FUNCTION = "PublishFunction"
-
-
-@pytest.fixture(scope="module")
-def standin() -> Iterator[BotApiStandin]:
-    with BotApiStandin(bot_username="carsbot_demo_bot") as api:
-        yield api
-
-
-@pytest.fixture
-def api(aws: LocalStack, standin: BotApiStandin, monkeypatch: pytest.MonkeyPatch) -> Iterator[BotApiStandin]:
-    standin.reset()
-    monkeypatch.setenv("CARSBOT_BOT_API_BASE", standin.base_url)
-    reset_settings()
-    yield standin
-    reset_settings()
 
 
 def make_listing(listing_id: str | None = None, **fields: Any) -> ListingModel:
@@ -119,7 +103,7 @@ def _lid(call: RecordedCall) -> str:
 # ---------------------------------------------------------------------------------------------- tests
 
 
-def test_published_once_when_delivered_twice(api: BotApiStandin, runner: LocalLambdaRunner) -> None:
+def test_published_once_when_delivered_twice(bot_api: BotApiStandin, runner: LocalLambdaRunner) -> None:
     ChannelModel("@cars_kazan", channel_id=1001, title="Авто Казань").save()
     listing = make_listing("lstOnce00001")
     body = message_body(listing.listing_id)
@@ -128,7 +112,7 @@ def test_published_once_when_delivered_twice(api: BotApiStandin, runner: LocalLa
     assert invoke(runner, record(body)) == []  # SQS delivered the same message again
     assert invoke(runner, record(body), record(body)) == []  # and twice in one batch
 
-    sends = api.calls_of("sendMessage")
+    sends = bot_api.calls_of("sendMessage")
     assert len(sends) == 1
     text = sends[0].params["text"]
     assert sends[0].params["chat_id"] == CHANNEL
@@ -144,38 +128,38 @@ def test_published_once_when_delivered_twice(api: BotApiStandin, runner: LocalLa
     assert stored.published_at is not None and stored.publish_error is None
     channel = ChannelModel.get("@cars_kazan", consistent_read=True)
     assert channel.published_count == 1 and channel.last_post_at is not None
-    assert "channel @carsbot_demo_news · 1 posts" in api.render_feed()
+    assert "channel @carsbot_demo_news · 1 posts" in bot_api.render_feed()
 
 
-def test_retry_after_429_is_honoured(api: BotApiStandin, runner: LocalLambdaRunner) -> None:
+def test_retry_after_429_is_honoured(bot_api: BotApiStandin, runner: LocalLambdaRunner) -> None:
     listing = make_listing()
-    api.fail_next(429, retry_after=1, method="sendMessage")
+    bot_api.fail_next(429, retry_after=1, method="sendMessage")
 
     assert invoke(runner, record(message_body(listing.listing_id))) == []
 
-    sends = api.calls_of("sendMessage")
+    sends = bot_api.calls_of("sendMessage")
     assert [c.status for c in sends] == [429, 200]
     assert sends[0].params["text"] == sends[1].params["text"]
     assert sends[1].at - sends[0].at >= 1.0  # it waited the retry_after Telegram asked for
     assert list(ListingModel.get(listing.listing_id).published_message_ids) == [1]
 
 
-def test_retry_after_wait_is_the_asked_one(api: BotApiStandin) -> None:
+def test_retry_after_wait_is_the_asked_one(bot_api: BotApiStandin) -> None:
     sleeps: list[float] = []
-    api.fail_next(429, retry_after=7, method="sendMessage")
-    with ChannelBot(TOKEN, api_base=api.base_url, sleep=sleeps.append) as bot:
+    bot_api.fail_next(429, retry_after=7, method="sendMessage")
+    with ChannelBot(TOKEN, api_base=bot_api.base_url, sleep=sleeps.append) as bot:
         sent = bot.send_text(CHANNEL, "<b>hello</b>")
     assert sleeps == [7.0]  # exactly the server's retry_after, before the one retry
-    assert [c.status for c in api.calls_of("sendMessage")] == [429, 200] and sent.message_ids == [1]
+    assert [c.status for c in bot_api.calls_of("sendMessage")] == [429, 200] and sent.message_ids == [1]
 
-    api.fail_next(429, retry_after=45, method="sendMessage")  # longer than the inline wait: not slept
-    bot = ChannelBot(TOKEN, api_base=api.base_url, sleep=sleeps.append)
+    bot_api.fail_next(429, retry_after=45, method="sendMessage")  # longer than the inline wait: not slept
+    bot = ChannelBot(TOKEN, api_base=bot_api.base_url, sleep=sleeps.append)
     with bot, pytest.raises(RetryableTelegramError) as err:
         bot.send_text(CHANNEL, "<b>again</b>")
     assert err.value.retry_after == 45.0 and sleeps == [7.0]
 
 
-def test_claim_race_two_workers_one_send(api: BotApiStandin, aws: LocalStack) -> None:
+def test_claim_race_two_workers_one_send(bot_api: BotApiStandin, aws: LocalStack) -> None:
     listing = make_listing()
     # Two deliveries of the same message, each read the listing while it was still pending.
     first_view = ListingModel.get(listing.listing_id, consistent_read=True)
@@ -183,7 +167,7 @@ def test_claim_race_two_workers_one_send(api: BotApiStandin, aws: LocalStack) ->
     assert first_view.status == second_view.status == "pending"
 
     def bot() -> ChannelBot:
-        return ChannelBot(TOKEN, api_base=api.base_url)
+        return ChannelBot(TOKEN, api_base=bot_api.base_url)
 
     with Publisher(bot_factory=bot) as one, Publisher(bot_factory=bot) as other:
         won = one.publish(first_view)
@@ -191,14 +175,14 @@ def test_claim_race_two_workers_one_send(api: BotApiStandin, aws: LocalStack) ->
 
     assert won.result == "published"
     assert (lost.result, lost.reason) == ("skipped", "lost the claim to a concurrent delivery")
-    assert len(api.calls_of("sendMessage")) == 1 and len(api.chat_messages(CHANNEL)) == 1
+    assert len(bot_api.calls_of("sendMessage")) == 1 and len(bot_api.chat_messages(CHANNEL)) == 1
     stored = ListingModel.get(listing.listing_id, consistent_read=True)
     assert stored.status == "published" and list(stored.published_message_ids) == won.message_ids
 
 
-def test_long_flood_wait_releases_the_claim(api: BotApiStandin, runner: LocalLambdaRunner) -> None:
+def test_long_flood_wait_releases_the_claim(bot_api: BotApiStandin, runner: LocalLambdaRunner) -> None:
     first, second = make_listing(), make_listing()
-    api.fail_next(429, retry_after=300, method="sendMessage")
+    bot_api.fail_next(429, retry_after=300, method="sendMessage")
     failed_record, next_record = (
         record(message_body(first.listing_id)),
         record(message_body(second.listing_id)),
@@ -208,7 +192,7 @@ def test_long_flood_wait_releases_the_claim(api: BotApiStandin, runner: LocalLam
 
     # Too long to wait inside the invocation: both fail fast and come back through the queue.
     assert failed == [failed_record["MessageId"], next_record["MessageId"]]
-    assert [c.status for c in api.calls_of("sendMessage")] == [429]
+    assert [c.status for c in bot_api.calls_of("sendMessage")] == [429]
     for lst in (first, second):
         stored = ListingModel.get(lst.listing_id, consistent_read=True)
         assert stored.status == "pending" and stored.publish_claimed_at is None
@@ -218,9 +202,9 @@ def test_long_flood_wait_releases_the_claim(api: BotApiStandin, runner: LocalLam
     assert ListingModel.get(first.listing_id).status == "published"
 
 
-def test_chat_not_found_fails_perm_dead_lettered(api: BotApiStandin, runner: LocalLambdaRunner) -> None:
+def test_chat_not_found_fails_perm_dead_lettered(bot_api: BotApiStandin, runner: LocalLambdaRunner) -> None:
     listing = make_listing()
-    api.fail_next(400, description="Bad Request: chat not found", method="sendMessage", times=100)
+    bot_api.fail_next(400, description="Bad Request: chat not found", method="sendMessage", times=100)
     settings = get_settings()
     client("sqs").send_message(
         QueueUrl=settings.publish_queue_url, MessageBody=message_body(listing.listing_id)
@@ -234,7 +218,7 @@ def test_chat_not_found_fails_perm_dead_lettered(api: BotApiStandin, runner: Loc
 
     # Every receive failed (moto's own event-source poller may take one of the 5 receives).
     assert stats.succeeded == 0 and 4 <= stats.failed <= 5
-    assert len(api.calls_of("sendMessage")) == stats.failed
+    assert len(bot_api.calls_of("sendMessage")) == stats.failed
     dlq = runner.stack.dlq_of("PublishQueue")
     assert dlq is not None
     dead = client("sqs").receive_message(QueueUrl=dlq, MaxNumberOfMessages=10)["Messages"]
@@ -245,7 +229,7 @@ def test_chat_not_found_fails_perm_dead_lettered(api: BotApiStandin, runner: Loc
     assert not stored.published_message_ids
 
 
-def test_malformed_bodies_fail_only_records(api: BotApiStandin, runner: LocalLambdaRunner) -> None:
+def test_malformed_bodies_fail_only_records(bot_api: BotApiStandin, runner: LocalLambdaRunner) -> None:
     listing = make_listing()
     not_json = record("this is not json")
     missing_fields = record(json.dumps({"action": "publish"}))
@@ -257,17 +241,17 @@ def test_malformed_bodies_fail_only_records(api: BotApiStandin, runner: LocalLam
     assert sorted(failed) == sorted(
         [not_json["MessageId"], missing_fields["MessageId"], bad_action["MessageId"]]
     )
-    assert len(api.calls_of("sendMessage")) == 1
+    assert len(bot_api.calls_of("sendMessage")) == 1
     assert ListingModel.get(listing.listing_id).status == "published"
 
 
-def test_unknown_listing_fails_the_record(api: BotApiStandin, runner: LocalLambdaRunner) -> None:
+def test_unknown_listing_fails_the_record(bot_api: BotApiStandin, runner: LocalLambdaRunner) -> None:
     missing = record(message_body("doesNotExist"))
     assert invoke(runner, missing) == [missing["MessageId"]]
-    assert api.calls == []
+    assert bot_api.calls == []
 
 
-def test_album_from_the_media_bucket(api: BotApiStandin, runner: LocalLambdaRunner) -> None:
+def test_album_from_the_media_bucket(bot_api: BotApiStandin, runner: LocalLambdaRunner) -> None:
     bucket = get_settings().media_bucket
     s3 = client("s3")
     keys = ["media/1001/10.jpg", "media/1001/11.jpg", "media/1001/12.mp4", "media/1001/gone.jpg"]
@@ -278,7 +262,7 @@ def test_album_from_the_media_bucket(api: BotApiStandin, runner: LocalLambdaRunn
 
     assert invoke(runner, record(message_body(listing.listing_id))) == []
 
-    (call,) = api.calls_of("sendMediaGroup")
+    (call,) = bot_api.calls_of("sendMediaGroup")
     media = call.params["media"]
     assert [m["type"] for m in media] == ["photo", "photo", "video"]  # the missing object is skipped
     assert sorted(name for name, _ in call.files.values()) == ["10.jpg", "11.jpg", "12.mp4"]
@@ -287,38 +271,38 @@ def test_album_from_the_media_bucket(api: BotApiStandin, runner: LocalLambdaRunn
     assert_no_seller_contact([call])
     stored = ListingModel.get(listing.listing_id)
     assert list(stored.published_message_ids) == [1, 2, 3]
-    assert "album of 3" in api.render_feed()
+    assert "album of 3" in bot_api.render_feed()
 
 
-def test_update_remove_edit_published_post(api: BotApiStandin, runner: LocalLambdaRunner) -> None:
+def test_update_remove_edit_published_post(bot_api: BotApiStandin, runner: LocalLambdaRunner) -> None:
     listing = make_listing()
     assert invoke(runner, record(message_body(listing.listing_id))) == []
 
     listing.update(actions=[ListingModel.price.set(1_290_000), ListingModel.saving.set(210_000)])
     assert invoke(runner, record(message_body(listing.listing_id, "update"))) == []
-    (edit,) = api.calls_of("editMessageText")
+    (edit,) = bot_api.calls_of("editMessageText")
     assert edit.params["message_id"] == "1" and "1 290 000 ₽" in edit.params["text"]
     assert invoke(runner, record(message_body(listing.listing_id, "update"))) == []  # not modified: fine
 
     listing.update(actions=[ListingModel.status.set("sold")])  # the extractor saw "ПРОДАНО"
     assert invoke(runner, record(message_body(listing.listing_id, "remove"))) == []
-    removal = api.calls_of("editMessageText")[-1]
+    removal = bot_api.calls_of("editMessageText")[-1]
     assert removal.params["text"].startswith("<b>❌ Продано / снято с продажи</b>")
     assert "start=l_" not in removal.params["text"]
     assert ListingModel.get(listing.listing_id).status == "sold"
-    assert len(api.calls_of("sendMessage")) == 1
-    assert_no_seller_contact(api.calls_of("sendMessage", "editMessageText"))
+    assert len(bot_api.calls_of("sendMessage")) == 1
+    assert_no_seller_contact(bot_api.calls_of("sendMessage", "editMessageText"))
 
 
-def test_removed_before_publishing_is_never_sent(api: BotApiStandin, runner: LocalLambdaRunner) -> None:
+def test_removed_before_publishing_is_never_sent(bot_api: BotApiStandin, runner: LocalLambdaRunner) -> None:
     listing = make_listing()
     assert invoke(runner, record(message_body(listing.listing_id, "remove"))) == []
     assert invoke(runner, record(message_body(listing.listing_id))) == []
-    assert api.calls == []
+    assert bot_api.calls == []
     assert ListingModel.get(listing.listing_id).status == "removed"
 
 
-def test_stale_claim_is_unknown_never_resent(api: BotApiStandin, runner: LocalLambdaRunner) -> None:
+def test_stale_claim_is_unknown_never_resent(bot_api: BotApiStandin, runner: LocalLambdaRunner) -> None:
     crashed = make_listing(status="publishing", publish_claimed_at=datetime.now(UTC) - timedelta(minutes=30))
     busy = make_listing(status="publishing", publish_claimed_at=datetime.now(UTC))
 
@@ -326,17 +310,17 @@ def test_stale_claim_is_unknown_never_resent(api: BotApiStandin, runner: LocalLa
         invoke(runner, record(message_body(crashed.listing_id)), record(message_body(busy.listing_id))) == []
     )
 
-    assert api.calls == []
+    assert bot_api.calls == []
     assert ListingModel.get(crashed.listing_id).status == "publish_unknown"
     assert ListingModel.get(busy.listing_id).status == "publishing"  # another invocation owns it
 
 
-def test_lost_response_is_not_resent(api: BotApiStandin, aws: LocalStack) -> None:
+def test_lost_response_is_not_resent(bot_api: BotApiStandin, aws: LocalStack) -> None:
     listing = make_listing()
-    api.stall_next(3.0, method="sendMessage")  # Telegram posts it, but the answer never arrives in time
+    bot_api.stall_next(3.0, method="sendMessage")  # Telegram posts it, but the answer never arrives in time
 
     def bot() -> ChannelBot:
-        return ChannelBot(TOKEN, api_base=api.base_url, request_timeout=0.5)
+        return ChannelBot(TOKEN, api_base=bot_api.base_url, request_timeout=0.5)
 
     message = ListingMessage(listing_id=listing.listing_id, post_id="1:1")
     with Publisher(bot_factory=bot) as publisher:
@@ -344,13 +328,13 @@ def test_lost_response_is_not_resent(api: BotApiStandin, aws: LocalStack) -> Non
     with Publisher(bot_factory=bot) as publisher:  # the redelivery
         assert publisher.handle(message).result == "skipped"
 
-    assert len(api.calls_of("sendMessage")) == 1
-    assert len(api.chat_messages(CHANNEL)) == 1  # exactly one post in the channel, never two
+    assert len(bot_api.calls_of("sendMessage")) == 1
+    assert len(bot_api.chat_messages(CHANNEL)) == 1  # exactly one post in the channel, never two
     stored = ListingModel.get(listing.listing_id, consistent_read=True)
     assert stored.status == "publish_unknown" and "outcome unknown" in (stored.publish_error or "")
 
 
-def test_withdrawn_while_sending_marked_after(api: BotApiStandin, aws: LocalStack) -> None:
+def test_withdrawn_while_sending_marked_after(bot_api: BotApiStandin, aws: LocalStack) -> None:
     listing = make_listing(media_keys=["media/1001/1.jpg"])
 
     def extractor_withdraws_meanwhile(bucket: str, keys: list[str]) -> list[Any]:
@@ -359,13 +343,13 @@ def test_withdrawn_while_sending_marked_after(api: BotApiStandin, aws: LocalStac
         return []
 
     def bot() -> ChannelBot:
-        return ChannelBot(TOKEN, api_base=api.base_url)
+        return ChannelBot(TOKEN, api_base=bot_api.base_url)
 
     with Publisher(bot_factory=bot, media_loader=extractor_withdraws_meanwhile) as publisher:
         outcome = publisher.handle(ListingMessage(listing_id=listing.listing_id, post_id="1:1"))
 
     assert outcome.result == "published"
-    (post,) = api.chat_messages(CHANNEL)
+    (post,) = bot_api.chat_messages(CHANNEL)
     assert post.edited and post.html.startswith("<b>❌ Продано / снято с продажи</b>")
     stored = ListingModel.get(listing.listing_id, consistent_read=True)
     assert stored.status == "sold" and list(stored.published_message_ids) == [post.message_id]
@@ -384,14 +368,14 @@ class FakeClock:
         self.now += seconds
 
 
-def test_chan_rate_limit_shared_counts_album(api: BotApiStandin, aws: LocalStack) -> None:
+def test_chan_rate_limit_shared_counts_album(bot_api: BotApiStandin, aws: LocalStack) -> None:
     settings = get_settings().model_copy(update={"publish_rate_per_minute": 3})
     clock = FakeClock(start=1_800_000_000.0)  # a minute boundary
     sent_at: list[float] = []
     listings = [make_listing() for _ in range(4)]
 
     def bot() -> ChannelBot:
-        return ChannelBot(TOKEN, api_base=api.base_url, sleep=clock.sleep)
+        return ChannelBot(TOKEN, api_base=bot_api.base_url, sleep=clock.sleep)
 
     with Publisher(settings, bot_factory=bot, clock=clock, sleep=clock.sleep, max_rate_wait=120) as publisher:
         for listing in listings:
@@ -399,7 +383,7 @@ def test_chan_rate_limit_shared_counts_album(api: BotApiStandin, aws: LocalStack
             assert outcome.result == "published"
             sent_at.append(clock.now)
 
-    assert len(api.calls_of("sendMessage")) == 4
+    assert len(bot_api.calls_of("sendMessage")) == 4
     assert clock.sleeps  # the fourth post waited for the window to slide
     for t in sent_at:  # never more than 3 posts in any 60 s
         assert sum(1 for s in sent_at if t - 60 < s <= t) <= 3
@@ -422,12 +406,12 @@ def test_chan_rate_limit_shared_counts_album(api: BotApiStandin, aws: LocalStack
     with publisher, pytest.raises(RateLimitedError) as excinfo:
         publisher.handle(ListingMessage(listing_id=album.listing_id, post_id="1:1"))
     assert excinfo.value.retry_after and excinfo.value.retry_after > 0
-    assert loader_calls and api.calls_of("sendMediaGroup") == []
+    assert loader_calls and bot_api.calls_of("sendMediaGroup") == []
     stored = ListingModel.get(album.listing_id, consistent_read=True)
     assert stored.status == "pending"  # claim released: the redelivery will publish it
 
 
-def test_chan_rate_limit_across_minute_boundary(api: BotApiStandin, aws: LocalStack) -> None:
+def test_chan_rate_limit_across_minute_boundary(bot_api: BotApiStandin, aws: LocalStack) -> None:
     # Posts from half-way through a minute: a fixed per-minute window would let the next three go at
     # the boundary, 30 s later. The channel may never see more than 3 in any 60 s.
     settings = get_settings().model_copy(update={"publish_rate_per_minute": 3})
@@ -435,7 +419,7 @@ def test_chan_rate_limit_across_minute_boundary(api: BotApiStandin, aws: LocalSt
     sent_at: list[float] = []
 
     def bot() -> ChannelBot:
-        return ChannelBot(TOKEN, api_base=api.base_url, sleep=clock.sleep)
+        return ChannelBot(TOKEN, api_base=bot_api.base_url, sleep=clock.sleep)
 
     with Publisher(settings, bot_factory=bot, clock=clock, sleep=clock.sleep, max_rate_wait=120) as publisher:
         for listing in [make_listing() for _ in range(6)]:
@@ -443,7 +427,7 @@ def test_chan_rate_limit_across_minute_boundary(api: BotApiStandin, aws: LocalSt
             assert outcome.result == "published"
             sent_at.append(clock.now)
 
-    assert len(api.calls_of("sendMessage")) == 6
+    assert len(bot_api.calls_of("sendMessage")) == 6
     assert sent_at[:3] == [sent_at[0]] * 3
     assert sent_at[3] >= sent_at[0] + 60  # not at the boundary
     for t in sent_at:

@@ -7,16 +7,13 @@ import json
 import logging
 import time
 import uuid
-from collections.abc import Iterator
 
-import pytest
 from ops_support import operator_shell
 
 from carsbot.adapters.aws import client
 from carsbot.adapters.db import ChannelModel, ListingModel
 from carsbot.cli import main
 from carsbot.commands.dlq import cmd_purge
-from carsbot.config import reset_settings
 from carsbot.core.contracts import ListingMessage
 from carsbot.observability import logger
 from carsbot_dev.local.botapi_standin import BotApiStandin
@@ -24,21 +21,6 @@ from carsbot_dev.local.runner import LocalLambdaRunner, PumpStats
 from carsbot_dev.local.stack import LocalStack
 
 SELLER_PHONE = "+79161234567"
-
-
-@pytest.fixture(scope="module")
-def standin() -> Iterator[BotApiStandin]:
-    with BotApiStandin(bot_username="carsbot_demo_bot") as api:
-        yield api
-
-
-@pytest.fixture
-def api(aws: LocalStack, standin: BotApiStandin, monkeypatch: pytest.MonkeyPatch) -> Iterator[BotApiStandin]:
-    standin.reset()
-    monkeypatch.setenv("CARSBOT_BOT_API_BASE", standin.base_url)
-    reset_settings()
-    yield standin
-    reset_settings()
 
 
 class CloudWatchLogs(logging.Handler):
@@ -78,9 +60,9 @@ def _listing() -> ListingModel:
     return listing
 
 
-def _dead_letter(runner: LocalLambdaRunner, api: BotApiStandin, listing: ListingModel) -> None:
+def _dead_letter(runner: LocalLambdaRunner, bot_api: BotApiStandin, listing: ListingModel) -> None:
     """Telegram answers "chat not found" until the message has failed 5 times and is in the DLQ."""
-    api.fail_next(400, description="Bad Request: chat not found", method="sendMessage", times=100)
+    bot_api.fail_next(400, description="Bad Request: chat not found", method="sendMessage", times=100)
     body = ListingMessage(action="publish", listing_id=listing.listing_id, post_id=listing.post_id)
     client("sqs").send_message(
         QueueUrl=runner.stack.queue_url("PublishQueue"), MessageBody=body.model_dump_json()
@@ -98,13 +80,13 @@ def _dead_letter(runner: LocalLambdaRunner, api: BotApiStandin, listing: Listing
         logging.getLogger(logger.name).removeHandler(shipper)
     assert stats.succeeded == 0 and stats.failed >= 4
     shipper.ship()
-    api.reset()  # the outage is over
+    bot_api.reset()  # the outage is over
 
 
-def test_show_redrive_and_processed(api: BotApiStandin, runner: LocalLambdaRunner, capsys) -> None:  # type: ignore[no-untyped-def]
+def test_show_redrive_and_processed(bot_api: BotApiStandin, runner: LocalLambdaRunner, capsys) -> None:  # type: ignore[no-untyped-def]
     ChannelModel("@cars_kazan", channel_id=1001, title="Авто Казань").save()
     listing = _listing()
-    _dead_letter(runner, api, listing)
+    _dead_letter(runner, bot_api, listing)
     dlq_url = runner.stack.queue_url("PublishDLQ")
 
     with operator_shell():
@@ -135,7 +117,7 @@ def test_show_redrive_and_processed(api: BotApiStandin, runner: LocalLambdaRunne
     stats = runner.drain()
     assert stats["PublishFunction"].succeeded == 1
     assert ListingModel.get(listing.listing_id, consistent_read=True).status == "published"
-    assert len(api.sent_calls()) == 1
+    assert len(bot_api.sent_calls()) == 1
 
 
 def test_purge_asks_first(aws: LocalStack, capsys) -> None:  # type: ignore[no-untyped-def]
