@@ -10,33 +10,24 @@ city >= 0.92; false-fill <= 0.02; the prefilter rejects no labelled sale.
 from __future__ import annotations
 
 import json
-import re
 from collections import Counter
-from pathlib import Path
 
-import phonenumbers
 import pytest
+from labelled_sets import DATA, check_labels, load
 
-from carsbot.core.contracts import ListingFields
 from carsbot.core.extraction.rules import RulesExtractor, prefilter
 from carsbot_dev import evaluation as ev
 
-DATA = Path(__file__).resolve().parents[1] / "data"
 HALVES = ("field_tune", "field_gate")
-
-
-def _load(name: str) -> list[ev.LabelledPost]:
-    with (DATA / f"{name}.jsonl").open(encoding="utf-8") as handle:
-        return ev.parse_corpus(handle)
 
 
 @pytest.fixture(scope="module", params=HALVES)
 def half(request: pytest.FixtureRequest) -> tuple[str, list[ev.LabelledPost]]:
-    return request.param, _load(request.param)
+    return request.param, load(request.param)
 
 
 def test_field_set_shape() -> None:
-    posts = [p for name in HALVES for p in _load(name)]
+    posts = [p for name in HALVES for p in load(name)]
     assert len(posts) >= 200
     assert len({p.id for p in posts}) == len(posts)
     tags = Counter(tag for p in posts for tag in p.tags)
@@ -49,32 +40,21 @@ def test_field_set_shape() -> None:
     for reason in ("toy", "insurance", "congratulation", "list", "buy_request", "credit"):
         assert reasons[reason] >= 3, reason
     for name in HALVES:  # both halves cover both classes
-        half_posts = _load(name)
+        half_posts = load(name)
         assert sum(p.is_sale for p in half_posts) >= 60 and sum(not p.is_sale for p in half_posts) >= 30
 
 
 def test_field_set_disjoint_other_sets() -> None:
-    field = [p for name in HALVES for p in _load(name)]
-    others = [p for name in ("corpus", "holdout") for p in _load(name)]
+    field = [p for name in HALVES for p in load(name)]
+    others = [p for name in ("corpus", "holdout") for p in load(name)]
     assert not {p.id for p in field} & {p.id for p in others}
     assert not {p.text for p in field} & {p.text for p in others}
-    tune, gate = _load("field_tune"), _load("field_gate")
+    tune, gate = load("field_tune"), load("field_gate")
     assert not {p.text for p in tune} & {p.text for p in gate}
 
 
 def test_field_labels_are_valid(half: tuple[str, list[ev.LabelledPost]]) -> None:
-    _, posts = half
-    for p in posts:
-        assert set(ListingFields.CLI_FIELDS) <= set(p.expected), p.id
-        ListingFields(**{k: v for k, v in p.expected.items() if k in ListingFields.CLI_FIELDS})
-        digits = re.sub(r"\D", "", p.text)
-        for phone in p.expected["phones"]:
-            assert phonenumbers.is_valid_number(phonenumbers.parse(phone)), (p.id, phone)
-            assert phone[2:] in digits, (p.id, phone)
-        for name in p.expected["usernames"]:
-            assert not name.startswith("@") and name.lower() in p.text.lower(), (p.id, name)
-        if not p.is_sale:
-            assert p.expected.get("reason"), p.id
+    check_labels(half[1])
 
 
 def test_rules_engine_meets_issue_13_bar(half: tuple[str, list[ev.LabelledPost]]) -> None:
