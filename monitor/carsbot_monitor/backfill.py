@@ -44,19 +44,20 @@ class PostQueue(Protocol):
     def send_batch(self, messages: Sequence[OutgoingMessage]) -> list[bool]: ...
 
 
-class Backfiller:
+class PostPath:
+    """What the backfill and the live path (``carsbot_monitor.live``) share on the way of a post to SQS:
+    the work queue, the checkpoint keeper, media, the album index, the posts queue and the context."""
+
     def __init__(
         self,
         ctx: Context,
         *,
-        watchlist: Watchlist,
         work: WorkQueue,
         checkpoints: CheckpointKeeper,
         media: MediaFetcher,
         albums: AlbumIndex,
         sink: PostQueue,
     ) -> None:
-        self.watchlist = watchlist
         self.work = work
         self.checkpoints = checkpoints
         self.media = media
@@ -67,6 +68,12 @@ class Backfiller:
         self.telemetry = ctx.telemetry
         self.log = ctx.log
         self.config = ctx.config
+
+
+class Backfiller(PostPath):
+    def __init__(self, ctx: Context, *, watchlist: Watchlist, **path: Any) -> None:
+        super().__init__(ctx, **path)
+        self.watchlist = watchlist
 
     # ---------------------------------------------------------------- backfill
     async def backfill(self, channel: ChannelState, reason: str) -> None:

@@ -17,37 +17,16 @@ from typing import Any
 from carsbot.adapters.queues import post_message
 from carsbot.core.contracts import PostKind, QueuedPost
 from carsbot_monitor import health
-from carsbot_monitor.backfill import Backfiller, PostQueue
-from carsbot_monitor.checkpoints import CheckpointKeeper
+from carsbot_monitor.backfill import Backfiller, PostPath
 from carsbot_monitor.context import Context
 from carsbot_monitor.convert import build_delete, build_post, is_post_message
-from carsbot_monitor.events import AlbumIndex
-from carsbot_monitor.jobs import ChannelState, DeleteJob, EditJob, WorkQueue
-from carsbot_monitor.media import MediaFetcher
+from carsbot_monitor.jobs import ChannelState, DeleteJob, EditJob
 
 
-class LivePosts:
-    def __init__(
-        self,
-        ctx: Context,
-        *,
-        backfill: Backfiller,
-        work: WorkQueue,
-        checkpoints: CheckpointKeeper,
-        media: MediaFetcher,
-        albums: AlbumIndex,
-        sink: PostQueue,
-    ) -> None:
+class LivePosts(PostPath):
+    def __init__(self, ctx: Context, *, backfill: Backfiller, **path: Any) -> None:
+        super().__init__(ctx, **path)
         self.backfill = backfill
-        self.work = work
-        self.checkpoints = checkpoints
-        self.media = media
-        self.albums = albums
-        self.sink = sink
-        self.tg = ctx.tg
-        self.io = ctx.io
-        self.telemetry = ctx.telemetry
-        self.log = ctx.log
 
     async def new(self, channel: ChannelState, messages: list[Any]) -> None:
         ids = sorted(m.id for m in messages)
