@@ -30,8 +30,8 @@ from typing import Any, Protocol
 
 from carsbot.adapters.db.bot import SavedSearchModel
 from carsbot.adapters.db.users import UserModel
-from carsbot.core.alerts import ListingFacts, SearchCriteria, matches
 from carsbot.core.search_keys import ANY, city_key, listing_match_keys, year_sort_bound
+from carsbot.core.searches import ListingFacts, SearchCriteria, matches
 from carsbot.core.subscriptions import is_active
 
 

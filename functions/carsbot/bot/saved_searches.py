@@ -16,8 +16,8 @@ from carsbot.adapters.db.bot import SavedSearchModel
 from carsbot.adapters.db.conditions import is_conditional_failure
 from carsbot.adapters.db.transactions import transact_write
 from carsbot.adapters.db.users import UserModel
-from carsbot.core.alerts import SearchCriteria
 from carsbot.core.formatting import format_rub
+from carsbot.core.searches import SearchCriteria
 
 
 class SearchLimitReached(Exception):

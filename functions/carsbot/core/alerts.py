@@ -1,4 +1,5 @@
-"""Saved searches (PRODUCT.md §23): criteria, the one-line ``/alert`` parser, matching and index keys.
+"""Saved searches (PRODUCT.md §23): the one-line ``/alert`` parser; criteria and matching
+(``carsbot.core.searches``, re-exported here) and index keys.
 
 Pure: no SDK. The one-line form is parsed with the extraction core's own normalisers, so a search is
 understood exactly the way ads are: brand/model spellings and slang ("камри", "солярис", "ниву"), price
@@ -9,13 +10,13 @@ notations ("1.5 млн", "900к", "600т.р.", "1 200 000") and cities in any ca
 
 Matching never scans: a search is stored under its index keys (``carsbot.core.search_keys``: a bucket by
 brand/model or city, sorted by lowest year), a listing reads only its own buckets and years, and what the
-index returns is checked criterion by criterion here (``matches``).
+index returns is checked criterion by criterion (``matches``).
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, replace
+from dataclasses import replace
 
 from carsbot.core.extraction.normalize import (
     MAX_CAR_PRICE,
@@ -25,7 +26,20 @@ from carsbot.core.extraction.normalize import (
     find_vehicle,
     prepare_text,
 )
-from carsbot.core.search_keys import match_key, match_sort, norm
+from carsbot.core.searches import ListingFacts, SearchCriteria, matches
+
+__all__ = [
+    "MAX_ALERT_LINE",
+    "MAX_ALERT_YEAR",
+    "MIN_ALERT_YEAR",
+    "AlertParseError",
+    "ListingFacts",
+    "SearchCriteria",
+    "matches",
+    "parse_alert",
+    "parse_price_max",
+    "with_year_range",
+]
 
 MIN_ALERT_YEAR = 1960
 MAX_ALERT_YEAR = 2035
@@ -38,66 +52,6 @@ class AlertParseError(ValueError):
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
         self.reason = reason
-
-
-@dataclass(frozen=True)
-class SearchCriteria:
-    """What a saved search asks for; ``None`` means "any"."""
-
-    brand: str | None = None
-    model: str | None = None
-    year_from: int | None = None
-    year_to: int | None = None
-    price_max: int | None = None
-    city: str | None = None
-
-    def __post_init__(self) -> None:
-        if self.model and not self.brand:
-            raise ValueError("a model needs its brand")
-        if self.year_from and self.year_to and self.year_from > self.year_to:
-            raise ValueError("year_from is after year_to")
-        if self.price_max is not None and self.price_max <= 0:
-            raise ValueError("price_max must be positive")
-
-    @property
-    def empty(self) -> bool:
-        return not any((self.brand, self.model, self.year_from, self.year_to, self.price_max, self.city))
-
-    @property
-    def match_key(self) -> str:
-        return match_key(self.brand, self.model, self.city)
-
-    def match_sort(self, user_id: int, search_id: str) -> str:
-        return match_sort(self.year_from, user_id, search_id)
-
-
-@dataclass(frozen=True)
-class ListingFacts:
-    """What matching needs from a listing."""
-
-    brand: str | None
-    model: str | None
-    year: int | None
-    price: int | None
-    city: str | None
-
-
-def matches(criteria: SearchCriteria, listing: ListingFacts) -> bool:
-    """Whether ``listing`` satisfies every stated criterion (an unknown listing value never matches)."""
-    if criteria.brand and norm(criteria.brand) != norm(listing.brand):
-        return False
-    if criteria.model and norm(criteria.model) != norm(listing.model):
-        return False
-    if criteria.year_from or criteria.year_to:
-        if listing.year is None:
-            return False
-        if criteria.year_from and listing.year < criteria.year_from:
-            return False
-        if criteria.year_to and listing.year > criteria.year_to:
-            return False
-    if criteria.price_max is not None and (listing.price is None or listing.price > criteria.price_max):
-        return False
-    return not (criteria.city and norm(criteria.city) != norm(listing.city))
 
 
 # ----------------------------------------------------------------------------- one-line parsing

@@ -4,7 +4,7 @@
   delete, at most 10). GSI ``by-match`` (``match_key``, ``match_sort``; all attributes): matching a new
   listing queries only the buckets it can be in (``"toyota|camry"``, ``"toyota|*"``, ``"*|воронеж"``,
   ``"*"``) and, within each, only the searches whose lowest year it reaches (``match_sort`` starts with
-  it), never the whole table (``carsbot.core.alerts``, ``carsbot.alerts.matching``).
+  it), never the whole table (``carsbot.core.searches``, ``carsbot.alerts.matching``).
 * contact requests (``ContactRequestsTable``) — hash ``user_id``, range ``listing_id``: one row per
   (user, listing), written with ``attribute_not_exists`` only after the card was sent. GSI ``by-day``
   (``day``, ``requested_at``; keys only) for the admin statistics.
@@ -16,7 +16,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from pynamodb.attributes import (
     JSONAttribute,
@@ -31,9 +31,7 @@ from pynamodb.models import Model
 
 from carsbot.adapters.db.base import NowAttribute
 from carsbot.core.search_keys import city_key, match_key, match_sort
-
-if TYPE_CHECKING:  # the alert parser's module is not needed to store a search
-    from carsbot.core.alerts import SearchCriteria
+from carsbot.core.searches import SearchCriteria
 
 
 class MatchIndex(GlobalSecondaryIndex["SavedSearchModel"]):
@@ -89,8 +87,6 @@ class SavedSearchModel(Model):
         return item
 
     def criteria(self) -> SearchCriteria:
-        from carsbot.core.alerts import SearchCriteria
-
         def num(value: Any) -> int | None:
             return int(value) if value is not None else None
 
