@@ -230,3 +230,58 @@ def test_my_subscription_status_days_renewal(chat: Any) -> None:
     assert "Автопродление: включено." in toggled.text
     (plans,) = session.press("renew")
     assert plans.button("30 дней") == "plan:month"
+
+
+def test_parallel_new_cards_stop_at_cap(chat: Any) -> None:
+    """Six new cards reserved at once with one left of today's 50: exactly one is counted (a transaction
+    conditioned on the counter), and the same card reserved twice at once is counted once."""
+    from concurrent.futures import ThreadPoolExecutor
+    from datetime import UTC, datetime
+
+    from carsbot.adapters.db.bot import ContactRequestModel
+    from carsbot.adapters.db.users import UserModel
+    from carsbot.bot import contact_log
+    from carsbot_dev.local.moto_isolation import serialize_dynamodb
+
+    serialize_dynamodb()  # moto applies transactions item by item; DynamoDB serialises conflicting ones
+    _subscriber(chat, 6070)
+    now = datetime.now(UTC)
+    assert all(contact_log.reserve(6070, f"seen-{n}", now, 50) for n in range(49))
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        won = list(pool.map(lambda n: contact_log.reserve(6070, f"new-{n}", now, 50), range(6)))
+    assert won.count(True) == 1
+    assert sum(1 for _ in ContactRequestModel.query(6070)) == 50
+    assert UserModel.get(6070).contact_requests == 50
+
+    _subscriber(chat, 6071)
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        twice = list(pool.map(lambda _: contact_log.reserve(6071, "same", now, 50), range(2)))
+    assert sorted(twice) == [False, True] and UserModel.get(6071).contact_requests == 1
+
+
+def test_lost_race_is_decided_again(chat: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A parallel request takes the last card of today's 50 between this request's read and its write:
+    this one is refused with the daily-limit message, no card is shown and nothing more is counted."""
+    from datetime import UTC, datetime
+
+    from carsbot.adapters.db.users import UserModel
+    from carsbot.bot import contact_log
+
+    raced = seed_listing(3)
+    session = _subscriber(chat, 6072)
+    now = datetime.now(UTC)
+    assert all(contact_log.reserve(6072, f"seen-{n}", now, 50) for n in range(49))
+    read = contact_log.lookup
+
+    def read_then_lose(user: Any, listing_id: str, when: Any) -> Any:
+        seen = read(user, listing_id, when)
+        if listing_id == raced and user is not None:
+            monkeypatch.setattr(contact_log, "lookup", read)  # once: the other request lands now
+            assert contact_log.reserve(6072, "the-other-card", when, 50)
+        return seen
+
+    monkeypatch.setattr(contact_log, "lookup", read_then_lose)
+    (refusal,) = session.send(f"/start l_{raced}")
+    assert "дневной лимит" in refusal.text
+    _no_contacts(refusal.text)
+    assert UserModel.get(6072).contact_requests == 50

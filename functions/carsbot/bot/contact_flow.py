@@ -2,9 +2,10 @@
 
 The same path serves the deep link ``/start l_<listing>`` and every "📞 Контакты" button, and checks
 the subscription at the moment of the request (an old card's button pressed after the subscription
-ended shows the paywall). A card is counted only after Telegram accepted it. The reads are one request
-(``contact_log.lookup``: the listing, its hidden flag, the request row, today's counter), the count one
-transaction (``contact_log.record``, new cards only).
+ended shows the paywall). A new card is counted before it is sent and the count taken back if Telegram
+refuses it, so parallel requests never pass the daily cap and only sent cards count. The reads are one
+request (``contact_log.lookup``: the listing, its hidden flag, the request row, today's counter), the count
+one transaction (``contact_log.reserve``, new cards only).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from carsbot.config import Settings
 from carsbot.core.entitlements import ContactAccess
 from carsbot.observability import add_metric, logger
 
+RESERVE_ATTEMPTS = 3  # a lost race is decided again; three losses in a row are refused, never shown free
 VISIBLE_STATUSES = ("published", "publishing", "publish_unknown", "pending", "removed", "sold")
 
 
@@ -59,7 +61,20 @@ async def open_contacts(
     if listing.withdrawn:
         await bot.send_message(chat_id, withdrawn_text(listing))
         return None
-    decision = contact_log.decide(user, seen, now, settings.contact_daily_cap)
+    cap = settings.contact_daily_cap
+    decision = contact_log.decide(user, seen, now, cap)
+    counted = False
+    for _attempt in range(RESERVE_ATTEMPTS):
+        if decision is not ContactAccess.GRANTED or user is None:
+            break
+        counted = contact_log.reserve(int(user.user_id), listing_id, now, cap)
+        if counted:
+            break
+        # A parallel request opened this card or took the last of today's allowance: decide again on
+        # what is stored now (consistent reads).
+        decision = contact_log.decide(user, contact_log.lookup(user, listing_id, now), now, cap)
+    if decision is ContactAccess.GRANTED and not counted:  # contended on every attempt: refuse, never
+        decision = ContactAccess.DAILY_CAP  # show a card that was not counted
     if decision is ContactAccess.PAYWALL:
         plans = list(settings.plans)
         await bot.send_message(chat_id, paywall_text(listing), reply_markup=plans_keyboard(plans))
@@ -67,21 +82,24 @@ async def open_contacts(
         return decision
     if decision is ContactAccess.DAILY_CAP:
         add_metric("ContactDailyCapReached")
-        logger.warning(
-            "contact daily cap reached", extra={"user_id": chat_id, "cap": settings.contact_daily_cap}
-        )
+        logger.warning("contact daily cap reached", extra={"user_id": chat_id, "cap": cap})
         await bot.send_message(
             chat_id,
             _(
                 "You have opened {cap} contact cards today, the daily limit. "
                 "New cards will open tomorrow; cards you have already opened stay available."
-            ).format(cap=settings.contact_daily_cap),
+            ).format(cap=cap),
         )
         return decision
-    await bot.send_message(
-        chat_id, card_text(listing, settings.news_channel_id), reply_markup=card_keyboard(listing)
-    )
-    if decision is ContactAccess.GRANTED and user is not None:
-        contact_log.record(int(user.user_id), listing_id, now, settings.contact_daily_cap)
+    try:
+        await bot.send_message(
+            chat_id, card_text(listing, settings.news_channel_id), reply_markup=card_keyboard(listing)
+        )
+    except BaseException:
+        if counted and user is not None:
+            contact_log.release(int(user.user_id), listing_id, now)
+        raise
+    if counted:
+        add_metric("ContactRequests")
     logger.info("contact card sent", extra={"user_id": chat_id, "listing_id": listing_id, "how": decision})
     return decision

@@ -3,11 +3,12 @@
 Reading decides (``lookup`` then ``decide``): an active subscription, then "opened before" (free to
 reopen), then today's count against the cap. Everything the decision needs — the listing, whether an admin
 hid it, the user's request row for it and today's counter — is one BatchGetItem (the user record itself
-was read by the middleware). Writing happens only after the card was sent (``record``), as one DynamoDB
+was read by the middleware). A new card is reserved *before* it is sent (``reserve``), as one DynamoDB
 transaction: the request row (``attribute_not_exists``: once per user and listing), today's counter
-(conditional on staying within the cap) and the user's total. A Bot API or DynamoDB failure before that
-leaves nothing written; a lost race (a double tap, a parallel request past the cap) writes nothing
-either. Seller contacts are never logged here or anywhere.
+(conditional on staying within the cap) and the user's total. So requests fired in parallel can never show
+more new cards than the cap: the one that loses the race writes nothing and is decided again on what is
+stored. If Telegram then refuses the card, ``release`` takes the reservation back (one transaction), so a
+card is counted only if it was sent. Seller contacts are never logged here or anywhere.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from carsbot.adapters.db.transactions import transact_write
 from carsbot.adapters.db.users import UserModel
 from carsbot.core.entitlements import ContactAccess, contact_access, day_key, next_day_start
 from carsbot.core.subscriptions import is_active
-from carsbot.observability import add_metric, logger
+from carsbot.observability import logger
 
 
 def _counter_key(user_id: int, day: str) -> str:
@@ -75,10 +76,10 @@ def decide(user: UserModel | None, seen: ContactLookup, now: datetime, daily_cap
     )
 
 
-def record(user_id: int, listing_id: str, now: datetime, daily_cap: int) -> bool:
-    """Count a sent card (once per user and listing, within the cap); False when nothing was written."""
+def reserve(user_id: int, listing_id: str, now: datetime, daily_cap: int) -> bool:
+    """Count a new card before it is sent (once per user and listing, within the cap); False when a
+    parallel request took it first: it opened this card, or the last of today's allowance."""
     day = day_key(now)
-    counter = BotStateModel(_counter_key(user_id, day))
     try:
         with transact_write() as tx:
             tx.save(
@@ -86,7 +87,7 @@ def record(user_id: int, listing_id: str, now: datetime, daily_cap: int) -> bool
                 condition=ContactRequestModel.listing_id.does_not_exist(),
             )
             tx.update(
-                counter,
+                BotStateModel(_counter_key(user_id, day)),
                 actions=[
                     BotStateModel.counter.add(1),
                     BotStateModel.updated_at.set(now),
@@ -101,12 +102,27 @@ def record(user_id: int, listing_id: str, now: datetime, daily_cap: int) -> bool
     except TransactWriteError as exc:
         if not is_conditional_failure(exc):
             raise
-        logger.info(
-            "contact request not counted (already logged or over the cap)", extra={"user_id": user_id}
-        )
+        logger.info("contact card not reserved (already opened or over the cap)", extra={"user_id": user_id})
         return False
-    add_metric("ContactRequests")
     return True
+
+
+def release(user_id: int, listing_id: str, now: datetime) -> None:
+    """Take back a reservation whose card Telegram refused (the request row and both counts, together).
+
+    If this fails too, the user has lost one card of today's allowance; nothing was shown twice or free.
+    """
+    day = day_key(now)
+    try:
+        with transact_write() as tx:
+            tx.delete(
+                ContactRequestModel(user_id, listing_id),
+                condition=ContactRequestModel.listing_id.exists(),
+            )
+            tx.update(BotStateModel(_counter_key(user_id, day)), actions=[BotStateModel.counter.add(-1)])
+            tx.update(UserModel(user_id), actions=[UserModel.contact_requests.add(-1)])
+    except Exception:  # the error that sent us here is the one to report
+        logger.exception("contact reservation not released", extra={"user_id": user_id})
 
 
 def requests_on(day: str) -> int:
