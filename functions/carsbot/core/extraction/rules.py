@@ -302,8 +302,18 @@ def _title(low: str) -> str:
     return ""
 
 
+# A character that may be a letter: a word character but not a decimal digit or "_" (letters, and the
+# few other numerals such as "²"), so ``re`` finds the first candidate instead of a Python loop.
+_LETTER_LIKE = re.compile(r"[^\W\d_]")
+
+
 def _has_letters(text: str) -> bool:
-    return any(ch.isalpha() for ch in text)
+    pos = 0
+    while (m := _LETTER_LIKE.search(text, pos)) is not None:
+        if m.group().isalpha():
+            return True
+        pos = m.end()
+    return False
 
 
 def _analyse(raw: str) -> _Analysis:

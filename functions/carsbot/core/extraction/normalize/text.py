@@ -34,6 +34,7 @@ _ZERO_WIDTH = re.compile(r"[\u200b-\u200d\u2060\ufeff\u00ad]")
 _DASHES = re.compile(r"[\u2010-\u2015\u2212]")
 
 
+_PREPARED = [""]  # the last text found already prepared (the same object, not an equal string)
 _NEEDS_PREP = re.compile(
     r"[\u00a0\u2000-\u200d\u202f\u205f\u3000\t\r\f\v\u2060\ufeff\u00ad\u2010-\u2015\u2212ёЁ]"
 )
@@ -42,7 +43,10 @@ _NEEDS_PREP = re.compile(
 def prepare_text(text: str) -> str:
     """Unify spaces, dashes and ``ё`` so the patterns below can stay simple. Idempotent and cheap on
     already-prepared text."""
+    if text is _PREPARED[0]:  # every normaliser prepares the post it is given: check it once
+        return text
     if not _NEEDS_PREP.search(text):
+        _PREPARED[0] = text
         return text
     text = _ZERO_WIDTH.sub("", text)
     text = _ODD_SPACES.sub(" ", text)
@@ -71,7 +75,18 @@ class Words:
     first of them on a tie) is the match of the whole pattern, so the result is the same.
     """
 
-    __slots__ = ("anchors", "boundary", "gate", "needles", "negations", "parts", "regex", "span", "whole")
+    __slots__ = (
+        "anchors",
+        "bits",
+        "boundary",
+        "gate",
+        "needles",
+        "negations",
+        "parts",
+        "regex",
+        "span",
+        "whole",
+    )
 
     _LEADING_B = re.compile(r"(^|\||\(\?:|\(\?P<\w+>|\()\\b")
 
@@ -100,33 +115,61 @@ class Words:
             split = _alternatives(self.regex)
             self.parts = tuple(regex for regex, _ in split) if split else ()
             self.gate, self.span = _register([a for _, a in split] if split else [anchors])
+        self.bits = self.span << self.gate if self.gate is not None else 0  # its bits in a ``mask``
         # Substrings every match holds one of (given by hand for a pattern whose branches do not all begin
         # with a letter, so ``re`` cannot skip ahead and tries it at every position): none, no search.
         self.needles = needles
 
-    def _regexes(self, low: str) -> tuple[re.Pattern[str], ...]:
-        """The regexes to run over ``low``: none when the gate or the needles rule every match out."""
+    def search(self, low: str) -> re.Match[str] | None:
+        """The first match of ``finditer`` (without a generator: most calls find nothing)."""
         gate = self.gate
-        regexes = self.whole
         if gate is not None:
             starts = _STARTS.get(low)
             if starts is None and len(low) > GATE_MIN_CHARS:
                 starts = word_starts(low)
             if starts is not None:
-                bits = (starts.mask >> gate) & self.span
-                if not bits:
-                    return ()
-                if self.parts and bits.bit_count() <= MAX_PARTS:
-                    regexes = self._present(bits)
-        if self.needles and not any(needle in low for needle in self.needles):
-            return ()
-        return regexes
+                bits = (starts.mask >> gate) & self.span  # the usual answer: none, so no search
+                return self._search_bits(low, bits) if bits else None
+        if self.needles and not any(map(low.__contains__, self.needles)):
+            return None
+        return self._first(self.regex, low, 0)
 
-    def _present(self, bits: int) -> tuple[re.Pattern[str], ...]:
+    def search_part(self, part: str, starts: WordStarts) -> re.Match[str] | None:
+        """``search(part)`` for a piece of a larger text whose index is ``starts``: a piece that begins
+        at the text's start or after a space (a stripped line, the head of the text). Its words are
+        words of the text (the last one perhaps cut short), so the text's index gates it too."""
+        if self.gate is None:
+            if self.needles and not any(map(part.__contains__, self.needles)):
+                return None
+            return self._first(self.regex, part, 0)
+        bits = (starts.mask >> self.gate) & self.span
+        return self._search_bits(part, bits) if bits else None
+
+    def _search_bits(self, low: str, bits: int) -> re.Match[str] | None:
+        """``search`` once the gate let ``bits`` (of ``parts``, or the one bit of the whole) through."""
+        if self.needles and not any(map(low.__contains__, self.needles)):
+            return None
+        if not bits & (bits - 1) and self.parts:  # one alternative: the usual case
+            return self._first(self.parts[bits.bit_length() - 1], low, 0)
+        best = None
+        for regex in self._regexes(bits):  # in pattern order: on a tie the earlier alternative wins
+            m = self._first(regex, low, 0)
+            if m is not None and (best is None or m.start() < best.start()):
+                best = m
+        return best
+
+    def _regexes(self, bits: int) -> tuple[re.Pattern[str], ...]:
+        """The alternatives ``bits`` names, or the whole pattern when it is not split or when so many
+        alternatives may match that one pass of it is cheaper."""
+        if not self.parts or bits.bit_count() > MAX_PARTS:
+            return self.whole
         parts = self.parts
-        if not bits & (bits - 1):  # a single alternative: the usual case
-            return (parts[bits.bit_length() - 1],)
-        return tuple(part for i, part in enumerate(parts) if bits >> i & 1)
+        out = []
+        while bits:
+            lowest = bits & -bits
+            out.append(parts[lowest.bit_length() - 1])
+            bits ^= lowest
+        return tuple(out)
 
     def _first(self, regex: re.Pattern[str], low: str, pos: int) -> re.Match[str] | None:
         """The first match of ``regex`` from ``pos`` at a word boundary and after no negation."""
@@ -143,8 +186,17 @@ class Words:
         return None
 
     def finditer(self, low: str) -> Iterator[re.Match[str]]:
-        regexes = self._regexes(low)
-        if not regexes:
+        regexes = self.whole
+        if self.gate is not None:
+            starts = _STARTS.get(low)
+            if starts is None and len(low) > GATE_MIN_CHARS:
+                starts = word_starts(low)
+            if starts is not None:
+                bits = (starts.mask >> self.gate) & self.span
+                if not bits:
+                    return
+                regexes = self._regexes(bits)
+        if self.needles and not any(map(low.__contains__, self.needles)):
             return
         ahead = [self._first(regex, low, 0) for regex in regexes]  # each regex's next match from pos
         pos = 0
@@ -159,35 +211,6 @@ class Words:
                 return
             yield best
             pos = best.end() if best.end() > best.start() else best.start() + 1
-
-    def search(self, low: str) -> re.Match[str] | None:
-        """The first match of ``finditer`` (without a generator: most calls find nothing)."""
-        return self._earliest(self._regexes(low), low)
-
-    def search_part(self, part: str, starts: WordStarts) -> re.Match[str] | None:
-        """``search(part)`` for a piece of a larger text whose index is ``starts``: a piece that begins
-        at the text's start or after a space (a stripped line, the head of the text). Its words are
-        words of the text (the last one perhaps cut short), so the text's index gates it too."""
-        regexes = self.whole
-        if self.gate is not None:
-            bits = (starts.mask >> self.gate) & self.span
-            if not bits:
-                return None
-            if self.parts and bits.bit_count() <= MAX_PARTS:
-                regexes = self._present(bits)
-        if self.needles and not any(needle in part for needle in self.needles):
-            return None
-        return self._earliest(regexes, part)
-
-    def _earliest(self, regexes: tuple[re.Pattern[str], ...], low: str) -> re.Match[str] | None:
-        if len(regexes) == 1:
-            return self._first(regexes[0], low, 0)
-        best = None
-        for regex in regexes:  # in pattern order: on a tie the earlier alternative wins, as in ``re``
-            m = self._first(regex, low, 0)
-            if m is not None and (best is None or m.start() < best.start()):
-                best = m
-        return best
 
     def count(self, low: str) -> int:
         return sum(1 for _ in self.finditer(low))
@@ -230,7 +253,7 @@ class WordStarts:
     into words, once. A pair across two tokens is checked for the few tokens that end with a pair head.
     """
 
-    __slots__ = ("mask", "patterns")
+    __slots__ = ("_candidates", "mask", "patterns")
 
     def __init__(self, low: str) -> None:
         for mark in _SPLIT_MARKS:  # no word holds one: cut there too, so that most tokens are one word
@@ -240,14 +263,9 @@ class WordStarts:
         memo = _TOKEN_BITS
         if len(memo) > WORD_IDS_MAX:
             _forget_tokens()
-        # most tokens of a post were in earlier posts: look them all up at C speed, fill the others
-        got = list(map(memo.get, distinct))
-        if None in got:
-            got = [
-                _token_bits(token) if bits is None else bits
-                for token, bits in zip(distinct, got, strict=True)
-            ]
-        mask = reduce(or_, got, 0)
+        for token in distinct.difference(memo):  # most tokens of a post were in earlier posts
+            _token_bits(token)
+        mask = reduce(or_, map(memo.__getitem__, distinct), 0)
         for token in _PAIR_HEADS.intersection(distinct) | _HEAD_ENDED.intersection(distinct):
             edges = _EDGES.get(token)
             tails = _PAIR_TAILS[token if edges is None else edges[1]]
@@ -259,11 +277,19 @@ class WordStarts:
                     mask |= _pair_bits(tails, after)
         self.mask = mask
         self.patterns = _PATTERN_COUNT  # how many bits the index knew
+        self._candidates: set[int] | None = None
+
+    def may_match(self, words: Words) -> bool:
+        """Can ``words`` (a gated pattern) match the text?"""
+        return words.gate is not None and bool((self.mask >> words.gate) & words.span)
 
     @property
     def candidates(self) -> set[int]:
-        """The ``gate`` of every pattern that may match the text."""
-        return {gate for gate, span in _GATES if (self.mask >> gate) & span}
+        """The ``gate`` of every pattern that may match the text (built on first use; ``may_match``, or
+        ``mask`` against the ``bits`` of several patterns, is cheaper)."""
+        if self._candidates is None:
+            self._candidates = {gate for gate, span in _GATES if (self.mask >> gate) & span}
+        return self._candidates
 
 
 # token -> the bits of its words' anchors and of the pairs inside it (shared by every text: most tokens
@@ -349,6 +375,7 @@ def clear_word_memo() -> None:
     benchmark measures work; building a pattern calls it, so no index lacks the new pattern)."""
     _forget_tokens()
     _STARTS.clear()
+    _PREPARED[0] = ""
 
 
 def _register(anchor_sets: list[frozenset[str]]) -> tuple[int, int]:
