@@ -63,7 +63,7 @@ class Words:
     negation such as "не ") is checked in Python on the rare candidate matches.
 
     Most keywords are absent from most posts, so each pattern also knows the literal beginnings of its
-    alternatives (``anchors``, up to four characters, read from the parsed pattern). When none of them
+    alternatives (``anchors``, up to ANCHOR_CHARS characters, read from the parsed pattern). When none of them
     begins a word of the text (``WordStarts``), the regex does not run at all. A text is gated so when it
     is longer than ``GATE_MIN_CHARS`` (a shorter one is searched directly: its index would cost more than
     a few searches), or whatever its length once its index was built (``word_starts``): the rules engine
@@ -99,7 +99,7 @@ class Words:
         needles: tuple[str, ...] = (),
     ) -> None:
         self.regex = re.compile(self._LEADING_B.sub(r"\1", pattern))
-        self.whole = (self.regex,)
+        self.whole: tuple[re.Pattern[str], ...] = (self.regex,)
         self.boundary = boundary
         self.negations = negations
         anchors = _anchors(self.regex.pattern)
@@ -217,12 +217,13 @@ class Words:
 
 
 _WORD = re.compile(r"\w+")
-ANCHOR_CHARS = 4  # a word anchor: up to four letters
+ANCHOR_CHARS = 6  # a word anchor: up to six letters ("прод" would let "продам" open "продан")
 GATE_MIN_CHARS = 120  # a shorter text is searched directly unless its index was built already
-PAIR_CHARS = 3  # after a word of one or two letters and a space: up to three letters of the next word
+PAIR_CHARS = 4  # after a word of one or two letters and a space: up to four letters of the next word
 MAX_PARTS = 3  # with more of its alternatives possible, a pattern is searched whole (one pass is cheaper)
 _WORD_PREFIX = re.compile(r"\w*")
 _DIGITS = "0123456789"
+assert PAIR_CHARS <= ANCHOR_CHARS == 6  # _prefix_bits looks up beginnings of up to six characters
 _PUNCTUATION = ",.:;!?()[]{}<>\"'«»„“”-–—/\\|*+=#%&~^`$€₽…•·"  # no word character (checked at import)
 _SPLIT_MARKS = ",./-:()"  # the commonest punctuation in posts
 assert not _WORD.search(_PUNCTUATION + _SPLIT_MARKS)
@@ -242,10 +243,10 @@ _GATES: list[tuple[int, int]] = []  # every pattern's (gate, span)
 
 class WordStarts:
     """Which gated ``Words`` patterns (and alternatives) may match one text: those with an anchor among
-    the text's word beginnings — the first one to four characters of every word (also of a word after its
-    leading digits: "6акпп" starts "акп"), and for a word of one or two letters, the word, a space and the
-    first one to three characters of the next word ("в про"), or "#" when the next word is a number
-    ("с #"). ``mask`` has their bits set.
+    the text's word beginnings — the first one to ANCHOR_CHARS characters of every word (also of a word
+    after its leading digits: "6акпп" starts "акп"), and for a word of one or two letters, the word, a
+    space and the first one to PAIR_CHARS characters of the next word ("в прод"), or "#" when the next
+    word is a number ("с #"). ``mask`` has their bits set.
 
     A word (``\\w+``) never holds a space, so each lies within one of the text's space-separated tokens:
     the text is split at spaces (several times cheaper than finding its words with a regex) and each
@@ -293,11 +294,11 @@ class WordStarts:
 
 
 # token -> the bits of its words' anchors and of the pairs inside it (shared by every text: most tokens
-# of a post were in earlier posts); for a token that is not one word, its first and last word (None
-# without words), and the set of those whose last word is a pair head. Cleared when a pattern is built
-# or the memo grows past WORD_IDS_MAX.
+# of a post were in earlier posts); for a token that is not one word, its first and last word ("" when
+# it has none), and the set of those whose last word is a pair head. Cleared when a pattern is built or
+# the memo grows past WORD_IDS_MAX.
 _TOKEN_BITS: dict[str, int] = {}
-_EDGES: dict[str, tuple[str | None, str | None]] = {}
+_EDGES: dict[str, tuple[str, str]] = {}
 _HEAD_ENDED: set[str] = set()
 WORD_IDS_MAX = 50_000
 
@@ -320,7 +321,7 @@ def _token_bits(token: str) -> int:
         if i and words[i - 1] in _PAIR_TAILS:
             bits |= _pair_bits(_PAIR_TAILS[words[i - 1]], word)
     if words != [token]:
-        _EDGES[token] = (words[0], words[-1]) if words else (None, None)
+        _EDGES[token] = (words[0], words[-1]) if words else ("", "")
         if words and words[-1] in _PAIR_HEADS:
             _HEAD_ENDED.add(token)
     _TOKEN_BITS[token] = bits
@@ -328,19 +329,26 @@ def _token_bits(token: str) -> int:
 
 
 def _word_bits(word: str) -> int:
-    """The bits of the anchors that begin ``word`` (anchors have at most ANCHOR_CHARS = 4 characters)."""
-    get = _ANCHOR_BITS.get
-    bits = get(word[:1], 0) | get(word[:2], 0) | get(word[:3], 0) | get(word[:4], 0)
-    if word[0].isdigit() and (rest := word.lstrip(_DIGITS)):  # "6акпп" also begins "акпп"
-        bits |= get(rest[:1], 0) | get(rest[:2], 0) | get(rest[:3], 0) | get(rest[:4], 0)
+    """The bits of the anchors that begin ``word``, or ``word`` after its leading digits ("6акпп")."""
+    bits = _prefix_bits(_ANCHOR_BITS, word)
+    if word[0].isdigit() and (rest := word.lstrip(_DIGITS)):
+        bits |= _prefix_bits(_ANCHOR_BITS, rest)
+    return bits
+
+
+def _prefix_bits(index: dict[str, int], word: str) -> int:
+    """The bits ``index`` has for the beginnings of ``word``: one look-up per length, 1 to ANCHOR_CHARS
+    (an index of pair tails has keys of up to PAIR_CHARS, fewer)."""
+    get = index.get
+    bits = get(word[:1], 0) | get(word[:2], 0) | get(word[:3], 0)
+    if len(word) > 3:
+        bits |= get(word[:4], 0) | get(word[:5], 0) | get(word[:6], 0)
     return bits
 
 
 def _pair_bits(tails: dict[str, int], after: str) -> int:
     """The bits of the pair anchors of one head (``tails``) that the next word ``after`` completes."""
-    if after[0].isdigit():
-        return tails.get("#", 0)
-    return tails.get(after[:1], 0) | tails.get(after[:2], 0) | tails.get(after[:3], 0)
+    return tails.get("#", 0) if after[0].isdigit() else _prefix_bits(tails, after)
 
 
 def _next_word(tokens: list[str], start: int) -> str | None:
@@ -349,7 +357,7 @@ def _next_word(tokens: list[str], start: int) -> str | None:
         edges = _EDGES.get(token)
         if edges is None:
             return token  # a token that is one word
-        if edges[0] is not None:
+        if edges[0]:
             return edges[0]
     return None
 
