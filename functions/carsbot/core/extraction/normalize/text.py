@@ -80,6 +80,7 @@ class Words:
         "bits",
         "boundary",
         "gate",
+        "inner",
         "needles",
         "negations",
         "parts",
@@ -109,11 +110,13 @@ class Words:
         # ``gate``: the first of the pattern's bits in a text's ``WordStarts.mask``; one bit per gated
         # alternative (``parts``), or a single bit for the whole pattern when it is not split.
         self.parts: tuple[re.Pattern[str], ...] = ()
+        self.inner: tuple[str, ...] = ()  # per alternative: characters every match of it holds, or ""
         self.gate: int | None = None
         self.span = 0
         if usable and anchors:
             split = _alternatives(self.regex)
             self.parts = tuple(regex for regex, _ in split) if split else ()
+            self.inner = tuple(_inner_literal(regex) for regex in self.parts)
             self.gate, self.span = _register([a for _, a in split] if split else [anchors])
         self.bits = self.span << self.gate if self.gate is not None else 0  # its bits in a ``mask``
         # Substrings every match holds one of (given by hand for a pattern whose branches do not all begin
@@ -150,26 +153,31 @@ class Words:
         if self.needles and not any(map(low.__contains__, self.needles)):
             return None
         if not bits & (bits - 1) and self.parts:  # one alternative: the usual case
-            return self._first(self.parts[bits.bit_length() - 1], low, 0)
+            i = bits.bit_length() - 1
+            if self.inner[i] and self.inner[i] not in low:
+                return None
+            return self._first(self.parts[i], low, 0)
         best = None
-        for regex in self._regexes(bits):  # in pattern order: on a tie the earlier alternative wins
+        for regex in self._regexes(bits, low):  # in pattern order: on a tie the earlier alternative wins
             m = self._first(regex, low, 0)
             if m is not None and (best is None or m.start() < best.start()):
                 best = m
         return best
 
-    def _regexes(self, bits: int) -> tuple[re.Pattern[str], ...]:
-        """The alternatives ``bits`` names, or the whole pattern when it is not split or when so many
-        alternatives may match that one pass of it is cheaper."""
-        if not self.parts or bits.bit_count() > MAX_PARTS:
+    def _regexes(self, bits: int, low: str) -> tuple[re.Pattern[str], ...]:
+        """The alternatives ``bits`` names whose inner characters ``low`` holds, or the whole pattern
+        when it is not split or when so many alternatives may match that one pass of it is cheaper."""
+        if not self.parts:
             return self.whole
-        parts = self.parts
+        parts, inner = self.parts, self.inner
         out = []
         while bits:
             lowest = bits & -bits
-            out.append(parts[lowest.bit_length() - 1])
+            i = lowest.bit_length() - 1
+            if not inner[i] or inner[i] in low:
+                out.append(parts[i])
             bits ^= lowest
-        return tuple(out)
+        return tuple(out) if len(out) <= MAX_PARTS else self.whole
 
     def _first(self, regex: re.Pattern[str], low: str, pos: int) -> re.Match[str] | None:
         """The first match of ``regex`` from ``pos`` at a word boundary and after no negation."""
@@ -195,7 +203,7 @@ class Words:
                 bits = (starts.mask >> self.gate) & self.span
                 if not bits:
                     return
-                regexes = self._regexes(bits)
+                regexes = self._regexes(bits, low)
         if self.needles and not any(map(low.__contains__, self.needles)):
             return
         ahead = [self._first(regex, low, 0) for regex in regexes]  # each regex's next match from pos
@@ -431,6 +439,26 @@ def _alternatives(regex: re.Pattern[str]) -> list[tuple[re.Pattern[str], frozens
         except re.error:  # pragma: no cover - a piece of a valid pattern between top-level bars compiles
             return None
     return out
+
+
+def _inner_literal(regex: re.Pattern[str]) -> str:
+    """The longest run of plain characters at the top level of ``regex`` after its literal beginning (which
+    an anchor stands for), so in every match ("контрактн" in "(?:двигател\\w*|мотор\\w*)
+    [^.\\n]{0,40}\\bконтрактн\\w*", ":" in "1\\s?:\\s?\\d"); "" when there is none or case is ignored."""
+    if regex.flags & re.IGNORECASE:
+        return ""
+    runs: list[str] = []
+    run = ""
+    leading = True  # the literal beginning, which the anchor stands for
+    for op, av in _sre_parser.parse(regex.pattern):
+        if str(op) != "LITERAL":
+            leading = False
+            runs.append(run)
+            run = ""
+        elif not leading:
+            run += chr(av)
+    runs.append(run)
+    return max(runs, key=len)
 
 
 def _top_level(pattern: str) -> list[str] | None:
