@@ -275,7 +275,8 @@ class WordStarts:
         if len(memo) > WORD_IDS_MAX:
             _forget_tokens()
         for token in distinct.difference(memo):  # most tokens of a post were in earlier posts
-            _token_bits(token)
+            # ``isalnum``: the usual token, one word (``\\w`` is what ``isalnum`` accepts, and "_")
+            memo[token] = _word_bits(token) if token.isalnum() else _punctuated_bits(token)
         mask = reduce(or_, map(memo.__getitem__, distinct), 0)
         for token in _PAIR_HEADS.intersection(distinct) | _HEAD_ENDED.intersection(distinct):
             edges = _EDGES.get(token)
@@ -319,10 +320,8 @@ def _forget_tokens() -> None:
     _HEAD_ENDED.clear()
 
 
-def _token_bits(token: str) -> int:
-    if token.isalnum():  # the usual token: one word (``\\w`` is what ``isalnum`` accepts, and "_")
-        bits = _TOKEN_BITS[token] = _word_bits(token)
-        return bits
+def _punctuated_bits(token: str) -> int:
+    """The bits of a token that is not one word: of its words and the pairs inside it."""
     core = token.strip(_PUNCTUATION)  # "авто," "(новая)": one word between punctuation, without a regex
     words = ([core] if core else []) if not core or core.isalnum() else _WORD.findall(token)
     bits = 0
@@ -334,7 +333,6 @@ def _token_bits(token: str) -> int:
         _EDGES[token] = (words[0], words[-1]) if words else ("", "")
         if words and words[-1] in _PAIR_HEADS:
             _HEAD_ENDED.add(token)
-    _TOKEN_BITS[token] = bits
     return bits
 
 
