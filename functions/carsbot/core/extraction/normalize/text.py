@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import lru_cache, reduce
@@ -370,9 +371,10 @@ def _next_word(tokens: list[str], start: int) -> str | None:
     return None
 
 
-# The indexes of the last few texts searched (the lower-cased post, its lines...), oldest first.
+# The indexes of the last few texts searched (the lower-cased post, its lines...); all forgotten when full.
 _STARTS: dict[str, WordStarts] = {}
 STARTS_MAX = 16
+_INDEX_LOCK = threading.Lock()
 
 
 def word_starts(low: str) -> WordStarts:
@@ -380,18 +382,20 @@ def word_starts(low: str) -> WordStarts:
     ``low`` (or an equal string) checks its gate first, however short ``low`` is."""
     got = _STARTS.get(low)
     if got is None:
-        if len(_STARTS) >= STARTS_MAX:
-            del _STARTS[next(iter(_STARTS))]
-        got = _STARTS[low] = WordStarts(low)
+        with _INDEX_LOCK:  # the token memo is filled, then read: not by two threads at once
+            if len(_STARTS) >= STARTS_MAX:
+                _STARTS.clear()
+            got = _STARTS[low] = WordStarts(low)
     return got
 
 
 def clear_word_memo() -> None:
     """Forget every token's anchor bits and every text's index (``rules.clear_caches`` calls it, so a
     benchmark measures work; building a pattern calls it, so no index lacks the new pattern)."""
-    _forget_tokens()
-    _STARTS.clear()
-    _PREPARED[0] = ""
+    with _INDEX_LOCK:
+        _forget_tokens()
+        _STARTS.clear()
+        _PREPARED[0] = ""
 
 
 def _register(anchor_sets: list[frozenset[str]]) -> tuple[int, int]:
