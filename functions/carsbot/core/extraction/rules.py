@@ -262,6 +262,7 @@ class _Analysis:
 
 
 _URL = _rx(r"(?:https?://|www\.)\S+|\b(?:t|telegram|wa|vk)\.(?:me|dog|com|ru)/\S+")
+_LINK_HINTS = ("http", "www.", ".me/", ".ru/", ".com/", ".dog/")  # every _URL match holds one
 _MENTION = re.compile(r"@[A-Za-z0-9_]{3,}")
 _EMAIL = re.compile(r"\b[\w.+-]+@[\w-]+\.[\w.]+\b")
 
@@ -322,7 +323,7 @@ def _analyse(raw: str) -> _Analysis:
     text = nz.prepare_text(_window(raw or ""))
     phone_spans = nz.find_phone_spans(text)
     spans = [(s, e) for s, e, _ in phone_spans]
-    if "http" in text or "www." in text or any(host in text for host in (".me/", ".ru/", ".com/", ".dog/")):
+    if any(map(text.__contains__, _LINK_HINTS)):
         spans += [m.span() for m in _URL.finditer(text)]  # a link holds one of these
     if "@" in text:  # an e-mail address or a mention holds one
         spans += [m.span() for m in _EMAIL.finditer(text)]

@@ -73,7 +73,9 @@ class Words:
     A pattern of many alternatives ("ремонт\\w*|шиномонтаж\\w*|...") also gates each alternative: ``re``
     tries every alternative at every position where one could begin, so searching only the one or two
     whose anchors the text holds is several times cheaper. The earliest match of the alternatives (the
-    first of them on a tie) is the match of the whole pattern, so the result is the same.
+    first of them on a tie) is the match of the whole pattern, so the result is the same. An alternative
+    whose matches all hold some plain characters past their beginning (``inner``: "контрактн") is not
+    searched in a text without them.
     """
 
     __slots__ = (
