@@ -27,6 +27,7 @@ from functools import lru_cache
 from carsbot.core.contracts import ListingFields
 from carsbot.core.extraction import normalize as nz
 from carsbot.core.extraction.base import ExtractionResult
+from carsbot.core.extraction.normalize.text import WordStarts, word_starts
 
 __all__ = [
     "PREFILTER_MIN_CONFIDENCE",
@@ -80,8 +81,9 @@ _BUY = _rx(
     r"срочн\w*\s+выкуп|дорого\s+(?:купим|куплю)|\bскупка\b|\bкупить\s+(?:авто|машину)\s+до",
     negations=("с ", "под "),  # "аренда с выкупом" is a rental
 )
+# "не" first and its left word boundary checked after it, so ``re`` skips ahead to "не" (= "\bне\s+...")
 _NOT_RENTAL = re.compile(
-    r"\bне\s+(?:из-под\s+|из\s+под\s+|из\s+|под\s+|в\s+)?(?:такси|аренд\w*|каршеринг\w*|прокат\w*)"
+    r"не(?<!\wне)\s+(?:из-под\s+|из\s+под\s+|из\s+|под\s+|в\s+)?(?:такси|аренд\w*|каршеринг\w*|прокат\w*)"
 )
 _RENTAL = _rx(
     r"(?:\bаренд\w*|\bпрокат\w*|\bсда[юем]\w*\s+(?:в\s+аренду|авто|машин)|\bсдам\b|\bпосуточн\w*"
@@ -116,10 +118,13 @@ class _Tyres:
     """Tyre and wheel words, and tyre sizes (the sizes only in a text with a "/")."""
 
     @staticmethod
-    def search(low: str) -> re.Match[str] | None:
-        word = _TYRE_WORDS.search(low)
+    def search(low: str, starts: WordStarts | None = None) -> re.Match[str] | None:
+        """The first tyre word or size; ``starts``: the index of the text ``low`` is a piece of."""
+        word = _TYRE_WORDS.search(low) if starts is None else _TYRE_WORDS.search_part(low, starts)
         size = _TYRE_SIZE.search(low) if "/" in low else None
-        return min((m for m in (word, size) if m is not None), key=lambda m: m.start(), default=None)
+        if size is None or (word is not None and word.start() <= size.start()):
+            return word  # the earlier of the two, the word on a tie
+        return size
 
     @staticmethod
     def count(low: str) -> int:
@@ -257,6 +262,7 @@ class _Analysis:
 
 
 _URL = _rx(r"(?:https?://|www\.)\S+|\b(?:t|telegram|wa|vk)\.(?:me|dog|com|ru)/\S+")
+_LINK_HINTS = ("http", "www.", ".me/", ".ru/", ".com/", ".dog/")  # every _URL match holds one
 _MENTION = re.compile(r"@[A-Za-z0-9_]{3,}")
 _EMAIL = re.compile(r"\b[\w.+-]+@[\w-]+\.[\w.]+\b")
 
@@ -290,19 +296,34 @@ def _mask(text: str, spans: list[tuple[int, int]]) -> str:
 _NOT_TITLE = re.compile(r"^(?:#\S+[\s,]*)+$|^(?:переслано|forwarded|пересланное|репост)\b")
 
 
-def _lines(text: str) -> list[str]:
-    return [line.strip() for line in text.split("\n") if line.strip()]
+def _title(low: str) -> str:
+    """The first line with letters that is not hashtags or a forwarding header (stripped)."""
+    for line in low.split("\n"):
+        line = line.strip()
+        if line and _has_letters(line) and not _NOT_TITLE.match(line):
+            return line
+    return ""
+
+
+# A character that may be a letter: a word character but not a decimal digit or "_" (letters, and the
+# few other numerals such as "²"), so ``re`` finds the first candidate instead of a Python loop.
+_LETTER_LIKE = re.compile(r"[^\W\d_]")
 
 
 def _has_letters(text: str) -> bool:
-    return any(ch.isalpha() for ch in text)
+    pos = 0
+    while (m := _LETTER_LIKE.search(text, pos)) is not None:
+        if m.group().isalpha():
+            return True
+        pos = m.end()
+    return False
 
 
 def _analyse(raw: str) -> _Analysis:
     text = nz.prepare_text(_window(raw or ""))
     phone_spans = nz.find_phone_spans(text)
     spans = [(s, e) for s, e, _ in phone_spans]
-    if "http" in text or "www." in text or any(host in text for host in (".me/", ".ru/", ".com/", ".dog/")):
+    if any(map(text.__contains__, _LINK_HINTS)):
         spans += [m.span() for m in _URL.finditer(text)]  # a link holds one of these
     if "@" in text:  # an e-mail address or a mention holds one
         spans += [m.span() for m in _EMAIL.finditer(text)]
@@ -312,8 +333,8 @@ def _analyse(raw: str) -> _Analysis:
     usernames = nz.extract_usernames(text)
 
     low = masked.lower()
-    lines = _lines(low)
-    title = next((line for line in lines if _has_letters(line) and not _NOT_TITLE.match(line)), "")
+    word_starts(low)  # every keyword pattern searching the lower-cased post is gated from now on
+    title = _title(low)
     head = low[:200]
 
     trace: dict[str, str] = {}
@@ -380,9 +401,8 @@ def _analyse(raw: str) -> _Analysis:
     if engine_h is not None:
         source = after_model if engine_h.rule == "engine:after-model" and after_model else masked_no_money
         note("engine_volume", engine_h, source)
-    low_masked = masked.lower()
-    transmission_h = note("transmission", nz.transmission_hit(masked), low_masked)
-    drive_h = note("drive", nz.drive_hit(masked), low_masked)
+    transmission_h = note("transmission", nz.transmission_hit(masked), low)
+    drive_h = note("drive", nz.drive_hit(masked), low)
     owners_h = note("owners_count", nz.owners_hit(masked_no_money), masked_no_money)
     city_h = note("city", nz.city_hit(masked), masked)
 
@@ -462,6 +482,11 @@ def _mileage_among_prices(money: list[nz.MoneyMention]) -> nz.MoneyMention | Non
     return None
 
 
+def _specs_count(a: _Analysis) -> int:
+    """How many of the engine volume, gearbox and drive the post states."""
+    return (a.engine_volume is not None) + (a.transmission is not None) + (a.drive is not None)
+
+
 def _car_score(a: _Analysis) -> float:
     score = 0.0
     if a.vehicle.brand:
@@ -474,7 +499,7 @@ def _car_score(a: _Analysis) -> float:
         score += 1.5
     if a.price:
         score += 1.5
-    specs = sum(x is not None for x in (a.engine_volume, a.transmission, a.drive))
+    specs = _specs_count(a)
     score += min(specs, 3) * 0.5
     if a.owners is not None:
         score += 1.0
@@ -496,13 +521,14 @@ def _classify(a: _Analysis) -> tuple[bool, str | None, float, str]:
     if not body or not _has_letters(body):
         return False, "no_car", 0.99, "no_car: no words"
     title, head = a.title, a.head
+    starts = word_starts(masked)  # built by _analyse; the title and head are pieces of the text it indexes
     score = _car_score(a)
     sale_verb = _SALE.search(masked)
     short = len(body) < 350
     specific_car = bool(a.vehicle.brand) and (
         a.year is not None or a.mileage is not None or a.price is not None
     )
-    specs = sum(x is not None for x in (a.engine_volume, a.transmission, a.drive))
+    specs = _specs_count(a)
     # A concrete used car described the way a seller does (a dealer card too): its mileage or owners,
     # or two specs, beside the brand. Credit, trade-in and insurance words in such a post are extras.
     described = specific_car and (a.mileage is not None or a.owners is not None or specs >= 2)
@@ -512,7 +538,7 @@ def _classify(a: _Analysis) -> tuple[bool, str | None, float, str]:
     toy = _TOY.search(masked)
     if toy:
         return False, "toy", 0.95, "toy" + _said(toy)
-    giveaway = _GIVEAWAY.search(head) or (None if a.price else _GIVEAWAY.search(masked))
+    giveaway = _GIVEAWAY.search_part(head, starts) or (None if a.price else _GIVEAWAY.search(masked))
     if giveaway:
         return False, "giveaway", 0.95, "giveaway" + _said(giveaway)
     congrats = _CONGRATS.search(masked)
@@ -533,14 +559,18 @@ def _classify(a: _Analysis) -> tuple[bool, str | None, float, str]:
     rental = _RENTAL.search(_NOT_RENTAL.sub(" ", masked))
     if rental:
         return False, "rental", 0.93, "rental" + _said(rental)
-    not_car = _NOT_CAR.search(head)
+    not_car = _NOT_CAR.search_part(head, starts)
     if not_car and (a.vehicle.start is None or not_car.start() < a.vehicle.start):
         return False, "not_car", 0.9, "not_car" + _said(not_car)
     swap = _SWAP.search(masked)
     exchange_only = _EXCHANGE_ONLY.search(masked)
     if (exchange_only or (swap and swap.start() < 80)) and not _SALE_POSITIVE.search(masked):
         return False, "exchange", 0.9, "exchange" + _said(exchange_only or swap)
-    parts = _PARTS.search(title) or _PARTS_SALE.search(head) or (None if a.mileage else _PARTS.search(masked))
+    parts = (
+        _PARTS.search_part(title, starts)
+        or _PARTS_SALE.search_part(head, starts)
+        or (None if a.mileage else _PARTS.search(masked))
+    )
     if parts:
         return False, "parts", 0.93, "parts" + _said(parts)
     models = nz.model_mentions(a.masked) if a.vehicle.model else []
@@ -565,14 +595,14 @@ def _classify(a: _Analysis) -> tuple[bool, str | None, float, str]:
         return False, "news", 0.9, f"news: {news_hits} news words" + _said(_NEWS.search(masked))
 
     tyre_hits = _TYRES.count(masked)
-    tyres_title = _TYRES.search(title)
+    tyres_title = _TYRES.search(title, starts)
     if tyres_title and a.mileage is None and a.owners is None:
         return False, "tyres", 0.9, "tyres" + _said(tyres_title)
     service = _SERVICE.search(masked)
     offer = _SERVICE_OFFER.search(masked) if service else None
     if service and (offer or example) and ((a.mileage is None and a.year is None) or example):
         return False, "service", 0.9, "service" + _said(service)
-    if service and _SERVICE.search(title) and a.mileage is None and a.owners is None:
+    if service and _SERVICE.search_part(title, starts) and a.mileage is None and a.owners is None:
         return False, "service", 0.85, "service" + _said(service)
 
     evidence = a.vehicle.brand is not None or (
@@ -605,27 +635,33 @@ def _classify(a: _Analysis) -> tuple[bool, str | None, float, str]:
 
 
 def _fields(a: _Analysis) -> ListingFields:
+    # ``model_validate`` of a dict validates exactly as the constructor does (the same validator, the same
+    # fields set), for about half its overhead.
     if not a.is_sale:
-        return ListingFields(is_car_sale=False, reason=a.reason, confidence=a.confidence)
-    return ListingFields(
-        is_car_sale=True,
-        brand=a.vehicle.brand,
-        model=a.vehicle.model,
-        year=a.year,
-        price=a.price,
-        market_price=a.market_price,
-        mileage=a.mileage,
-        engine_volume=a.engine_volume,
-        transmission=a.transmission,  # type: ignore[arg-type]
-        drive=a.drive,  # type: ignore[arg-type]
-        owners_count=a.owners,
-        city=a.city,
-        phones=a.phones,
-        usernames=a.usernames,
-        fuel=nz.parse_fuel(a.masked),
-        autoteka=nz.parse_autoteka(a.masked),
-        equipment=nz.parse_equipment(a.masked),
-        confidence=a.confidence,
+        return ListingFields.model_validate(
+            {"is_car_sale": False, "reason": a.reason, "confidence": a.confidence}
+        )
+    return ListingFields.model_validate(
+        {
+            "is_car_sale": True,
+            "brand": a.vehicle.brand,
+            "model": a.vehicle.model,
+            "year": a.year,
+            "price": a.price,
+            "market_price": a.market_price,
+            "mileage": a.mileage,
+            "engine_volume": a.engine_volume,
+            "transmission": a.transmission,
+            "drive": a.drive,
+            "owners_count": a.owners,
+            "city": a.city,
+            "phones": a.phones,
+            "usernames": a.usernames,
+            "fuel": nz.parse_fuel(a.masked),
+            "autoteka": nz.parse_autoteka(a.masked),
+            "equipment": nz.parse_equipment(a.masked),
+            "confidence": a.confidence,
+        }
     )
 
 
@@ -640,7 +676,6 @@ def clear_caches() -> None:
     from carsbot.core.extraction.normalize import contacts, text, vehicles
 
     _analyse_cached.cache_clear()
-    text._word_starts.cache_clear()
     text.clear_word_memo()
     text._tokens.cache_clear()
     vehicles._hits.cache_clear()

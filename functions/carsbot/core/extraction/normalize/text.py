@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import re
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
-from functools import lru_cache
-from itertools import pairwise
+from functools import lru_cache, reduce
+from itertools import islice
+from operator import or_
 from typing import Any
 
 try:  # Python 3.11+ keeps the regex parser in re._parser
@@ -33,6 +35,7 @@ _ZERO_WIDTH = re.compile(r"[\u200b-\u200d\u2060\ufeff\u00ad]")
 _DASHES = re.compile(r"[\u2010-\u2015\u2212]")
 
 
+_PREPARED = [""]  # the last text found already prepared (the same object, not an equal string)
 _NEEDS_PREP = re.compile(
     r"[\u00a0\u2000-\u200d\u202f\u205f\u3000\t\r\f\v\u2060\ufeff\u00ad\u2010-\u2015\u2212ёЁ]"
 )
@@ -41,7 +44,10 @@ _NEEDS_PREP = re.compile(
 def prepare_text(text: str) -> str:
     """Unify spaces, dashes and ``ё`` so the patterns below can stay simple. Idempotent and cheap on
     already-prepared text."""
+    if text is _PREPARED[0]:  # every normaliser prepares the post it is given: check it once
+        return text
     if not _NEEDS_PREP.search(text):
+        _PREPARED[0] = text
         return text
     text = _ZERO_WIDTH.sub("", text)
     text = _ODD_SPACES.sub(" ", text)
@@ -58,11 +64,33 @@ class Words:
     negation such as "не ") is checked in Python on the rare candidate matches.
 
     Most keywords are absent from most posts, so each pattern also knows the literal beginnings of its
-    alternatives (``anchors``, up to three characters, read from the parsed pattern). When none of them
-    begins a word of the text (``word_starts``, one set per text), the regex does not run at all.
+    alternatives (``anchors``, up to ANCHOR_CHARS characters, read from the parsed pattern). When none of them
+    begins a word of the text (``WordStarts``), the regex does not run at all. A text is gated so when it
+    is longer than ``GATE_MIN_CHARS`` (a shorter one is searched directly: its index would cost more than
+    a few searches), or whatever its length once its index was built (``word_starts``): the rules engine
+    builds it for the whole lower-cased post, which some fifty patterns then search.
+
+    A pattern of many alternatives ("ремонт\\w*|шиномонтаж\\w*|...") also gates each alternative: ``re``
+    tries every alternative at every position where one could begin, so searching only the one or two
+    whose anchors the text holds is several times cheaper. The earliest match of the alternatives (the
+    first of them on a tie) is the match of the whole pattern, so the result is the same. An alternative
+    whose matches all hold some plain characters past their beginning (``inner``: "контрактн") is not
+    searched in a text without them.
     """
 
-    __slots__ = ("anchors", "boundary", "gate", "needles", "negations", "regex")
+    __slots__ = (
+        "anchors",
+        "bits",
+        "boundary",
+        "gate",
+        "inner",
+        "needles",
+        "negations",
+        "parts",
+        "regex",
+        "span",
+        "whole",
+    )
 
     _LEADING_B = re.compile(r"(^|\||\(\?:|\(\?P<\w+>|\()\\b")
 
@@ -75,160 +103,407 @@ class Words:
         needles: tuple[str, ...] = (),
     ) -> None:
         self.regex = re.compile(self._LEADING_B.sub(r"\1", pattern))
+        self.whole: tuple[re.Pattern[str], ...] = (self.regex,)
         self.boundary = boundary
         self.negations = negations
         anchors = _anchors(self.regex.pattern)
         # only anchors that begin with a word character can be checked against the words' beginnings
-        usable = boundary and anchors and all(a[0].isalnum() for a in anchors)
+        usable = bool(boundary and anchors and all(a[0].isalnum() for a in anchors))
         self.anchors = anchors if usable else None
-        self.gate = _register(anchors) if usable and anchors else None
+        # ``gate``: the first of the pattern's bits in a text's ``WordStarts.mask``; one bit per gated
+        # alternative (``parts``), or a single bit for the whole pattern when it is not split.
+        self.parts: tuple[re.Pattern[str], ...] = ()
+        self.inner: tuple[str, ...] = ()  # per alternative: characters every match of it holds, or ""
+        self.gate: int | None = None
+        self.span = 0
+        if usable and anchors:
+            split = _alternatives(self.regex)
+            self.parts = tuple(regex for regex, _ in split) if split else ()
+            self.inner = tuple(_inner_literal(regex) for regex in self.parts)
+            self.gate, self.span = _register([a for _, a in split] if split else [anchors])
+        self.bits = self.span << self.gate if self.gate is not None else 0  # its bits in a ``mask``
         # Substrings every match holds one of (given by hand for a pattern whose branches do not all begin
         # with a letter, so ``re`` cannot skip ahead and tries it at every position): none, no search.
         self.needles = needles
 
-    def finditer(self, low: str) -> Iterator[re.Match[str]]:
-        gate = self.gate
-        if gate is not None and len(low) > GATE_MIN_CHARS and gate not in word_starts(low).candidates:
-            return
-        if self.needles and not any(needle in low for needle in self.needles):
-            return
-        search = self.regex.search
-        pos = 0
-        while (m := search(low, pos)) is not None:
-            start = m.start()
-            if (self.boundary and start > 0 and (low[start - 1].isalnum() or low[start - 1] == "_")) or (
-                self.negations and low[max(0, start - 6) : start].endswith(self.negations)
-            ):
-                pos = start + 1  # a rejected candidate may hide a good match inside it ("amt, полный")
-                continue
-            yield m
-            pos = m.end() if m.end() > start else start + 1
-
     def search(self, low: str) -> re.Match[str] | None:
-        """The first match of ``finditer`` (the same loop without a generator: most calls find nothing)."""
+        """The first match of ``finditer`` (without a generator: most calls find nothing)."""
         gate = self.gate
-        if gate is not None and len(low) > GATE_MIN_CHARS and gate not in word_starts(low).candidates:
+        if gate is not None:
+            starts = _STARTS.get(low)
+            if starts is None and len(low) > GATE_MIN_CHARS:
+                starts = word_starts(low)
+            if starts is not None:
+                bits = (starts.mask >> gate) & self.span  # the usual answer: none, so no search
+                return self._search_bits(low, bits) if bits else None
+        if self.needles and not any(map(low.__contains__, self.needles)):
             return None
-        if self.needles and not any(needle in low for needle in self.needles):
+        return self._first(self.regex, low, 0)
+
+    def search_part(self, part: str, starts: WordStarts) -> re.Match[str] | None:
+        """``search(part)`` for a piece of a larger text whose index is ``starts``: a piece that begins
+        at the text's start or after a space (a stripped line, the head of the text). Its words are
+        words of the text (the last one perhaps cut short), so the text's index gates it too."""
+        if self.gate is None:
+            if self.needles and not any(map(part.__contains__, self.needles)):
+                return None
+            return self._first(self.regex, part, 0)
+        bits = (starts.mask >> self.gate) & self.span
+        return self._search_bits(part, bits) if bits else None
+
+    def _search_bits(self, low: str, bits: int) -> re.Match[str] | None:
+        """``search`` once the gate let ``bits`` (of ``parts``, or the one bit of the whole) through."""
+        if self.needles and not any(map(low.__contains__, self.needles)):
             return None
-        search = self.regex.search
+        if not bits & (bits - 1) and self.parts:  # one alternative: the usual case
+            i = bits.bit_length() - 1
+            if self.inner[i] and self.inner[i] not in low:
+                return None
+            return self._first(self.parts[i], low, 0)
+        best = None
+        for regex in self._regexes(bits, low):  # in pattern order: on a tie the earlier alternative wins
+            m = self._first(regex, low, 0)
+            if m is not None and (best is None or m.start() < best.start()):
+                best = m
+        return best
+
+    def _regexes(self, bits: int, low: str) -> tuple[re.Pattern[str], ...]:
+        """The alternatives ``bits`` names whose inner characters ``low`` holds, or the whole pattern
+        when it is not split or when so many alternatives may match that one pass of it is cheaper."""
+        if not self.parts:
+            return self.whole
+        parts, inner = self.parts, self.inner
+        out = []
+        while bits:
+            lowest = bits & -bits
+            i = lowest.bit_length() - 1
+            if not inner[i] or inner[i] in low:
+                out.append(parts[i])
+            bits ^= lowest
+        return tuple(out) if len(out) <= MAX_PARTS else self.whole
+
+    def _first(self, regex: re.Pattern[str], low: str, pos: int) -> re.Match[str] | None:
+        """The first match of ``regex`` from ``pos`` at a word boundary and after no negation."""
+        search = regex.search
         boundary, negations = self.boundary, self.negations
-        pos = 0
         while (m := search(low, pos)) is not None:
             start = m.start()
             if (boundary and start > 0 and (low[start - 1].isalnum() or low[start - 1] == "_")) or (
                 negations and low[max(0, start - 6) : start].endswith(negations)
             ):
-                pos = start + 1
+                pos = start + 1  # a rejected candidate may hide a good match inside it ("amt, полный")
                 continue
             return m
         return None
 
+    def finditer(self, low: str) -> Iterator[re.Match[str]]:
+        regexes = self.whole
+        if self.gate is not None:
+            starts = _STARTS.get(low)
+            if starts is None and len(low) > GATE_MIN_CHARS:
+                starts = word_starts(low)
+            if starts is not None:
+                bits = (starts.mask >> self.gate) & self.span
+                if not bits:
+                    return
+                regexes = self._regexes(bits, low)
+        if self.needles and not any(map(low.__contains__, self.needles)):
+            return
+        ahead = [self._first(regex, low, 0) for regex in regexes]  # each regex's next match from pos
+        pos = 0
+        while True:
+            best = None
+            for i, m in enumerate(ahead):
+                if m is not None and m.start() < pos:
+                    m = ahead[i] = self._first(regexes[i], low, pos)
+                if m is not None and (best is None or m.start() < best.start()):
+                    best = m
+            if best is None:
+                return
+            yield best
+            pos = best.end() if best.end() > best.start() else best.start() + 1
+
     def count(self, low: str) -> int:
+        if self.search(low) is None:  # the usual answer, without a generator
+            return 0
         return sum(1 for _ in self.finditer(low))
 
 
 _WORD = re.compile(r"\w+")
-ANCHOR_CHARS = 4  # a word anchor: up to four letters
-GATE_MIN_CHARS = 120  # a shorter text is searched directly (its word set would cost more than the search)
-PAIR_CHARS = 3  # after a word of one or two letters and a space: up to three letters of the next word
+ANCHOR_CHARS = 6  # a word anchor: up to six letters ("прод" would let "продам" open "продан")
+GATE_MIN_CHARS = 120  # a shorter text is searched directly unless its index was built already
+PAIR_CHARS = 4  # after a word of one or two letters and a space: up to four letters of the next word
+MAX_PARTS = 3  # with more of its alternatives possible, a pattern is searched whole (one pass is cheaper)
 _WORD_PREFIX = re.compile(r"\w*")
+_DIGITS = "0123456789"
+assert PAIR_CHARS <= ANCHOR_CHARS == 6  # _prefix_bits looks up beginnings of up to six characters
+_PUNCTUATION = ",.:;!?()[]{}<>\"'«»„“”-–—/\\|*+=#%&~^`$€₽…•·"  # no word character (checked at import)
+_SPLIT_MARKS = ",./-:()"  # the commonest punctuation in posts
+assert not _WORD.search(_PUNCTUATION + _SPLIT_MARKS)
 
 
-# Every anchor of every gated ``Words`` pattern -> the ids of the patterns it belongs to (filled as the
-# patterns are built, at import); a text's word beginnings are looked up here once.
+# Every anchor of every gated ``Words`` pattern -> the bits of the patterns (or alternatives) it belongs
+# to, and the ids of those bits (filled as the patterns are built, at import).
 _ANCHOR_INDEX: dict[str, list[int]] = {}
-_PATTERN_COUNT = 0
+_ANCHOR_BITS: dict[str, int] = {}
+_PATTERN_COUNT = 0  # bits handed out
+# The first words of the pair anchors ("в про" -> "в"): words of one or two letters; and for each, the
+# rest of its anchors ("про", or "#" for a number) -> their bits.
+_PAIR_HEADS: set[str] = set()
+_PAIR_TAILS: dict[str, dict[str, int]] = {}
+_GATES: list[tuple[int, int]] = []  # every pattern's (gate, span)
 
 
 class WordStarts:
-    """Which gated ``Words`` patterns may match one text: those with an anchor among the text's word
-    beginnings — the first one to four characters of every word (also of a word after its leading
-    digits: "6акпп" starts "акп"), and for a word of one or two letters, the word, a space and the first
-    one to three characters of the next word ("в про"), or "#" when the next word is a number ("с #")."""
+    """Which gated ``Words`` patterns (and alternatives) may match one text: those with an anchor among
+    the text's word beginnings — the first one to ANCHOR_CHARS characters of every word (also of a word
+    after its leading digits: "6акпп" starts "акп"), and for a word of one or two letters, the word, a
+    space and the first one to PAIR_CHARS characters of the next word ("в прод"), or "#" when the next
+    word is a number ("с #"). ``mask`` has their bits set.
 
-    __slots__ = ("candidates", "patterns")
+    A word (``\\w+``) never holds a space, so each lies within one of the text's space-separated tokens:
+    the text is split at spaces (several times cheaper than finding its words with a regex) and each
+    distinct token looked up in a memo of its words' bits; only a token with punctuation ("б/у,") is cut
+    into words, once. A pair across two tokens is checked for the few tokens that end with a pair head.
+    """
+
+    __slots__ = ("_candidates", "mask", "patterns")
 
     def __init__(self, low: str) -> None:
-        index = _ANCHOR_INDEX
-        found = _WORD.findall(low)
-        words = _WORD_IDS
-        if _WORD_IDS_STATE[0] != _PATTERN_COUNT or len(words) > WORD_IDS_MAX:
-            words.clear()  # a pattern built since, or a bounded memo full
-            _WORD_IDS_STATE[0] = _PATTERN_COUNT
-        candidates: set[int] = set()
-        for w in set(found):
-            ids = words.get(w)
-            if ids is None:
-                ids = words[w] = _ids_of_word(w)
-            if ids:
-                candidates.update(ids)
-        heads = _PAIR_HEADS
-        keys = {
-            f"{a} {'#' if b[0].isdigit() else b[:n]}"
-            for a, b in pairwise(found)
-            if a in heads  # only a short word that begins some pair anchor can make one
-            for n in (1, 2, 3)
-        }
-        for key in keys & index.keys():
-            candidates.update(index[key])
-        self.candidates = candidates
-        self.patterns = _PATTERN_COUNT  # how many patterns the index held
+        for mark in _SPLIT_MARKS:  # no word holds one: cut there too, so that most tokens are one word
+            low = low.replace(mark, " ")
+        tokens = low.split()
+        distinct = set(tokens)
+        memo = _TOKEN_BITS
+        if len(memo) > WORD_IDS_MAX:
+            _forget_tokens()
+        for token in distinct.difference(memo):  # most tokens of a post were in earlier posts
+            # ``isalnum``: the usual token, one word (``\\w`` is what ``isalnum`` accepts, and "_")
+            memo[token] = _word_bits(token) if token.isalnum() else _punctuated_bits(token)
+        mask = reduce(or_, map(memo.__getitem__, distinct), 0)
+        for token in _PAIR_HEADS.intersection(distinct) | _HEAD_ENDED.intersection(distinct):
+            edges = _EDGES.get(token)
+            tails = _PAIR_TAILS[token if edges is None else edges[1]]
+            at = -1
+            for _ in range(tokens.count(token)):
+                at = tokens.index(token, at + 1)
+                after = _next_word(tokens, at + 1)
+                if after is not None:
+                    mask |= _pair_bits(tails, after)
+        self.mask = mask
+        self.patterns = _PATTERN_COUNT  # how many bits the index knew
+        self._candidates: set[int] | None = None
+
+    def may_match(self, words: Words) -> bool:
+        """Can ``words`` (a gated pattern) match the text?"""
+        return words.gate is not None and bool((self.mask >> words.gate) & words.span)
+
+    @property
+    def candidates(self) -> set[int]:
+        """The ``gate`` of every pattern that may match the text (built on first use; ``may_match``, or
+        ``mask`` against the ``bits`` of several patterns, is cheaper)."""
+        if self._candidates is None:
+            self._candidates = {gate for gate, span in _GATES if (self.mask >> gate) & span}
+        return self._candidates
 
 
-# word -> the ids of the patterns its beginnings are anchors of (shared by every text: most words of a
-# post were in earlier posts); cleared when a pattern is built or the memo grows past WORD_IDS_MAX.
-_WORD_IDS: dict[str, tuple[int, ...]] = {}
-_WORD_IDS_STATE = [0]  # the pattern count the memo was filled with
+# token -> the bits of its words' anchors and of the pairs inside it (shared by every text: most tokens
+# of a post were in earlier posts); for a token that is not one word, its first and last word ("" when
+# it has none), and the set of those whose last word is a pair head. Cleared when a pattern is built or
+# the memo grows past WORD_IDS_MAX.
+_TOKEN_BITS: dict[str, int] = {}
+_EDGES: dict[str, tuple[str, str]] = {}
+_HEAD_ENDED: set[str] = set()
 WORD_IDS_MAX = 50_000
 
 
-def _ids_of_word(word: str) -> tuple[int, ...]:
-    index = _ANCHOR_INDEX
-    keys = {word[:n] for n in (1, 2, 3, 4)}
-    if word[0].isdigit():
-        keys.update(word.lstrip("0123456789")[:n] for n in (1, 2, 3, 4))
-    ids: set[int] = set()
-    for key in keys:
-        got = index.get(key)
-        if got:
-            ids.update(got)
-    return tuple(ids)
+def _forget_tokens() -> None:
+    _TOKEN_BITS.clear()
+    _EDGES.clear()
+    _HEAD_ENDED.clear()
 
 
-def clear_word_memo() -> None:
-    """Forget every word's anchor ids (``rules.clear_caches`` calls it, so a benchmark measures work)."""
-    _WORD_IDS.clear()
+def _punctuated_bits(token: str) -> int:
+    """The bits of a token that is not one word: of its words and the pairs inside it."""
+    core = token.strip(_PUNCTUATION)  # "авто," "(новая)": one word between punctuation, without a regex
+    words = ([core] if core else []) if not core or core.isalnum() else _WORD.findall(token)
+    bits = 0
+    for i, word in enumerate(words):
+        bits |= _word_bits(word)
+        if i and words[i - 1] in _PAIR_TAILS:
+            bits |= _pair_bits(_PAIR_TAILS[words[i - 1]], word)
+    if words != [token]:
+        _EDGES[token] = (words[0], words[-1]) if words else ("", "")
+        if words and words[-1] in _PAIR_HEADS:
+            _HEAD_ENDED.add(token)
+    return bits
 
 
-@lru_cache(maxsize=16)
-def _word_starts(low: str) -> WordStarts:
-    return WordStarts(low)
+def _word_bits(word: str) -> int:
+    """The bits of the anchors that begin ``word``, or ``word`` after its leading digits ("6акпп")."""
+    bits = _prefix_bits(_ANCHOR_BITS, word)
+    if word[0].isdigit() and (rest := word.lstrip(_DIGITS)):
+        bits |= _prefix_bits(_ANCHOR_BITS, rest)
+    return bits
+
+
+def _prefix_bits(index: dict[str, int], word: str) -> int:
+    """The bits ``index`` has for the beginnings of ``word``: one look-up per length, 1 to ANCHOR_CHARS
+    (an index of pair tails has keys of up to PAIR_CHARS, fewer)."""
+    get = index.get
+    bits = get(word[:1], 0) | get(word[:2], 0) | get(word[:3], 0)
+    if len(word) > 3:
+        bits |= get(word[:4], 0) | get(word[:5], 0) | get(word[:6], 0)
+    return bits
+
+
+def _pair_bits(tails: dict[str, int], after: str) -> int:
+    """The bits of the pair anchors of one head (``tails``) that the next word ``after`` completes."""
+    return tails.get("#", 0) if after[0].isdigit() else _prefix_bits(tails, after)
+
+
+def _next_word(tokens: list[str], start: int) -> str | None:
+    """The first word of the first token from ``start`` on that holds one."""
+    for token in islice(tokens, start, None):
+        edges = _EDGES.get(token)
+        if edges is None:
+            return token  # a token that is one word
+        if edges[0]:
+            return edges[0]
+    return None
+
+
+# The indexes of the last few texts searched (the lower-cased post, its lines...); all forgotten when full.
+_STARTS: dict[str, WordStarts] = {}
+STARTS_MAX = 16
+_INDEX_LOCK = threading.Lock()
 
 
 def word_starts(low: str) -> WordStarts:
-    """The ``WordStarts`` of ``low`` (memoised per text: the normalisers share the lower-cased post)."""
-    got = _word_starts(low)
-    if got.patterns != _PATTERN_COUNT:  # a pattern built after this text was indexed
-        _word_starts.cache_clear()
-        got = _word_starts(low)
+    """The ``WordStarts`` of ``low``, built once per text; from then on every gated pattern searching
+    ``low`` (or an equal string) checks its gate first, however short ``low`` is."""
+    got = _STARTS.get(low)
+    if got is None:
+        with _INDEX_LOCK:  # the token memo is filled, then read: not by two threads at once
+            if len(_STARTS) >= STARTS_MAX:
+                _STARTS.clear()
+            got = _STARTS[low] = WordStarts(low)
     return got
 
 
-# The first words of the pair anchors ("в про" -> "в"): words of one or two letters.
-_PAIR_HEADS: set[str] = set()
+def clear_word_memo() -> None:
+    """Forget every token's anchor bits and every text's index (``rules.clear_caches`` calls it, so a
+    benchmark measures work; building a pattern calls it, so no index lacks the new pattern)."""
+    with _INDEX_LOCK:
+        _forget_tokens()
+        _STARTS.clear()
+        _PREPARED[0] = ""
 
 
-def _register(anchors: frozenset[str]) -> int:
+def _register(anchor_sets: list[frozenset[str]]) -> tuple[int, int]:
+    """Give a pattern one bit per set of anchors (per alternative); its gate (first bit) and span."""
     global _PATTERN_COUNT
-    pattern_id = _PATTERN_COUNT
-    _PATTERN_COUNT += 1
-    for anchor in anchors:
-        _ANCHOR_INDEX.setdefault(anchor, []).append(pattern_id)
-        head, space, _ = anchor.partition(" ")
-        if space:
-            _PAIR_HEADS.add(head)
-    return pattern_id
+    gate = _PATTERN_COUNT
+    for anchors in anchor_sets:
+        bit_id = _PATTERN_COUNT
+        _PATTERN_COUNT += 1
+        for anchor in anchors:
+            _ANCHOR_INDEX.setdefault(anchor, []).append(bit_id)
+            _ANCHOR_BITS[anchor] = _ANCHOR_BITS.get(anchor, 0) | 1 << bit_id
+            head, space, tail = anchor.partition(" ")
+            if space:
+                _PAIR_HEADS.add(head)
+                tails = _PAIR_TAILS.setdefault(head, {})
+                tails[tail] = tails.get(tail, 0) | 1 << bit_id
+    span = (1 << len(anchor_sets)) - 1
+    _GATES.append((gate, span))
+    clear_word_memo()
+    return gate, span
+
+
+def _alternatives(regex: re.Pattern[str]) -> list[tuple[re.Pattern[str], frozenset[str]]] | None:
+    """The top-level alternatives of ``regex`` (of the one group it is, if so), each compiled, with its
+    anchors; None when there is one, when some alternative has no usable anchors, or when the pattern
+    has groups (a match of an alternative alone would number them differently)."""
+    if regex.groups:
+        return None
+    if regex.flags & re.VERBOSE:
+        return None
+    pattern = regex.pattern
+    branches = _top_level(pattern) or [pattern]
+    if len(branches) == 1 and pattern.startswith("(?:") and pattern.endswith(")"):
+        branches = _top_level(pattern[3:-1]) or branches  # "(?:a|b)" -> "a", "b" (None: not one group)
+    if len(branches) < 2:
+        return None
+    out = []
+    for branch in branches:
+        anchors = _anchors(branch)
+        if not anchors or not all(a[0].isalnum() for a in anchors):
+            return None
+        try:
+            out.append((re.compile(branch, regex.flags), anchors))
+        except re.error:  # pragma: no cover - a piece of a valid pattern between top-level bars compiles
+            return None
+    return out
+
+
+def _inner_literal(regex: re.Pattern[str]) -> str:
+    """The longest run of plain characters at the top level of ``regex`` after its literal beginning (which
+    an anchor stands for), so in every match ("контрактн" in "(?:двигател\\w*|мотор\\w*)
+    [^.\\n]{0,40}\\bконтрактн\\w*", ":" in "1\\s?:\\s?\\d"); "" when there is none or case is ignored."""
+    if regex.flags & re.IGNORECASE:
+        return ""
+    runs: list[str] = []
+    run = ""
+    leading = True  # the literal beginning, which the anchor stands for
+    for op, av in _sre_parser.parse(regex.pattern):
+        if str(op) != "LITERAL":
+            leading = False
+            runs.append(run)
+            run = ""
+        elif not leading:
+            run += chr(av)
+    runs.append(run)
+    return max(runs, key=len)
+
+
+def _top_level(pattern: str) -> list[str] | None:
+    """``pattern`` cut at its top-level bars (outside groups and character classes); None when a group
+    closes that ``pattern`` did not open."""
+    parts: list[str] = []
+    depth = start = i = 0
+    while i < len(pattern):
+        ch = pattern[i]
+        if ch == "\\":
+            i += 2
+            continue
+        if ch == "[":
+            i = _class_end(pattern, i)
+            continue
+        if ch == "(":
+            depth += 1
+        elif ch == ")":
+            depth -= 1
+            if depth < 0:
+                return None
+        elif ch == "|" and depth == 0:
+            parts.append(pattern[start:i])
+            start = i + 1
+        i += 1
+    parts.append(pattern[start:])
+    return parts
+
+
+def _class_end(pattern: str, i: int) -> int:
+    """The index just past the character class that opens at ``i``."""
+    i += 1
+    if pattern.startswith("^", i):
+        i += 1
+    if pattern.startswith("]", i):  # a "]" first is a member
+        i += 1
+    while i < len(pattern) and pattern[i] != "]":
+        i += 2 if pattern[i] == "\\" else 1
+    return i + 1
 
 
 def _anchors(pattern: str) -> frozenset[str] | None:
