@@ -4,12 +4,20 @@ from __future__ import annotations
 
 import json
 import re
+from bisect import bisect_right
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
-from typing import Any
+from itertools import accumulate
+from typing import Any, NamedTuple
 
-from carsbot.core.extraction.normalize.text import _CAT_TOKEN, _tokens, normalize_token, prepare_text
+from carsbot.core.extraction.normalize.text import (
+    _CAT_TOKEN,
+    _CODED_TOKEN,
+    _LOOKALIKE,
+    normalize_token,
+    prepare_text,
+)
 
 
 def _cyrillic_forms(word: str) -> set[str]:
@@ -68,10 +76,34 @@ class _Catalogue:
         self.fuzzy_brand_keys_by_length: dict[int, list[str]] = {}
         for key in self.fuzzy_brand_keys:
             self.fuzzy_brand_keys_by_length.setdefault(len(key), []).append(key)
-        # token length -> the brand keys of a near length, in that order (filled as lengths are seen)
-        self.fuzzy_brand_choices: dict[int, list[str]] = {}
-        # first words of multi-word aliases: longer n-grams are only tried from these tokens
+        # The fuzzy brand keys sorted by length (a stable sort keeps catalogue order within a length: the
+        # order ``_fuzzy_brand_of`` scores them in). ``_reachable_brand_keys`` counts, for every key at
+        # once, the letters of a token the key lacks, in one byte per key of a big integer (key of rank r
+        # in byte r): ``fuzzy_misses[letter][n]`` holds, per key, how many of n copies of the letter it
+        # lacks, so a token's counts are a sum of one such integer per distinct letter.
+        self.fuzzy_ranked = sorted(self.fuzzy_brand_keys, key=len)
+        self.fuzzy_ones = sum(1 << (8 * rank) for rank in range(len(self.fuzzy_ranked)))
+        self.fuzzy_high = self.fuzzy_ones << 7
+        self.fuzzy_misses: dict[str, list[int]] = {}
+        for letter in {ch for key in self.fuzzy_ranked for ch in key}:
+            copies = max(key.count(letter) for key in self.fuzzy_ranked)
+            self.fuzzy_misses[letter] = [
+                sum(max(0, n - key.count(letter)) << (8 * rank) for rank, key in enumerate(self.fuzzy_ranked))
+                for n in range(copies + 1)
+            ]
+        # (token length, lo, hi) -> per key byte: 127 - the misses a key of that length may have, or 128
+        # for a key of another length (see _miss_offsets)
+        self.fuzzy_offsets: dict[tuple[int, int, int], int] = {}
+        # first words of multi-word aliases: longer n-grams are only tried from these tokens, and only
+        # when the next token is the second word of one of them ("1 series", not "1 владелец")
         self.multi_first = frozenset(k.split(" ", 1)[0] for k in [*self.brands, *self.models] if " " in k)
+        self.multi_second: dict[str, set[str]] = {}
+        for k in [*self.brands, *self.models]:
+            if " " in k:
+                first, second = k.split(" ")[:2]
+                self.multi_second.setdefault(first, set()).add(second)
+        # every word an alias hit can begin with: tokens outside this set are never looked up
+        self.hit_first = frozenset(k for k in [*self.brands, *self.models] if " " not in k) | self.multi_first
 
     def _add(self, index: dict[str, list[_Alias]], alias: str, entry: _Alias) -> list[str]:
         words = [normalize_token(t) for t in _CAT_TOKEN.findall(prepare_text(alias))]
@@ -115,19 +147,75 @@ _DIGIT_MODEL_BLOCK = re.compile(
 _Hits = list[tuple[int, int, list[_Alias]]]
 
 
+class _Tokens(NamedTuple):
+    """Catalogue tokens of a text as ``text._tokens`` has them, in three parallel lists."""
+
+    words: list[str]  # ``normalize_token`` forms
+    starts: list[int]
+    ends: list[int]
+
+
+# The catalogue tokens in lower-cased text, captured: ``split`` gives separators and tokens in turn, and
+# their lengths add up to every token's offsets (no match object per token).
+_TOKEN_SPLIT = re.compile(f"({_CAT_TOKEN.pattern})")
+# A digit or Latin letter next to a Cyrillic letter (or one apostrophe from it): inside a token that
+# mixes both, the only kind whose look-alike mapping changes anything.
+_MIXED = re.compile(r"[0-9a-z](?:'?[а-я]|(?<=[а-я][0-9a-z])|(?<=[а-я]'[0-9a-z]))")
+
+
+def _tokenize(text: str) -> _Tokens:
+    """``text._tokens(text)`` (prepared text), computed with one ``split``.
+
+    ``_tokens`` maps the tokens that begin a ``_CODED_TOKEN`` match through ``_LOOKALIKE``. The mapping
+    only changes Cyrillic letters, and such a token is coded exactly when it also holds a digit or a Latin
+    letter and no apostrophe precedes it, unless the text holds a run of apostrophes (the pattern's
+    look-ahead then reaches across tokens): that rare case asks ``_CODED_TOKEN`` itself."""
+    low = text.lower().replace("’", "'")
+    parts = _TOKEN_SPLIT.split(low)  # [separator, token, separator, ..., token, separator]
+    words = parts[1::2]
+    offsets = list(accumulate(map(len, parts)))
+    starts = offsets[0:-1:2]
+    ends = offsets[1::2]
+    if "''" in low:
+        coded = {bisect_right(starts, m.start()) - 1 for m in _CODED_TOKEN.finditer(low)}
+    else:
+        coded = {bisect_right(starts, m.start()) - 1 for m in _MIXED.finditer(low)}
+        coded = {i for i in coded if starts[i] == 0 or low[starts[i] - 1] != "'"}
+    for i in coded:
+        words[i] = words[i].translate(_LOOKALIKE)
+    return _Tokens(words, starts, ends)
+
+
+class _Found(NamedTuple):
+    tokens: _Tokens
+    model_hits: _Hits
+    brand_hits: _Hits
+
+
 @lru_cache(maxsize=8)
-def _hits(text: str) -> tuple[list[tuple[str, int, int]], _Hits, _Hits]:
+def _hits(text: str) -> _Found:
     """Tokens of ``text`` (prepared) and the catalogue's model and brand aliases found in them, longest
     n-gram first at each token (memoised: the vehicle finder and the list detector read the same text)."""
     cat = _catalogue()
-    tokens = _tokens(text)
-    models, brands = cat.models, cat.brands
+    tokens = _tokenize(text)
+    words = tokens.words
+    models, brands, multi_second = cat.models, cat.brands, cat.multi_second
     model_hits: _Hits = []
     brand_hits: _Hits = []
-    count = len(tokens)
-    for i in range(count):
-        first = tokens[i][0]
-        if first not in cat.multi_first:
+    count = len(words)
+    # Only tokens that begin some alias can start a hit: find those few with a set intersection (in C)
+    # rather than looking every token up.
+    positions = []
+    for word in cat.hit_first.intersection(words):
+        i = -1
+        for _ in range(words.count(word)):
+            i = words.index(word, i + 1)
+            positions.append(i)
+    positions.sort()
+    for i in positions:
+        first = words[i]
+        seconds = multi_second.get(first)
+        if seconds is None or i + 1 == count or words[i + 1] not in seconds:
             entries = models.get(first)
             if entries:
                 model_hits.append((i, 1, entries))
@@ -137,7 +225,7 @@ def _hits(text: str) -> tuple[list[tuple[str, int, int]], _Hits, _Hits]:
             continue
         found_model = found_brand = False
         for n in range(min(cat.max_ngram, count - i), 0, -1):
-            key = " ".join(t[0] for t in tokens[i : i + n]) if n > 1 else first
+            key = " ".join(words[i : i + n]) if n > 1 else first
             if not found_model and (entries := models.get(key)):
                 model_hits.append((i, n, entries))
                 found_model = True
@@ -146,14 +234,14 @@ def _hits(text: str) -> tuple[list[tuple[str, int, int]], _Hits, _Hits]:
                 found_brand = True
             if found_model and found_brand:
                 break
-    return tokens, model_hits, brand_hits
+    return _Found(tokens, model_hits, brand_hits)
 
 
-def _digit_model_ok(tokens: list[tuple[str, int, int]], i: int, n: int) -> bool:
-    key = tokens[i + n - 1][0]
+def _digit_model_ok(words: list[str], i: int, n: int) -> bool:
+    key = words[i + n - 1]
     if not key.isdigit():
         return True
-    nxt = tokens[i + n][0] if i + n < len(tokens) else ""
+    nxt = words[i + n] if i + n < len(words) else ""
     return not _DIGIT_MODEL_BLOCK.match(nxt)
 
 
@@ -166,14 +254,15 @@ def find_vehicle(text: str) -> Vehicle:
     """
     cat = _catalogue()
     tokens, model_hits, brand_hits = _hits(prepare_text(text))
-    if not tokens:
+    words, starts, ends = tokens
+    if not words:
         return Vehicle(None, None)
 
     def model_after(brand: str, pos: int, lo: int | None = None) -> tuple[int, int, str] | None:
         for i, n, entries in model_hits:
             if (lo if lo is not None else pos) <= i <= pos + 3 and (lo is None or i + n <= lo + 2):
                 for e in entries:
-                    if e.brand == brand and e.model and _digit_model_ok(tokens, i, n):
+                    if e.brand == brand and e.model and _digit_model_ok(words, i, n):
                         return i, n, e.model
         return None
 
@@ -195,46 +284,42 @@ def find_vehicle(text: str) -> Vehicle:
                 first_brand = (i, n, e.brand)
             if near is not None:
                 mi, mn, model = near
-                return Vehicle(e.brand, model, tokens[mi + mn - 1][2], tokens[i][1])
+                return Vehicle(e.brand, model, ends[mi + mn - 1], starts[i])
     if first_brand is not None:
         i, n, brand = first_brand
         before = model_after(brand, i - 1, lo=max(0, i - 2)) if i > 0 else None  # "Нива Шевроле"
         if before is not None:
             mi, mn, model = before
-            return Vehicle(brand, model, tokens[i + n - 1][2], tokens[mi][1])
+            return Vehicle(brand, model, ends[i + n - 1], starts[mi])
         anywhere = model_anywhere(brand)
         if anywhere is not None:
             mi, mn, model = anywhere
-            return Vehicle(brand, model, tokens[mi + mn - 1][2], tokens[i][1])
+            return Vehicle(brand, model, ends[mi + mn - 1], starts[i])
         earlier = _strong_model(model_hits, tokens, before=i)
         if earlier is not None:  # "Волгу 31105 ... двигатель 2.4 крайслер": the car named first wins
             return earlier
-        fuzzy_model = _fuzzy_model(cat, brand, tokens[i + n : i + n + 3])
+        fuzzy_model = _fuzzy_model(brand, words[i + n : i + n + 3])
         if fuzzy_model is not None:
             j, model = fuzzy_model
-            return Vehicle(brand, model, tokens[i + n + j][2], tokens[i][1], fuzzy=True)
-        return Vehicle(brand, None, tokens[i + n - 1][2], tokens[i][1])
+            return Vehicle(brand, model, ends[i + n + j], starts[i], fuzzy=True)
+        return Vehicle(brand, None, ends[i + n - 1], starts[i])
     return _strong_model(model_hits, tokens) or _fuzzy_vehicle(cat, tokens)
 
 
-def _strong_model(
-    model_hits: list[tuple[int, int, list[_Alias]]],
-    tokens: list[tuple[str, int, int]],
-    before: int | None = None,
-) -> Vehicle | None:
+def _strong_model(model_hits: _Hits, tokens: _Tokens, before: int | None = None) -> Vehicle | None:
     """The first distinctive model alias (it implies its brand), optionally only before token ``before``."""
     for i, n, entries in model_hits:
         if before is not None and i >= before:
             return None
         strong = [e for e in entries if not e.weak and e.model]
-        if strong and _digit_model_ok(tokens, i, n):
+        if strong and _digit_model_ok(tokens.words, i, n):
             e = strong[0]
-            return Vehicle(e.brand, e.model, tokens[i + n - 1][2], tokens[i][1])
+            return Vehicle(e.brand, e.model, tokens.ends[i + n - 1], tokens.starts[i])
     return None
 
 
-def _fuzzy_model(cat: _Catalogue, brand: str, window: list[tuple[str, int, int]]) -> tuple[int, str] | None:
-    for j, (tok, _, _) in enumerate(window):
+def _fuzzy_model(brand: str, window: list[str]) -> tuple[int, str] | None:
+    for j, tok in enumerate(window):
         if len(tok) < 5 or tok.isdigit():
             continue
         model = _fuzzy_model_of(brand, tok)
@@ -258,21 +343,76 @@ def _fuzzy_model_of(brand: str, token: str) -> str | None:
 @lru_cache(maxsize=4096)
 def _fuzzy_brand_of(token: str) -> str | None:
     """The brand whose alias is closest to a misspelt ``token`` (rapidfuzz ratio >= 80). An alias at
-    ratio >= 80 differs in length by at most a fifth, so only aliases of a near length are scored."""
+    ratio >= 80 differs in length by at most a fifth, so only aliases of a near length are scored, and
+    of those only the ones that can reach 80 (``_reachable_brand_keys``)."""
     from rapidfuzz import fuzz, process
 
     cat = _catalogue()
     size = len(token)
-    choices = cat.fuzzy_brand_choices.get(size)
-    if choices is None:
-        spread = max(2, size // 4)
-        by_length = cat.fuzzy_brand_keys_by_length
-        choices = [k for n in range(size - spread, size + spread + 1) for k in by_length.get(n, ())]
-        cat.fuzzy_brand_choices[size] = choices
+    spread = max(2, size // 4)
+    choices = _reachable_brand_keys(cat, token, size - spread, size + spread)
     best = process.extractOne(token, choices, scorer=fuzz.ratio, score_cutoff=80) if choices else None
     if best is None:
         return None
     return next(a.brand for a in cat.brands[best[0]] if not a.weak)
+
+
+def _reachable_brand_keys(cat: _Catalogue, token: str, lo: int, hi: int) -> list[str]:
+    """The fuzzy brand keys of lengths ``lo..hi`` (by length, then in catalogue order) that may be at
+    ratio >= 80 from ``token``: dropping only keys that cannot leaves ``extractOne``'s answer unchanged,
+    and most tokens (plain words) are left with none, so rapidfuzz is not called at all.
+
+    ratio = 100 * (1 - d / (m + n)) for lengths m, n and d = m + n - 2 * LCS characters inserted or
+    deleted, so ratio >= 80 needs d <= (m + n) // 5, i.e. an LCS of some length, and the LCS is at most
+    the letters the two have in common (with repeats): a key may lack only so many of the token's
+    letters. Those counts are summed for all keys at once, a byte per key (see ``_Catalogue``); adding
+    ``_miss_offsets`` sets a byte's high bit exactly when its key lacks too many."""
+    size = len(token)
+    offsets = cat.fuzzy_offsets.get((size, lo, hi))
+    if offsets is None:
+        offsets = cat.fuzzy_offsets[size, lo, hi] = _miss_offsets(cat, size, lo, hi)
+    if not offsets:
+        return []
+    misses_of, ones = cat.fuzzy_misses, cat.fuzzy_ones
+    total = offsets
+    for letter in set(token):
+        copies = token.count(letter)
+        misses = misses_of.get(letter)
+        if misses is None:  # a letter no key holds
+            total += copies * ones
+        elif copies < len(misses):
+            total += misses[copies]
+        else:
+            total += misses[-1] + (copies - len(misses) + 1) * ones
+    high = cat.fuzzy_high
+    over = total & high  # the high bit of each byte whose key lacks too many letters
+    if over == high:
+        return []
+    ranked = cat.fuzzy_ranked
+    keep = over ^ high
+    choices = []
+    while keep:  # lowest rank first
+        bit = keep & -keep
+        choices.append(ranked[(bit.bit_length() - 1) >> 3])
+        keep ^= bit
+    return choices
+
+
+def _miss_offsets(cat: _Catalogue, size: int, lo: int, hi: int) -> int:
+    """For a token of ``size`` letters, per key byte: 127 - how many of its letters a key of a length in
+    ``lo..hi`` may lack (size - the least LCS at ratio >= 80), or 128 (never kept) for any other key;
+    0 when no key is kept. A byte never carries into the next: its misses stay below 128 here."""
+    offsets = 0
+    kept = False
+    for rank, key in enumerate(cat.fuzzy_ranked):
+        n = len(key)
+        least_lcs = -(-(size + n - (size + n) // 5) // 2)
+        if lo <= n <= hi and least_lcs <= size and size < 100:
+            offsets |= (127 - (size - least_lcs)) << (8 * rank)
+            kept = True
+        else:
+            offsets |= 128 << (8 * rank)
+    return offsets if kept else 0
 
 
 _FUZZY_STOP = frozenset(
@@ -291,26 +431,31 @@ _FUZZY_STOP = frozenset(
 )
 
 
-def _fuzzy_vehicle(cat: _Catalogue, tokens: list[tuple[str, int, int]]) -> Vehicle:
-    head = [t for t in tokens[:40] if len(t[0]) >= 5 and t[0].isalpha() and t[0] not in _FUZZY_STOP][:12]
-    for tok, start, end in head:
+def _fuzzy_vehicle(cat: _Catalogue, tokens: _Tokens) -> Vehicle:
+    words, starts, ends = tokens
+    tried = 0  # the first 12 words of five letters or more among the first 40 tokens are tried
+    for pos, tok in enumerate(words[:40]):
+        if len(tok) < 5 or not tok.isalpha() or tok in _FUZZY_STOP:
+            continue
         brand = _fuzzy_brand_of(tok)
         if brand is None:
+            tried += 1
+            if tried == 12:
+                break
             continue
-        pos = tokens.index((tok, start, end))
         model: str | None = None
-        model_end = end
-        for j in range(pos + 1, min(pos + 4, len(tokens))):
-            entries = cat.models.get(tokens[j][0], [])
+        model_end = ends[pos]
+        for j in range(pos + 1, min(pos + 4, len(words))):
+            entries = cat.models.get(words[j], [])
             hit = next((e.model for e in entries if e.brand == brand and e.model), None)
             if hit:
-                model, model_end = hit, tokens[j][2]
+                model, model_end = hit, ends[j]
                 break
         if model is None:
-            fm = _fuzzy_model(cat, brand, tokens[pos + 1 : pos + 4])
+            fm = _fuzzy_model(brand, words[pos + 1 : pos + 4])
             if fm is not None:
-                model, model_end = fm[1], tokens[pos + 1 + fm[0]][2]
-        return Vehicle(brand, model, model_end, start, fuzzy=True)
+                model, model_end = fm[1], ends[pos + 1 + fm[0]]
+        return Vehicle(brand, model, model_end, starts[pos], fuzzy=True)
     return Vehicle(None, None)
 
 
@@ -320,6 +465,6 @@ def model_mentions(text: str) -> list[tuple[str, int, int]]:
     found = []
     for i, n, entries in model_hits:
         strong = [e for e in entries if not e.weak and e.model]
-        if strong and _digit_model_ok(tokens, i, n):
-            found.append((f"{strong[0].brand} {strong[0].model}", tokens[i][1], tokens[i + n - 1][2]))
+        if strong and _digit_model_ok(tokens.words, i, n):
+            found.append((f"{strong[0].brand} {strong[0].model}", tokens.starts[i], tokens.ends[i + n - 1]))
     return found
