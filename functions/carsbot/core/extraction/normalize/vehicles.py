@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
 from itertools import accumulate
-from typing import Any, NamedTuple
+from typing import Any
 
 from carsbot.core.extraction.normalize.text import (
     _CAT_TOKEN,
@@ -73,27 +73,47 @@ class _Catalogue:
         self.fuzzy_brand_keys = [
             k for k, v in self.brands.items() if len(k) >= 4 and any(not a.weak for a in v)
         ]
-        self.fuzzy_brand_keys_by_length: dict[int, list[str]] = {}
-        for key in self.fuzzy_brand_keys:
-            self.fuzzy_brand_keys_by_length.setdefault(len(key), []).append(key)
+        # alias key -> its first distinctive model alias (not weak, with a model): it implies the brand
+        self.strong: dict[str, _Alias] = {}
+        for key, entries in self.models.items():
+            for e in entries:
+                if not e.weak and e.model:
+                    self.strong[key] = e
+                    break
         # The fuzzy brand keys sorted by length (a stable sort keeps catalogue order within a length: the
-        # order ``_fuzzy_brand_of`` scores them in). ``_reachable_brand_keys`` counts, for every key at
-        # once, the letters of a token the key lacks, in one byte per key of a big integer (key of rank r
-        # in byte r): ``fuzzy_misses[letter][n]`` holds, per key, how many of n copies of the letter it
-        # lacks, so a token's counts are a sum of one such integer per distinct letter.
-        self.fuzzy_ranked = sorted(self.fuzzy_brand_keys, key=len)
-        self.fuzzy_ones = sum(1 << (8 * rank) for rank in range(len(self.fuzzy_ranked)))
+        # order ``_fuzzy_brand_of`` scores them in), and what ``_reachable_brand_keys`` needs to count,
+        # for every key at once, the letters of a token it lacks: one byte per key of a big integer (the
+        # key of rank r in byte r). ``fuzzy_misses[letter][n]``: per key, how many of n copies of the
+        # letter it lacks. ``fuzzy_offsets[size]``: per key, 127 - how many letters of a token of that size
+        # it may lack to be within reach, or 128 (never) for a key outside the token's length window.
+        ranked = self.fuzzy_ranked = sorted(self.fuzzy_brand_keys, key=len)
+        self.fuzzy_ones = int.from_bytes(b"\x01" * len(ranked), "little")
         self.fuzzy_high = self.fuzzy_ones << 7
-        self.fuzzy_misses: dict[str, list[int]] = {}
-        for letter in {ch for key in self.fuzzy_ranked for ch in key}:
-            copies = max(key.count(letter) for key in self.fuzzy_ranked)
-            self.fuzzy_misses[letter] = [
-                sum(max(0, n - key.count(letter)) << (8 * rank) for rank, key in enumerate(self.fuzzy_ranked))
-                for n in range(copies + 1)
-            ]
-        # (token length, lo, hi) -> per key byte: 127 - the misses a key of that length may have, or 128
-        # for a key of another length (see _miss_offsets)
-        self.fuzzy_offsets: dict[tuple[int, int, int], int] = {}
+        counts: dict[str, bytearray] = {}  # letter -> per key, its copies of the letter
+        for rank, key in enumerate(ranked):
+            for letter in set(key):
+                counts.setdefault(letter, bytearray(len(ranked)))[rank] = key.count(letter)
+        # lacking[n]: a key holding c copies lacks max(0, n - c) of n
+        lacking = [
+            bytes(max(0, n - c) for c in range(256))
+            for n in range(max(map(max, counts.values()), default=0) + 1)
+        ]
+        self.fuzzy_misses = {
+            letter: [int.from_bytes(copies.translate(lacking[n]), "little") for n in range(max(copies) + 1)]
+            for letter, copies in counts.items()
+        }
+        lengths = bytes(map(len, ranked))
+        longest = max(lengths, default=0)
+        self.fuzzy_offsets = [0]  # by token size, up to the last size whose window holds a key
+        size = 1
+        while (window := _fuzzy_lengths(size)).start <= longest:
+            table = [128] * 256
+            for n in window:
+                least_lcs = -(-(size + n - (size + n) // 5) // 2)  # see _reachable_brand_keys
+                if n < 256 and least_lcs <= size:
+                    table[n] = 127 - (size - least_lcs)
+            self.fuzzy_offsets.append(int.from_bytes(lengths.translate(bytes(table)), "little"))
+            size += 1
         # first words of multi-word aliases: longer n-grams are only tried from these tokens, and only
         # when the next token is the second word of one of them ("1 series", not "1 владелец")
         self.multi_first = frozenset(k.split(" ", 1)[0] for k in [*self.brands, *self.models] if " " in k)
@@ -144,23 +164,20 @@ _DIGIT_MODEL_BLOCK = re.compile(
 )
 
 
-_Hits = list[tuple[int, int, list[_Alias]]]
-
-
-class _Tokens(NamedTuple):
-    """Catalogue tokens of a text as ``text._tokens`` has them, in three parallel lists."""
-
-    words: list[str]  # ``normalize_token`` forms
-    starts: list[int]
-    ends: list[int]
-
+# Catalogue tokens of a text as ``text._tokens`` has them, in parallel lists: the ``normalize_token``
+# forms, their starts and their ends.
+_Tokens = tuple[list[str], list[int], list[int]]
+# Alias hits: (token index, n-gram size, the aliases); a model hit also has its first distinctive alias
+# (not weak, with a model), which implies its brand, or None.
+_ModelHits = list[tuple[int, int, list[_Alias], _Alias | None]]
+_BrandHits = list[tuple[int, int, list[_Alias]]]
 
 # The catalogue tokens in lower-cased text, captured: ``split`` gives separators and tokens in turn, and
 # their lengths add up to every token's offsets (no match object per token).
 _TOKEN_SPLIT = re.compile(f"({_CAT_TOKEN.pattern})")
 # A digit or Latin letter next to a Cyrillic letter (or one apostrophe from it): inside a token that
 # mixes both, the only kind whose look-alike mapping changes anything.
-_MIXED = re.compile(r"[0-9a-z](?:'?[а-я]|(?<=[а-я][0-9a-z])|(?<=[а-я]'[0-9a-z]))")
+_MIXED = re.compile(r"[0-9a-z](?:[а-я]|(?<=[а-я].)|'[а-я]|(?<=[а-я]'.))")
 
 
 def _tokenize(text: str) -> _Tokens:
@@ -178,47 +195,37 @@ def _tokenize(text: str) -> _Tokens:
     ends = offsets[1::2]
     if "''" in low:
         coded = {bisect_right(starts, m.start()) - 1 for m in _CODED_TOKEN.finditer(low)}
+    elif (mixed := _MIXED.search(low)) is None:  # most posts
+        return words, starts, ends
     else:
-        coded = {bisect_right(starts, m.start()) - 1 for m in _MIXED.finditer(low)}
+        coded = {bisect_right(starts, m.start()) - 1 for m in _MIXED.finditer(low, mixed.start())}
         coded = {i for i in coded if starts[i] == 0 or low[starts[i] - 1] != "'"}
     for i in coded:
         words[i] = words[i].translate(_LOOKALIKE)
-    return _Tokens(words, starts, ends)
-
-
-class _Found(NamedTuple):
-    tokens: _Tokens
-    model_hits: _Hits
-    brand_hits: _Hits
+    return words, starts, ends
 
 
 @lru_cache(maxsize=8)
-def _hits(text: str) -> _Found:
-    """Tokens of ``text`` (prepared) and the catalogue's model and brand aliases found in them, longest
-    n-gram first at each token (memoised: the vehicle finder and the list detector read the same text)."""
+def _hits(text: str) -> tuple[_Tokens, _ModelHits, _BrandHits]:
+    """Tokens of ``text`` (prepared here) and the catalogue's model and brand aliases found in them,
+    longest n-gram first at each token (memoised: the vehicle finder and the list detector read the same
+    text, so the second one does not even prepare it again)."""
     cat = _catalogue()
-    tokens = _tokenize(text)
-    words = tokens.words
-    models, brands, multi_second = cat.models, cat.brands, cat.multi_second
-    model_hits: _Hits = []
-    brand_hits: _Hits = []
+    tokens = _tokenize(prepare_text(text))
+    words = tokens[0]
+    models, brands, multi_second, strong = cat.models, cat.brands, cat.multi_second, cat.strong
+    model_hits: _ModelHits = []
+    brand_hits: _BrandHits = []
     count = len(words)
-    # Only tokens that begin some alias can start a hit: find those few with a set intersection (in C)
-    # rather than looking every token up.
-    positions = []
-    for word in cat.hit_first.intersection(words):
-        i = -1
-        for _ in range(words.count(word)):
-            i = words.index(word, i + 1)
-            positions.append(i)
-    positions.sort()
-    for i in positions:
+    # Only tokens that begin some alias can start a hit (one set look-up per token; most are none).
+    hit_first = cat.hit_first
+    for i in [i for i, word in enumerate(words) if word in hit_first]:
         first = words[i]
         seconds = multi_second.get(first)
         if seconds is None or i + 1 == count or words[i + 1] not in seconds:
             entries = models.get(first)
             if entries:
-                model_hits.append((i, 1, entries))
+                model_hits.append((i, 1, entries, strong.get(first)))
             entries = brands.get(first)
             if entries:
                 brand_hits.append((i, 1, entries))
@@ -227,14 +234,14 @@ def _hits(text: str) -> _Found:
         for n in range(min(cat.max_ngram, count - i), 0, -1):
             key = " ".join(words[i : i + n]) if n > 1 else first
             if not found_model and (entries := models.get(key)):
-                model_hits.append((i, n, entries))
+                model_hits.append((i, n, entries, strong.get(key)))
                 found_model = True
             if not found_brand and (entries := brands.get(key)):
                 brand_hits.append((i, n, entries))
                 found_brand = True
             if found_model and found_brand:
                 break
-    return _Found(tokens, model_hits, brand_hits)
+    return tokens, model_hits, brand_hits
 
 
 def _digit_model_ok(words: list[str], i: int, n: int) -> bool:
@@ -253,13 +260,13 @@ def find_vehicle(text: str) -> Vehicle:
     Camry); then a fuzzy match with ``rapidfuzz`` for misspelled brands ("Хюндяй") and models.
     """
     cat = _catalogue()
-    tokens, model_hits, brand_hits = _hits(prepare_text(text))
+    tokens, model_hits, brand_hits = _hits(text)
     words, starts, ends = tokens
     if not words:
         return Vehicle(None, None)
 
     def model_after(brand: str, pos: int, lo: int | None = None) -> tuple[int, int, str] | None:
-        for i, n, entries in model_hits:
+        for i, n, entries, _ in model_hits:
             if (lo if lo is not None else pos) <= i <= pos + 3 and (lo is None or i + n <= lo + 2):
                 for e in entries:
                     if e.brand == brand and e.model and _digit_model_ok(words, i, n):
@@ -267,7 +274,7 @@ def find_vehicle(text: str) -> Vehicle:
         return None
 
     def model_anywhere(brand: str) -> tuple[int, int, str] | None:
-        for i, n, entries in model_hits:
+        for i, n, entries, _ in model_hits:
             for e in entries:
                 if e.brand == brand and e.model and not e.weak:
                     return i, n, e.model
@@ -306,15 +313,14 @@ def find_vehicle(text: str) -> Vehicle:
     return _strong_model(model_hits, tokens) or _fuzzy_vehicle(cat, tokens)
 
 
-def _strong_model(model_hits: _Hits, tokens: _Tokens, before: int | None = None) -> Vehicle | None:
+def _strong_model(model_hits: _ModelHits, tokens: _Tokens, before: int | None = None) -> Vehicle | None:
     """The first distinctive model alias (it implies its brand), optionally only before token ``before``."""
-    for i, n, entries in model_hits:
+    words, starts, ends = tokens
+    for i, n, _, strong in model_hits:
         if before is not None and i >= before:
             return None
-        strong = [e for e in entries if not e.weak and e.model]
-        if strong and _digit_model_ok(tokens.words, i, n):
-            e = strong[0]
-            return Vehicle(e.brand, e.model, tokens.ends[i + n - 1], tokens.starts[i])
+        if strong is not None and _digit_model_ok(words, i, n):
+            return Vehicle(strong.brand, strong.model, ends[i + n - 1], starts[i])
     return None
 
 
@@ -340,41 +346,44 @@ def _fuzzy_model_of(brand: str, token: str) -> str | None:
     return aliases[best[0]] if best is not None else None
 
 
+def _fuzzy_lengths(size: int) -> range:
+    """The alias lengths scored against a misspelt token of ``size`` letters: an alias at ratio >= 80
+    differs in length by at most a fifth."""
+    spread = max(2, size // 4)
+    return range(size - spread, size + spread + 1)
+
+
 @lru_cache(maxsize=4096)
 def _fuzzy_brand_of(token: str) -> str | None:
-    """The brand whose alias is closest to a misspelt ``token`` (rapidfuzz ratio >= 80). An alias at
-    ratio >= 80 differs in length by at most a fifth, so only aliases of a near length are scored, and
-    of those only the ones that can reach 80 (``_reachable_brand_keys``)."""
+    """The brand whose alias is closest to a misspelt ``token`` (rapidfuzz ratio >= 80), among the
+    aliases of a near length (``_fuzzy_lengths``) that can reach 80 (``_reachable_brand_keys``)."""
+    cat = _catalogue()
+    choices = _reachable_brand_keys(cat, token)
+    if not choices:  # most tokens: no import, no scoring
+        return None
     from rapidfuzz import fuzz, process
 
-    cat = _catalogue()
-    size = len(token)
-    spread = max(2, size // 4)
-    choices = _reachable_brand_keys(cat, token, size - spread, size + spread)
-    best = process.extractOne(token, choices, scorer=fuzz.ratio, score_cutoff=80) if choices else None
+    best = process.extractOne(token, choices, scorer=fuzz.ratio, score_cutoff=80)
     if best is None:
         return None
     return next(a.brand for a in cat.brands[best[0]] if not a.weak)
 
 
-def _reachable_brand_keys(cat: _Catalogue, token: str, lo: int, hi: int) -> list[str]:
-    """The fuzzy brand keys of lengths ``lo..hi`` (by length, then in catalogue order) that may be at
-    ratio >= 80 from ``token``: dropping only keys that cannot leaves ``extractOne``'s answer unchanged,
-    and most tokens (plain words) are left with none, so rapidfuzz is not called at all.
+def _reachable_brand_keys(cat: _Catalogue, token: str) -> list[str]:
+    """The fuzzy brand keys of ``_fuzzy_lengths(len(token))`` (by length, then in catalogue order) that
+    may be at ratio >= 80 from ``token``: dropping only keys that cannot leaves ``extractOne``'s answer
+    unchanged, and most tokens (plain words) are left with none, so rapidfuzz is not called at all.
 
     ratio = 100 * (1 - d / (m + n)) for lengths m, n and d = m + n - 2 * LCS characters inserted or
-    deleted, so ratio >= 80 needs d <= (m + n) // 5, i.e. an LCS of some length, and the LCS is at most
-    the letters the two have in common (with repeats): a key may lack only so many of the token's
-    letters. Those counts are summed for all keys at once, a byte per key (see ``_Catalogue``); adding
-    ``_miss_offsets`` sets a byte's high bit exactly when its key lacks too many."""
+    deleted, so ratio >= 80 needs d <= (m + n) // 5, i.e. an LCS of at least (m + n - d) / 2 letters, and
+    the LCS is at most the letters the two have in common (with repeats): a key may lack only so many of
+    the token's letters. Those counts are summed for all keys at once, a byte per key, on top of
+    ``fuzzy_offsets`` (see ``_Catalogue``), which sets a byte's high bit exactly when its key lacks too
+    many. A byte never carries into the next: it stays below 128 + the token's length."""
     size = len(token)
-    offsets = cat.fuzzy_offsets.get((size, lo, hi))
-    if offsets is None:
-        offsets = cat.fuzzy_offsets[size, lo, hi] = _miss_offsets(cat, size, lo, hi)
-    if not offsets:
+    if size >= len(cat.fuzzy_offsets) or not (total := cat.fuzzy_offsets[size]):
         return []
     misses_of, ones = cat.fuzzy_misses, cat.fuzzy_ones
-    total = offsets
     for letter in set(token):
         copies = token.count(letter)
         misses = misses_of.get(letter)
@@ -396,23 +405,6 @@ def _reachable_brand_keys(cat: _Catalogue, token: str, lo: int, hi: int) -> list
         choices.append(ranked[(bit.bit_length() - 1) >> 3])
         keep ^= bit
     return choices
-
-
-def _miss_offsets(cat: _Catalogue, size: int, lo: int, hi: int) -> int:
-    """For a token of ``size`` letters, per key byte: 127 - how many of its letters a key of a length in
-    ``lo..hi`` may lack (size - the least LCS at ratio >= 80), or 128 (never kept) for any other key;
-    0 when no key is kept. A byte never carries into the next: its misses stay below 128 here."""
-    offsets = 0
-    kept = False
-    for rank, key in enumerate(cat.fuzzy_ranked):
-        n = len(key)
-        least_lcs = -(-(size + n - (size + n) // 5) // 2)
-        if lo <= n <= hi and least_lcs <= size and size < 100:
-            offsets |= (127 - (size - least_lcs)) << (8 * rank)
-            kept = True
-        else:
-            offsets |= 128 << (8 * rank)
-    return offsets if kept else 0
 
 
 _FUZZY_STOP = frozenset(
@@ -461,10 +453,9 @@ def _fuzzy_vehicle(cat: _Catalogue, tokens: _Tokens) -> Vehicle:
 
 def model_mentions(text: str) -> list[tuple[str, int, int]]:
     """Every distinctive model alias in ``text`` as ``(model, start, end)`` (lists of several cars)."""
-    tokens, model_hits, _ = _hits(prepare_text(text))
-    found = []
-    for i, n, entries in model_hits:
-        strong = [e for e in entries if not e.weak and e.model]
-        if strong and _digit_model_ok(tokens.words, i, n):
-            found.append((f"{strong[0].brand} {strong[0].model}", tokens.starts[i], tokens.ends[i + n - 1]))
-    return found
+    (words, starts, ends), model_hits, _ = _hits(text)
+    return [
+        (f"{strong.brand} {strong.model}", starts[i], ends[i + n - 1])
+        for i, n, _, strong in model_hits
+        if strong is not None and _digit_model_ok(words, i, n)
+    ]
