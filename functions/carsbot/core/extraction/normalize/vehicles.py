@@ -42,11 +42,15 @@ def _cyrillic_forms(word: str) -> set[str]:
     return forms
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # slots: no per-alias __dict__ to read (the hot loops read them)
 class _Alias:
     brand: str
     model: str | None
     weak: bool
+
+
+# What the catalogue knows about one alias key (see ``_Catalogue.lookup``).
+_Keyed = tuple[list[_Alias] | None, _Alias | None, list[_Alias] | None, frozenset[str] | None]
 
 
 class _Catalogue:
@@ -73,13 +77,6 @@ class _Catalogue:
         self.fuzzy_brand_keys = [
             k for k, v in self.brands.items() if len(k) >= 4 and any(not a.weak for a in v)
         ]
-        # alias key -> its first distinctive model alias (not weak, with a model): it implies the brand
-        self.strong: dict[str, _Alias] = {}
-        for key, entries in self.models.items():
-            for e in entries:
-                if not e.weak and e.model:
-                    self.strong[key] = e
-                    break
         # The fuzzy brand keys sorted by length (a stable sort keeps catalogue order within a length: the
         # order ``_fuzzy_brand_of`` scores them in), and what ``_reachable_brand_keys`` needs to count,
         # for every key at once, the letters of a token it lacks: one byte per key of a big integer (the
@@ -114,16 +111,21 @@ class _Catalogue:
                     table[n] = 127 - (size - least_lcs)
             self.fuzzy_offsets.append(int.from_bytes(lengths.translate(bytes(table)), "little"))
             size += 1
-        # first words of multi-word aliases: longer n-grams are only tried from these tokens, and only
-        # when the next token is the second word of one of them ("1 series", not "1 владелец")
-        self.multi_first = frozenset(k.split(" ", 1)[0] for k in [*self.brands, *self.models] if " " in k)
-        self.multi_second: dict[str, set[str]] = {}
-        for k in [*self.brands, *self.models]:
-            if " " in k:
-                first, second = k.split(" ")[:2]
-                self.multi_second.setdefault(first, set()).add(second)
-        # every word an alias hit can begin with: tokens outside this set are never looked up
-        self.hit_first = frozenset(k for k in [*self.brands, *self.models] if " " not in k) | self.multi_first
+        # Everything ``_hits`` reads about an alias key, in one table (one look-up per token, one table
+        # in the CPU caches): its model aliases, the first distinctive one of them (not weak, with a
+        # model: it implies the brand), its brand aliases, and for the first word of multi-word keys
+        # the words that can follow it (longer n-grams are only tried then: "1 series", not "1 владелец").
+        seconds: dict[str, set[str]] = {}
+        for key in [*self.brands, *self.models]:
+            if " " in key:
+                first, second = key.split(" ")[:2]
+                seconds.setdefault(first, set()).add(second)
+        self.lookup: dict[str, _Keyed] = {}
+        for key in dict.fromkeys([*self.brands, *self.models, *seconds]):
+            models = self.models.get(key)
+            strong = next((e for e in models if not e.weak and e.model), None) if models else None
+            follow = seconds.get(key)
+            self.lookup[key] = (models, strong, self.brands.get(key), frozenset(follow) if follow else None)
 
     def _add(self, index: dict[str, list[_Alias]], alias: str, entry: _Alias) -> list[str]:
         words = [normalize_token(t) for t in _CAT_TOKEN.findall(prepare_text(alias))]
@@ -213,31 +215,30 @@ def _hits(text: str) -> tuple[_Tokens, _ModelHits, _BrandHits]:
     cat = _catalogue()
     tokens = _tokenize(prepare_text(text))
     words = tokens[0]
-    models, brands, multi_second, strong = cat.models, cat.brands, cat.multi_second, cat.strong
+    lookup = cat.lookup
     model_hits: _ModelHits = []
     brand_hits: _BrandHits = []
     count = len(words)
-    # Only tokens that begin some alias can start a hit (one set look-up per token; most are none).
-    hit_first = cat.hit_first
-    for i in [i for i, word in enumerate(words) if word in hit_first]:
-        first = words[i]
-        seconds = multi_second.get(first)
+    # Only tokens that begin some alias key can start a hit (one look-up per token; most are none).
+    for i in [i for i, word in enumerate(words) if word in lookup]:
+        models, strong, brands, seconds = lookup[words[i]]
         if seconds is None or i + 1 == count or words[i + 1] not in seconds:
-            entries = models.get(first)
-            if entries:
-                model_hits.append((i, 1, entries, strong.get(first)))
-            entries = brands.get(first)
-            if entries:
-                brand_hits.append((i, 1, entries))
+            if models:
+                model_hits.append((i, 1, models, strong))
+            if brands:
+                brand_hits.append((i, 1, brands))
             continue
         found_model = found_brand = False
         for n in range(min(cat.max_ngram, count - i), 0, -1):
-            key = " ".join(words[i : i + n]) if n > 1 else first
-            if not found_model and (entries := models.get(key)):
-                model_hits.append((i, n, entries, strong.get(key)))
+            keyed = lookup.get(" ".join(words[i : i + n])) if n > 1 else lookup[words[i]]
+            if keyed is None:
+                continue
+            models, strong, brands, _ = keyed
+            if not found_model and models:
+                model_hits.append((i, n, models, strong))
                 found_model = True
-            if not found_brand and (entries := brands.get(key)):
-                brand_hits.append((i, n, entries))
+            if not found_brand and brands:
+                brand_hits.append((i, n, brands))
                 found_brand = True
             if found_model and found_brand:
                 break
@@ -425,15 +426,12 @@ _FUZZY_STOP = frozenset(
 
 def _fuzzy_vehicle(cat: _Catalogue, tokens: _Tokens) -> Vehicle:
     words, starts, ends = tokens
-    tried = 0  # the first 12 words of five letters or more among the first 40 tokens are tried
-    for pos, tok in enumerate(words[:40]):
-        if len(tok) < 5 or not tok.isalpha() or tok in _FUZZY_STOP:
-            continue
-        brand = _fuzzy_brand_of(tok)
+    head = [
+        i for i, tok in enumerate(words[:40]) if len(tok) >= 5 and tok.isalpha() and tok not in _FUZZY_STOP
+    ]
+    for pos in head[:12]:
+        brand = _fuzzy_brand_of(words[pos])
         if brand is None:
-            tried += 1
-            if tried == 12:
-                break
             continue
         model: str | None = None
         model_end = ends[pos]
