@@ -376,11 +376,12 @@ def _reachable_brand_keys(cat: _Catalogue, token: str) -> list[str]:
     unchanged, and most tokens (plain words) are left with none, so rapidfuzz is not called at all.
 
     ratio = 100 * (1 - d / (m + n)) for lengths m, n and d = m + n - 2 * LCS characters inserted or
-    deleted, so ratio >= 80 needs d <= (m + n) // 5, i.e. an LCS of at least (m + n - d) / 2 letters, and
-    the LCS is at most the letters the two have in common (with repeats): a key may lack only so many of
-    the token's letters. Those counts are summed for all keys at once, a byte per key, on top of
-    ``fuzzy_offsets`` (see ``_Catalogue``), which sets a byte's high bit exactly when its key lacks too
-    many. A byte never carries into the next: it stays below 128 + the token's length."""
+    deleted, so ratio >= 80 needs d <= (m + n) // 5, i.e. an LCS of at least (m + n - (m + n) // 5) / 2
+    letters, and the LCS is at most the letters the two have in common (with repeats): a key may lack
+    only so many of the token's letters. Those counts are summed for all keys at once, a byte per key,
+    on top of ``fuzzy_offsets`` (see ``_Catalogue``), which sets a byte's high bit exactly when its key
+    lacks too many. A byte never carries into the next: it stays at most 128 + the token's length, and
+    a token of more than 20 letters has no key in its length window (no offsets: nothing is scored)."""
     size = len(token)
     if size >= len(cat.fuzzy_offsets) or not (total := cat.fuzzy_offsets[size]):
         return []
