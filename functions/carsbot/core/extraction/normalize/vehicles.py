@@ -4,12 +4,20 @@ from __future__ import annotations
 
 import json
 import re
+from bisect import bisect_right
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
+from itertools import accumulate
 from typing import Any
 
-from carsbot.core.extraction.normalize.text import _CAT_TOKEN, _tokens, normalize_token, prepare_text
+from carsbot.core.extraction.normalize.text import (
+    _CAT_TOKEN,
+    _CODED_TOKEN,
+    _LOOKALIKE,
+    normalize_token,
+    prepare_text,
+)
 
 
 def _cyrillic_forms(word: str) -> set[str]:
@@ -34,11 +42,15 @@ def _cyrillic_forms(word: str) -> set[str]:
     return forms
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # slots: no per-alias __dict__ to read (the hot loops read them)
 class _Alias:
     brand: str
     model: str | None
     weak: bool
+
+
+# What the catalogue knows about one alias key (see ``_Catalogue.lookup``).
+_Keyed = tuple[list[_Alias] | None, _Alias | None, list[_Alias] | None, frozenset[str] | None]
 
 
 class _Catalogue:
@@ -65,13 +77,55 @@ class _Catalogue:
         self.fuzzy_brand_keys = [
             k for k, v in self.brands.items() if len(k) >= 4 and any(not a.weak for a in v)
         ]
-        self.fuzzy_brand_keys_by_length: dict[int, list[str]] = {}
-        for key in self.fuzzy_brand_keys:
-            self.fuzzy_brand_keys_by_length.setdefault(len(key), []).append(key)
-        # token length -> the brand keys of a near length, in that order (filled as lengths are seen)
-        self.fuzzy_brand_choices: dict[int, list[str]] = {}
-        # first words of multi-word aliases: longer n-grams are only tried from these tokens
-        self.multi_first = frozenset(k.split(" ", 1)[0] for k in [*self.brands, *self.models] if " " in k)
+        # The fuzzy brand keys sorted by length (a stable sort keeps catalogue order within a length: the
+        # order ``_fuzzy_brand_of`` scores them in), and what ``_reachable_brand_keys`` needs to count,
+        # for every key at once, the letters of a token it lacks: one byte per key of a big integer (the
+        # key of rank r in byte r). ``fuzzy_misses[letter][n]``: per key, how many of n copies of the
+        # letter it lacks. ``fuzzy_offsets[size]``: per key, 127 - how many letters of a token of that size
+        # it may lack to be within reach, or 128 (never) for a key outside the token's length window.
+        ranked = self.fuzzy_ranked = sorted(self.fuzzy_brand_keys, key=len)
+        self.fuzzy_ones = int.from_bytes(b"\x01" * len(ranked), "little")
+        self.fuzzy_high = self.fuzzy_ones << 7
+        counts: dict[str, bytearray] = {}  # letter -> per key, its copies of the letter
+        for rank, key in enumerate(ranked):
+            for letter in set(key):
+                counts.setdefault(letter, bytearray(len(ranked)))[rank] = key.count(letter)
+        # lacking[n]: a key holding c copies lacks max(0, n - c) of n
+        lacking = [
+            bytes(max(0, n - c) for c in range(256))
+            for n in range(max(map(max, counts.values()), default=0) + 1)
+        ]
+        self.fuzzy_misses = {
+            letter: [int.from_bytes(copies.translate(lacking[n]), "little") for n in range(max(copies) + 1)]
+            for letter, copies in counts.items()
+        }
+        lengths = bytes(map(len, ranked))
+        longest = max(lengths, default=0)
+        self.fuzzy_offsets = [0]  # by token size, up to the last size whose window holds a key
+        size = 1
+        while (window := _fuzzy_lengths(size)).start <= longest:
+            table = [128] * 256
+            for n in window:
+                least_lcs = -(-(size + n - (size + n) // 5) // 2)  # see _reachable_brand_keys
+                if n < 256 and least_lcs <= size:
+                    table[n] = 127 - (size - least_lcs)
+            self.fuzzy_offsets.append(int.from_bytes(lengths.translate(bytes(table)), "little"))
+            size += 1
+        # Everything ``_hits`` reads about an alias key, in one table (one look-up per token, one table
+        # in the CPU caches): its model aliases, the first distinctive one of them (not weak, with a
+        # model: it implies the brand), its brand aliases, and for the first word of multi-word keys
+        # the words that can follow it (longer n-grams are only tried then: "1 series", not "1 владелец").
+        seconds: dict[str, set[str]] = {}
+        for key in [*self.brands, *self.models]:
+            if " " in key:
+                first, second = key.split(" ")[:2]
+                seconds.setdefault(first, set()).add(second)
+        self.lookup: dict[str, _Keyed] = {}
+        for key in dict.fromkeys([*self.brands, *self.models, *seconds]):
+            models = self.models.get(key)
+            strong = next((e for e in models if not e.weak and e.model), None) if models else None
+            follow = seconds.get(key)
+            self.lookup[key] = (models, strong, self.brands.get(key), frozenset(follow) if follow else None)
 
     def _add(self, index: dict[str, list[_Alias]], alias: str, entry: _Alias) -> list[str]:
         words = [normalize_token(t) for t in _CAT_TOKEN.findall(prepare_text(alias))]
@@ -112,48 +166,90 @@ _DIGIT_MODEL_BLOCK = re.compile(
 )
 
 
-_Hits = list[tuple[int, int, list[_Alias]]]
+# Catalogue tokens of a text as ``text._tokens`` has them, in parallel lists: the ``normalize_token``
+# forms, their starts and their ends.
+_Tokens = tuple[list[str], list[int], list[int]]
+# Alias hits: (token index, n-gram size, the aliases); a model hit also has its first distinctive alias
+# (not weak, with a model), which implies its brand, or None.
+_ModelHits = list[tuple[int, int, list[_Alias], _Alias | None]]
+_BrandHits = list[tuple[int, int, list[_Alias]]]
+
+# The catalogue tokens in lower-cased text, captured: ``split`` gives separators and tokens in turn, and
+# their lengths add up to every token's offsets (no match object per token).
+_TOKEN_SPLIT = re.compile(f"({_CAT_TOKEN.pattern})")
+# A digit or Latin letter next to a Cyrillic letter (or one apostrophe from it): inside a token that
+# mixes both, the only kind whose look-alike mapping changes anything.
+_MIXED = re.compile(r"[0-9a-z](?:[а-я]|(?<=[а-я].)|'[а-я]|(?<=[а-я]'.))")
+
+
+def _tokenize(text: str) -> _Tokens:
+    """``text._tokens(text)`` (prepared text), computed with one ``split``.
+
+    ``_tokens`` maps the tokens that begin a ``_CODED_TOKEN`` match through ``_LOOKALIKE``. The mapping
+    only changes Cyrillic letters, and such a token is coded exactly when it also holds a digit or a Latin
+    letter and no apostrophe precedes it, unless the text holds a run of apostrophes (the pattern's
+    look-ahead then reaches across tokens): that rare case asks ``_CODED_TOKEN`` itself."""
+    low = text.lower().replace("’", "'")
+    parts = _TOKEN_SPLIT.split(low)  # [separator, token, separator, ..., token, separator]
+    words = parts[1::2]
+    offsets = list(accumulate(map(len, parts)))
+    starts = offsets[0:-1:2]
+    ends = offsets[1::2]
+    if "''" in low:
+        coded = {bisect_right(starts, m.start()) - 1 for m in _CODED_TOKEN.finditer(low)}
+    elif (mixed := _MIXED.search(low)) is None:  # most posts
+        return words, starts, ends
+    else:
+        coded = {bisect_right(starts, m.start()) - 1 for m in _MIXED.finditer(low, mixed.start())}
+        coded = {i for i in coded if starts[i] == 0 or low[starts[i] - 1] != "'"}
+    for i in coded:
+        words[i] = words[i].translate(_LOOKALIKE)
+    return words, starts, ends
 
 
 @lru_cache(maxsize=8)
-def _hits(text: str) -> tuple[list[tuple[str, int, int]], _Hits, _Hits]:
-    """Tokens of ``text`` (prepared) and the catalogue's model and brand aliases found in them, longest
-    n-gram first at each token (memoised: the vehicle finder and the list detector read the same text)."""
+def _hits(text: str) -> tuple[_Tokens, _ModelHits, _BrandHits]:
+    """Tokens of ``text`` (prepared here) and the catalogue's model and brand aliases found in them,
+    longest n-gram first at each token (memoised: the vehicle finder and the list detector read the same
+    text, so the second one does not even prepare it again)."""
     cat = _catalogue()
-    tokens = _tokens(text)
-    models, brands = cat.models, cat.brands
-    model_hits: _Hits = []
-    brand_hits: _Hits = []
-    count = len(tokens)
-    for i in range(count):
-        first = tokens[i][0]
-        if first not in cat.multi_first:
-            entries = models.get(first)
-            if entries:
-                model_hits.append((i, 1, entries))
-            entries = brands.get(first)
-            if entries:
-                brand_hits.append((i, 1, entries))
+    tokens = _tokenize(prepare_text(text))
+    words = tokens[0]
+    lookup = cat.lookup
+    model_hits: _ModelHits = []
+    brand_hits: _BrandHits = []
+    count = len(words)
+    # Only tokens that begin some alias key can start a hit (one look-up per token; most are none).
+    for i in [i for i, word in enumerate(words) if word in lookup]:
+        models, strong, brands, seconds = lookup[words[i]]
+        if seconds is None or i + 1 == count or words[i + 1] not in seconds:
+            if models:
+                model_hits.append((i, 1, models, strong))
+            if brands:
+                brand_hits.append((i, 1, brands))
             continue
         found_model = found_brand = False
         for n in range(min(cat.max_ngram, count - i), 0, -1):
-            key = " ".join(t[0] for t in tokens[i : i + n]) if n > 1 else first
-            if not found_model and (entries := models.get(key)):
-                model_hits.append((i, n, entries))
+            keyed = lookup.get(" ".join(words[i : i + n])) if n > 1 else lookup[words[i]]
+            if keyed is None:
+                continue
+            models, strong, brands, _ = keyed
+            if not found_model and models:
+                model_hits.append((i, n, models, strong))
                 found_model = True
-            if not found_brand and (entries := brands.get(key)):
-                brand_hits.append((i, n, entries))
+            if not found_brand and brands:
+                brand_hits.append((i, n, brands))
                 found_brand = True
             if found_model and found_brand:
                 break
     return tokens, model_hits, brand_hits
 
 
-def _digit_model_ok(tokens: list[tuple[str, int, int]], i: int, n: int) -> bool:
-    key = tokens[i + n - 1][0]
+def _digit_model_ok(words: list[str], i: int, n: int) -> bool:
+    key = words[i + n - 1]
     if not key.isdigit():
         return True
-    nxt = tokens[i + n][0] if i + n < len(tokens) else ""
+    nxt = words[i + n] if i + n < len(words) else ""
     return not _DIGIT_MODEL_BLOCK.match(nxt)
 
 
@@ -165,20 +261,21 @@ def find_vehicle(text: str) -> Vehicle:
     Camry); then a fuzzy match with ``rapidfuzz`` for misspelled brands ("Хюндяй") and models.
     """
     cat = _catalogue()
-    tokens, model_hits, brand_hits = _hits(prepare_text(text))
-    if not tokens:
+    tokens, model_hits, brand_hits = _hits(text)
+    words, starts, ends = tokens
+    if not words:
         return Vehicle(None, None)
 
     def model_after(brand: str, pos: int, lo: int | None = None) -> tuple[int, int, str] | None:
-        for i, n, entries in model_hits:
+        for i, n, entries, _ in model_hits:
             if (lo if lo is not None else pos) <= i <= pos + 3 and (lo is None or i + n <= lo + 2):
                 for e in entries:
-                    if e.brand == brand and e.model and _digit_model_ok(tokens, i, n):
+                    if e.brand == brand and e.model and _digit_model_ok(words, i, n):
                         return i, n, e.model
         return None
 
     def model_anywhere(brand: str) -> tuple[int, int, str] | None:
-        for i, n, entries in model_hits:
+        for i, n, entries, _ in model_hits:
             for e in entries:
                 if e.brand == brand and e.model and not e.weak:
                     return i, n, e.model
@@ -195,46 +292,41 @@ def find_vehicle(text: str) -> Vehicle:
                 first_brand = (i, n, e.brand)
             if near is not None:
                 mi, mn, model = near
-                return Vehicle(e.brand, model, tokens[mi + mn - 1][2], tokens[i][1])
+                return Vehicle(e.brand, model, ends[mi + mn - 1], starts[i])
     if first_brand is not None:
         i, n, brand = first_brand
         before = model_after(brand, i - 1, lo=max(0, i - 2)) if i > 0 else None  # "Нива Шевроле"
         if before is not None:
             mi, mn, model = before
-            return Vehicle(brand, model, tokens[i + n - 1][2], tokens[mi][1])
+            return Vehicle(brand, model, ends[i + n - 1], starts[mi])
         anywhere = model_anywhere(brand)
         if anywhere is not None:
             mi, mn, model = anywhere
-            return Vehicle(brand, model, tokens[mi + mn - 1][2], tokens[i][1])
+            return Vehicle(brand, model, ends[mi + mn - 1], starts[i])
         earlier = _strong_model(model_hits, tokens, before=i)
         if earlier is not None:  # "Волгу 31105 ... двигатель 2.4 крайслер": the car named first wins
             return earlier
-        fuzzy_model = _fuzzy_model(cat, brand, tokens[i + n : i + n + 3])
+        fuzzy_model = _fuzzy_model(brand, words[i + n : i + n + 3])
         if fuzzy_model is not None:
             j, model = fuzzy_model
-            return Vehicle(brand, model, tokens[i + n + j][2], tokens[i][1], fuzzy=True)
-        return Vehicle(brand, None, tokens[i + n - 1][2], tokens[i][1])
+            return Vehicle(brand, model, ends[i + n + j], starts[i], fuzzy=True)
+        return Vehicle(brand, None, ends[i + n - 1], starts[i])
     return _strong_model(model_hits, tokens) or _fuzzy_vehicle(cat, tokens)
 
 
-def _strong_model(
-    model_hits: list[tuple[int, int, list[_Alias]]],
-    tokens: list[tuple[str, int, int]],
-    before: int | None = None,
-) -> Vehicle | None:
+def _strong_model(model_hits: _ModelHits, tokens: _Tokens, before: int | None = None) -> Vehicle | None:
     """The first distinctive model alias (it implies its brand), optionally only before token ``before``."""
-    for i, n, entries in model_hits:
+    words, starts, ends = tokens
+    for i, n, _, strong in model_hits:
         if before is not None and i >= before:
             return None
-        strong = [e for e in entries if not e.weak and e.model]
-        if strong and _digit_model_ok(tokens, i, n):
-            e = strong[0]
-            return Vehicle(e.brand, e.model, tokens[i + n - 1][2], tokens[i][1])
+        if strong is not None and _digit_model_ok(words, i, n):
+            return Vehicle(strong.brand, strong.model, ends[i + n - 1], starts[i])
     return None
 
 
-def _fuzzy_model(cat: _Catalogue, brand: str, window: list[tuple[str, int, int]]) -> tuple[int, str] | None:
-    for j, (tok, _, _) in enumerate(window):
+def _fuzzy_model(brand: str, window: list[str]) -> tuple[int, str] | None:
+    for j, tok in enumerate(window):
         if len(tok) < 5 or tok.isdigit():
             continue
         model = _fuzzy_model_of(brand, tok)
@@ -255,24 +347,66 @@ def _fuzzy_model_of(brand: str, token: str) -> str | None:
     return aliases[best[0]] if best is not None else None
 
 
+def _fuzzy_lengths(size: int) -> range:
+    """The alias lengths scored against a misspelt token of ``size`` letters: an alias at ratio >= 80
+    differs in length by at most a fifth."""
+    spread = max(2, size // 4)
+    return range(size - spread, size + spread + 1)
+
+
 @lru_cache(maxsize=4096)
 def _fuzzy_brand_of(token: str) -> str | None:
-    """The brand whose alias is closest to a misspelt ``token`` (rapidfuzz ratio >= 80). An alias at
-    ratio >= 80 differs in length by at most a fifth, so only aliases of a near length are scored."""
+    """The brand whose alias is closest to a misspelt ``token`` (rapidfuzz ratio >= 80), among the
+    aliases of a near length (``_fuzzy_lengths``) that can reach 80 (``_reachable_brand_keys``)."""
+    cat = _catalogue()
+    choices = _reachable_brand_keys(cat, token)
+    if not choices:  # most tokens: no import, no scoring
+        return None
     from rapidfuzz import fuzz, process
 
-    cat = _catalogue()
-    size = len(token)
-    choices = cat.fuzzy_brand_choices.get(size)
-    if choices is None:
-        spread = max(2, size // 4)
-        by_length = cat.fuzzy_brand_keys_by_length
-        choices = [k for n in range(size - spread, size + spread + 1) for k in by_length.get(n, ())]
-        cat.fuzzy_brand_choices[size] = choices
-    best = process.extractOne(token, choices, scorer=fuzz.ratio, score_cutoff=80) if choices else None
+    best = process.extractOne(token, choices, scorer=fuzz.ratio, score_cutoff=80)
     if best is None:
         return None
     return next(a.brand for a in cat.brands[best[0]] if not a.weak)
+
+
+def _reachable_brand_keys(cat: _Catalogue, token: str) -> list[str]:
+    """The fuzzy brand keys of ``_fuzzy_lengths(len(token))`` (by length, then in catalogue order) that
+    may be at ratio >= 80 from ``token``: dropping only keys that cannot leaves ``extractOne``'s answer
+    unchanged, and most tokens (plain words) are left with none, so rapidfuzz is not called at all.
+
+    ratio = 100 * (1 - d / (m + n)) for lengths m, n and d = m + n - 2 * LCS characters inserted or
+    deleted, so ratio >= 80 needs d <= (m + n) // 5, i.e. an LCS of at least (m + n - (m + n) // 5) / 2
+    letters, and the LCS is at most the letters the two have in common (with repeats): a key may lack
+    only so many of the token's letters. Those counts are summed for all keys at once, a byte per key,
+    on top of ``fuzzy_offsets`` (see ``_Catalogue``), which sets a byte's high bit exactly when its key
+    lacks too many. A byte never carries into the next: it stays at most 128 + the token's length, and
+    a token of more than 20 letters has no key in its length window (no offsets: nothing is scored)."""
+    size = len(token)
+    if size >= len(cat.fuzzy_offsets) or not (total := cat.fuzzy_offsets[size]):
+        return []
+    misses_of, ones = cat.fuzzy_misses, cat.fuzzy_ones
+    for letter in set(token):
+        copies = token.count(letter)
+        misses = misses_of.get(letter)
+        if misses is None:  # a letter no key holds
+            total += copies * ones
+        elif copies < len(misses):
+            total += misses[copies]
+        else:
+            total += misses[-1] + (copies - len(misses) + 1) * ones
+    high = cat.fuzzy_high
+    over = total & high  # the high bit of each byte whose key lacks too many letters
+    if over == high:
+        return []
+    ranked = cat.fuzzy_ranked
+    keep = over ^ high
+    choices = []
+    while keep:  # lowest rank first
+        bit = keep & -keep
+        choices.append(ranked[(bit.bit_length() - 1) >> 3])
+        keep ^= bit
+    return choices
 
 
 _FUZZY_STOP = frozenset(
@@ -291,35 +425,36 @@ _FUZZY_STOP = frozenset(
 )
 
 
-def _fuzzy_vehicle(cat: _Catalogue, tokens: list[tuple[str, int, int]]) -> Vehicle:
-    head = [t for t in tokens[:40] if len(t[0]) >= 5 and t[0].isalpha() and t[0] not in _FUZZY_STOP][:12]
-    for tok, start, end in head:
-        brand = _fuzzy_brand_of(tok)
+def _fuzzy_vehicle(cat: _Catalogue, tokens: _Tokens) -> Vehicle:
+    words, starts, ends = tokens
+    head = [
+        i for i, tok in enumerate(words[:40]) if len(tok) >= 5 and tok.isalpha() and tok not in _FUZZY_STOP
+    ]
+    for pos in head[:12]:
+        brand = _fuzzy_brand_of(words[pos])
         if brand is None:
             continue
-        pos = tokens.index((tok, start, end))
         model: str | None = None
-        model_end = end
-        for j in range(pos + 1, min(pos + 4, len(tokens))):
-            entries = cat.models.get(tokens[j][0], [])
+        model_end = ends[pos]
+        for j in range(pos + 1, min(pos + 4, len(words))):
+            entries = cat.models.get(words[j], [])
             hit = next((e.model for e in entries if e.brand == brand and e.model), None)
             if hit:
-                model, model_end = hit, tokens[j][2]
+                model, model_end = hit, ends[j]
                 break
         if model is None:
-            fm = _fuzzy_model(cat, brand, tokens[pos + 1 : pos + 4])
+            fm = _fuzzy_model(brand, words[pos + 1 : pos + 4])
             if fm is not None:
-                model, model_end = fm[1], tokens[pos + 1 + fm[0]][2]
-        return Vehicle(brand, model, model_end, start, fuzzy=True)
+                model, model_end = fm[1], ends[pos + 1 + fm[0]]
+        return Vehicle(brand, model, model_end, starts[pos], fuzzy=True)
     return Vehicle(None, None)
 
 
 def model_mentions(text: str) -> list[tuple[str, int, int]]:
     """Every distinctive model alias in ``text`` as ``(model, start, end)`` (lists of several cars)."""
-    tokens, model_hits, _ = _hits(prepare_text(text))
-    found = []
-    for i, n, entries in model_hits:
-        strong = [e for e in entries if not e.weak and e.model]
-        if strong and _digit_model_ok(tokens, i, n):
-            found.append((f"{strong[0].brand} {strong[0].model}", tokens[i][1], tokens[i + n - 1][2]))
-    return found
+    (words, starts, ends), model_hits, _ = _hits(text)
+    return [
+        (f"{strong.brand} {strong.model}", starts[i], ends[i + n - 1])
+        for i, n, _, strong in model_hits
+        if strong is not None and _digit_model_ok(words, i, n)
+    ]
