@@ -47,12 +47,75 @@ _MONEY_EVENTS_PATTERN = (
     r"|резин\w*|шин\w*|диск\w*|сигнализаци\w*|магнитол\w*|выгод\w*|дешевле|ниже\s+рынка\s+на|зарплат\w*"
     r"|экономи\w*|бюджет\w*|вычет\w*|залог\w*|штраф\w*|аренд\w*|сутк\w*|мес\w*|по\s+(?=\d)|х\b|x\b))"
 )
-_MONEY_EVENTS = re.compile(Words._LEADING_B.sub(r"\1", _MONEY_EVENTS_PATTERN).replace("(?:\\b(?:", "(?:(?:"))
 _MONEY_EVENTS_ANY_CASE = re.compile(_MONEY_EVENTS_PATTERN, re.IGNORECASE)
 _MONEY_LOW = for_lower_case(_MONEY)
-_RANGE_LEFT = re.compile(r"(?:\bот|\bдо|\bc|\bс|\d\s*-|<|>)\s*$", re.IGNORECASE)
+
+
+def _alternatives(pattern: str) -> list[str]:
+    """``pattern`` split at its top-level ``|`` (outside groups and character classes)."""
+    parts: list[str] = []
+    depth, start, i, in_class = 0, 0, 0, False
+    while i < len(pattern):
+        ch = pattern[i]
+        if ch == "\\":
+            i += 2
+            continue
+        if in_class:
+            in_class = ch != "]"
+        elif ch == "[":
+            in_class = True
+        elif ch in "()":
+            depth += 1 if ch == "(" else -1
+        elif ch == "|" and depth == 0:
+            parts.append(pattern[start:i])
+            start = i + 1
+        i += 1
+    parts.append(pattern[start:])
+    return parts
+
+
+def _by_first_character(pattern: str) -> tuple[re.Pattern[str], list[str]]:
+    """The keywords of ``_MONEY_EVENTS_PATTERN`` regrouped by their first character, for lower-cased text.
+
+    ``re`` finds no first-character set for an alternation of named groups, so it would try every keyword
+    at every position. Written as ``ц(?:ен[аеуы]\\b(?P<g0>)|...)|с(?:...)|...`` it skips to the positions
+    holding a keyword's first character and, there, tries only the keywords starting with it, each
+    rejected on its next character. A keyword starting with a letter must start a word: ``(?<!\\w.)``
+    right after that letter. Keywords sharing a first character keep their order, so each position
+    matches the same keyword as the plain alternation. An empty group closes each keyword to name it:
+    the pattern comes with the role of each group (``match.lastindex - 1`` indexes it).
+    """
+    by_first: dict[str, list[tuple[str, str]]] = {}
+    for group in _alternatives(Words._LEADING_B.sub(r"\1", pattern)):
+        named = re.fullmatch(r"\(\?P<(\w+)>(.*)\)", group, re.DOTALL)
+        assert named is not None, group
+        role, body = named.groups()
+        keywords = _alternatives(body)
+        if len(keywords) == 1 and keywords[0].startswith("(?:"):  # "(?P<other>\b(?:торг\w*|...))"
+            keywords = _alternatives(keywords[0][3:-1])
+        for keyword in keywords:
+            first, rest = keyword[0], keyword[1:]
+            assert first not in "\\()[].^$|" and rest[:1] not in ("?", "*", "+", "{"), keyword
+            by_first.setdefault(first, []).append((role, rest))
+    roles: list[str] = []
+    branches = []
+    for first, same_first in by_first.items():
+        rests = []
+        for role, rest in same_first:
+            rests.append(f"{rest}(?P<g{len(roles)}>)")
+            roles.append(role)
+        word_start = r"(?<!\w.)" if first.isalnum() else ""
+        branches.append(f"{re.escape(first)}{word_start}(?:{'|'.join(rests)})")
+    return re.compile("|".join(branches)), roles
+
+
+_MONEY_EVENTS, _MONEY_EVENT_ROLES = _by_first_character(_MONEY_EVENTS_PATTERN)
+# A range bound ("от 1 200 000", "до 900к", "1 100 000 - 1 300 000") at the end of the left context, matched
+# at the start of the reversed context (for "(?:\bот|\bдо|\bc|\bс|\d\s*-|<|>)\s*$" ``re`` would try every
+# position). The left context holds no newline.
+_RANGE_LEFT_REVERSED = re.compile(r"\s*(?:то\b|од\b|c\b|с\b|-\s*\d|<|>)", re.IGNORECASE)
 # A foreign-currency amount is never the rouble price: "$12 000", "12 000 USD", "≈ €9 500".
-_FOREIGN_LEFT = re.compile(r"[$€¥]\s*$")
+_FOREIGN_SIGNS = ("$", "€", "¥")  # the last sign before the amount, spaces aside
 _FOREIGN_RIGHT = re.compile(
     r"^\s*(?:\$|usd|долл\w*|€|eur\w*|евро|¥|юан\w*|иен\w*|cny|jpy|у\.\s?е\.)", re.IGNORECASE
 )
@@ -113,51 +176,76 @@ _MILEAGE_BEFORE_NEW = re.compile(r"(?:пробег\w*|одометр\w*)\s*$", r
 _UNIT_BEFORE_KEY = re.compile(r"\d\s*(?:тыс\w*\.?|тыщ\w*|т\.?|[кk]|км\.?)\s*$", re.IGNORECASE)
 
 
+# Breaks (see _Events): after a character that is neither a word character nor a space, or at a digit not
+# glued to a word (and right after it). The last one before a position; the first one from a position on.
+_BREAK_BEFORE = re.compile(r"(?s:.*)(?:[^\w\s]|(?<!\w)(?=\d))")
+_BREAK_AFTER = re.compile(r"[^\w\s]|(?<!\w)\d")
+
+
 class _Events:
-    """Every money keyword of a text, found once; ``last(start, end)`` is the role keyword of the amount
-    at ``end`` whose left context begins at ``start``: the last keyword there with no digits after it."""
+    """The money keywords of a text; ``last(start, end)`` is the role keyword of the amount at ``end``
+    whose left context begins at ``start``: the last keyword there with no digits after it.
 
-    __slots__ = ("ends", "events", "text")
+    Keywords are searched lazily, one left context after another (amounts come in text order), each time
+    from the last break before the context: a position no keyword runs across, so that the search finds
+    there the keywords a search of the whole text finds. A keyword holds letters, word characters and
+    spaces (or is one emoji) and reaches a digit only through the word characters after its letters, so
+    it runs across no position after any other character, and into no digit that is not glued to a word.
+    A search stops at the first break from the amount on: right after its first digit unless that is
+    glued to a word ("цена1 200 000", "DQ500").
+    """
 
-    def __init__(self, text: str) -> None:
+    __slots__ = ("ends", "low", "roles", "searched", "starts", "text")
+
+    def __init__(self, text: str, low: str) -> None:
         self.text = text
-        low = text.lower()
+        self.low = low
+        self.starts: list[int] = []
+        self.ends: list[int] = []
+        self.roles: list[str] = []
+        self.searched = 0  # a break: every keyword starting before it is known, or lies before a break
         if len(low) != len(text):  # a character whose lower case is longer: keep offsets exact
-            self.events = list(_MONEY_EVENTS_ANY_CASE.finditer(text))
-        else:
-            self.events = []
-            search = _MONEY_EVENTS.search
-            pos = 0
-            while (m := search(low, pos)) is not None:
-                start = m.start()
-                if start > 0 and low[start].isalnum() and (low[start - 1].isalnum() or low[start - 1] == "_"):
-                    pos = start + 1  # inside a word ("машины" holds no "шин")
-                    continue
-                self.events.append(m)
-                pos = max(m.end(), start + 1)
-        self.ends = [e.end() for e in self.events]
+            for e in _MONEY_EVENTS_ANY_CASE.finditer(text):
+                self.starts.append(e.start())
+                self.ends.append(e.end())
+                self.roles.append(str(e.lastgroup))
+            self.searched = len(text)
+
+    def _search(self, start: int, end: int) -> None:
+        """Find the keywords that may lead the amount at ``end`` with its left context from ``start``."""
+        low = self.low
+        if self.searched < start and (gap := _BREAK_BEFORE.match(low, self.searched, start)) is not None:
+            self.searched = gap.end()  # keywords before the context are not needed
+        stop = brk.end() if (brk := _BREAK_AFTER.search(low, end)) is not None else len(low)
+        for e in _MONEY_EVENTS.finditer(low, self.searched, stop):
+            self.starts.append(e.start())
+            self.ends.append(e.end())
+            self.roles.append(_MONEY_EVENT_ROLES[(e.lastindex or 0) - 1])
+        self.searched = stop
 
     def last(self, start: int, end: int) -> str | None:
+        if self.searched <= end:
+            self._search(start, end)
         i = bisect_right(self.ends, end) - 1
         if i < 0:
             return None
-        last = self.events[i]
-        if last.start() < start:
+        last_start, last_end, role = self.starts[i], self.ends[i], self.roles[i]
+        if last_start < start:
             return None
         text = self.text
-        between = text[last.end() : end]
+        between = text[last_end:end]
         if any(ch.isdigit() for ch in between):
             return None
-        if last.lastgroup == "new" and _MILEAGE_BEFORE_NEW.search(text, start, last.start()):
+        if role == "new" and _MILEAGE_BEFORE_NEW.search(text, start, last_start):
             return "mileage"  # "Пробег сейчас 187 000": the mileage now, not a new price
-        if _SENTENCE_END.search(text, last.end(), end):
+        if _SENTENCE_END.search(text, last_end, end):
             return None  # "все ТО по регламенту. Хотелка 3.1 млн": the keyword belongs to an earlier sentence
-        if last.lastgroup == "mileage" and (
-            (any(ch in ",;|/" for ch in between) and _NUMBER_BEFORE_KEY.search(text, start, last.start()))
-            or _UNIT_BEFORE_KEY.search(text, start, last.start())
+        if role == "mileage" and (
+            (any(ch in ",;|/" for ch in between) and _NUMBER_BEFORE_KEY.search(text, start, last_start))
+            or _UNIT_BEFORE_KEY.search(text, start, last_start)
         ):
             return None  # "98 тыс. пробег, 1 250 000", "180т пробег 620 тыщ": the keyword closed the mileage
-        return last.lastgroup
+        return role
 
 
 def find_money(text: str) -> list[MoneyMention]:
@@ -173,66 +261,59 @@ def find_money(text: str) -> list[MoneyMention]:
     # amounts are found in the lower-cased copy when it keeps every offset (faster without IGNORECASE)
     scan, pattern = (low, _MONEY_LOW) if len(low) == len(text) else (text, _MONEY)
     for m in pattern.finditer(scan):
-        num, mln, thou, rub = m.group("num"), m.group("mln"), m.group("thou"), m.group("rub")
+        num, mln, num2, thou, rub = m.groups()
         has_unit = bool(mln or thou or rub)
         if not has_unit and len(num) == 1:
             continue  # "2 хозяина", "4WD": a single digit alone is never an amount ("цена 1.2" has a dot)
-        start = m.start()
+        # a space-grouped amount ("1 300 000") may stand alone; only asked of amounts without a unit
+        grouped = not has_unit and _BARE_GROUPED.match(num) is not None
+        start, end = m.span()
         line_start = text.rfind("\n", 0, start) + 1
         left_start = max(line_start, start - 40)
         if events is None:
-            events = _Events(text)
+            events = _Events(text, low)
         event = events.last(left_start, start)
-        if not has_unit and event not in _KEYING and not _BARE_GROUPED.match(num.strip()):
+        if not has_unit and event not in _KEYING and not grouped:
             continue  # a bare number with no price keyword before it: a year, a volume, a count...
         left = text[left_start:start]
-        line_end = text.find("\n", m.end())
-        right = text[m.end() : min(m.end() + 14, line_end if line_end >= 0 else len(text))]
+        line_end = text.find("\n", end)
+        right = text[end : min(end + 14, line_end if line_end >= 0 else len(text))]
         if thou and _KM_AFTER.match(right):
             continue  # "98к км", "98 т. км" is mileage
         if event == "mileage" and not (rub or (thou and "р" in thou.lower())):
             continue  # "пробег 120 тыс" is mileage; "245тыс пробег 430т.р." still names a price
-        if (
-            event not in {"price", "market"}
-            and not rub
-            and not mln
-            and _MILEAGE_WORD_AFTER.match(text, m.end(), min(len(text), m.end() + 40))
-        ):
+        price_keyed = event == "price" or event == "market"
+        if not price_keyed and not rub and not mln and _MILEAGE_WORD_AFTER.match(text, end, end + 40):
             continue  # "98 тыс. пробег", "87 000 км пробег," is the mileage, not money
-        if (
-            thou
-            and thou.lower() == "т"
-            and event not in {"price", "market"}
-            and not _GLUED_THOUSANDS.match(num)
-        ):
+        if thou and not price_keyed and thou.lower() == "т" and not _GLUED_THOUSANDS.match(num):
             continue  # "2.0т", "5т", "98т" without a money keyword is not money ("1350т" is)
         if event == "market" and not has_unit and _GRADE.search(left):
             continue  # "оценка 4.5": an auction grade
         if event == "new":  # "стало 1 390 000", "✅ 1 090 000" (but "✅ 1.6 АКПП" is no shorthand price)
-            event = "price" if has_unit or _BARE_GROUPED.match(num.strip()) else None
-        keyed = event in {"price", "market"}
-        bare_grouped = not has_unit and not keyed and bool(_BARE_GROUPED.match(num.strip()))
-        if not (has_unit or keyed or bare_grouped):
+            event = "price" if has_unit or grouped else None
+            price_keyed = event == "price"
+        bare_grouped = grouped and not price_keyed
+        if not (has_unit or price_keyed or bare_grouped):
             continue
         if not has_unit and _NOT_MONEY_RIGHT.match(right):
             continue
         value = _number(num, decimal_unit=bool(mln or thou))
         if value is None:
             continue
-        scaled = _scale(value, mln=bool(mln), thou=bool(thou), rub=bool(rub) or bare_grouped, keyed=keyed)
+        scaled = _scale(
+            value, mln=bool(mln), thou=bool(thou), rub=bool(rub) or bare_grouped, keyed=price_keyed
+        )
         if scaled is None:
             continue
-        if mln and m.group("num2"):
-            scaled += int(m.group("num2")) * 1_000
-        if event == "market":
-            role = "market"
-        elif event == "price":
-            role = "price"
-        elif event in {"other", "old"} or _RANGE_LEFT.search(left):
+        if mln and num2:
+            scaled += int(num2) * 1_000
+        if price_keyed:
+            role = str(event)
+        elif event == "other" or event == "old" or _RANGE_LEFT_REVERSED.match(left[::-1]):
             role = "other"
         else:
             role = "price"
-        if _FOREIGN_LEFT.search(left) or _FOREIGN_RIGHT.match(right):
+        if left.rstrip().endswith(_FOREIGN_SIGNS) or _FOREIGN_RIGHT.match(right):
             role = "other"
         if role != "market" and _MONEY_EXCLUDE_RIGHT.match(right):
             role = "other"
@@ -242,9 +323,7 @@ def find_money(text: str) -> list[MoneyMention]:
             role = "other"
         if not MIN_CAR_PRICE <= scaled <= MAX_CAR_PRICE:
             role = "other"
-        found.append(
-            MoneyMention(scaled, m.start(), m.end(), role, keyed, has_unit, text[m.start() : m.end()])
-        )
+        found.append(MoneyMention(scaled, start, end, role, price_keyed, has_unit, text[start:end]))
     return found
 
 
