@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from bisect import bisect_right
+from collections.abc import Container
 from dataclasses import dataclass
 
 from carsbot.core.extraction.normalize.text import (
@@ -74,7 +75,7 @@ def _alternatives(pattern: str) -> list[str]:
     return parts
 
 
-def _by_first_character(pattern: str) -> tuple[re.Pattern[str], list[str]]:
+def _by_first_character(pattern: str, roles_kept: Container[str] = ()) -> tuple[re.Pattern[str], list[str]]:
     """The keywords of ``_MONEY_EVENTS_PATTERN`` regrouped by their first character, for lower-cased text.
 
     ``re`` finds no first-character set for an alternation of named groups, so it would try every keyword
@@ -83,13 +84,16 @@ def _by_first_character(pattern: str) -> tuple[re.Pattern[str], list[str]]:
     rejected on its next character. A keyword starting with a letter must start a word: ``(?<!\\w.)``
     right after that letter. Keywords sharing a first character keep their order, so each position
     matches the same keyword as the plain alternation. An empty group closes each keyword to name it:
-    the pattern comes with the role of each group (``match.lastindex - 1`` indexes it).
+    the pattern comes with the role of each group (``match.lastindex - 1`` indexes it). ``roles_kept``
+    keeps only the keywords of those roles.
     """
     by_first: dict[str, list[tuple[str, str]]] = {}
     for group in _alternatives(Words._LEADING_B.sub(r"\1", pattern)):
         named = re.fullmatch(r"\(\?P<(\w+)>(.*)\)", group, re.DOTALL)
         assert named is not None, group
         role, body = named.groups()
+        if roles_kept and role not in roles_kept:
+            continue
         keywords = _alternatives(body)
         if len(keywords) == 1 and keywords[0].startswith("(?:"):  # "(?P<other>\b(?:торг\w*|...))"
             keywords = _alternatives(keywords[0][3:-1])
@@ -110,6 +114,8 @@ def _by_first_character(pattern: str) -> tuple[re.Pattern[str], list[str]]:
 
 
 _MONEY_EVENTS, _MONEY_EVENT_ROLES = _by_first_character(_MONEY_EVENTS_PATTERN)
+_KEYING = frozenset({"price", "market", "new"})  # the roles that let a bare number be an amount
+_KEYING_EVENTS, _ = _by_first_character(_MONEY_EVENTS_PATTERN, _KEYING)
 # A range bound ("от 1 200 000", "до 900к", "1 100 000 - 1 300 000") at the end of the left context, matched
 # at the start of the reversed context (for "(?:\bот|\bдо|\bc|\bс|\d\s*-|<|>)\s*$" ``re`` would try every
 # position). The left context holds no newline.
@@ -169,7 +175,6 @@ def _scale(value: float, *, mln: bool, thou: bool, rub: bool, keyed: bool) -> in
 # does not give a role to an amount after it.
 _SENTENCE_END = re.compile(r"[a-zа-я]{5}[.!?]\s+(?:[A-ZА-Я]|$)")
 _NUMBER_BEFORE_KEY = re.compile(r"\d\s*(?:тыс\w*\.?|т\.?|[кk]|км\.?)?\s*$", re.IGNORECASE)
-_KEYING = frozenset({"price", "market", "new"})
 _KM_AFTER = re.compile(r"^\s*\.?\s*(?:км|km|\w*\s*км)", re.IGNORECASE)
 _NOT_MONEY_RIGHT = re.compile(r"^\s*(?:км|km|т\.?\s?км|тыс|т\.|мото)", re.IGNORECASE)
 _MILEAGE_BEFORE_NEW = re.compile(r"(?:пробег\w*|одометр\w*)\s*$", re.IGNORECASE)
@@ -180,6 +185,11 @@ _UNIT_BEFORE_KEY = re.compile(r"\d\s*(?:тыс\w*\.?|тыщ\w*|т\.?|[кk]|км\
 # glued to a word (and right after it). The last one before a position; the first one from a position on.
 _BREAK_BEFORE = re.compile(r"(?s:.*)(?:[^\w\s]|(?<!\w)(?=\d))")
 _BREAK_AFTER = re.compile(r"[^\w\s]|(?<!\w)\d")
+
+
+def _glued(low: str, i: int) -> bool:
+    """Whether the digit at ``i`` is glued to a word character on its left ("DQ500")."""
+    return i > 0 and (low[i - 1].isalnum() or low[i - 1] == "_")
 
 
 class _Events:
@@ -195,7 +205,7 @@ class _Events:
     glued to a word ("цена1 200 000", "DQ500").
     """
 
-    __slots__ = ("ends", "low", "roles", "searched", "starts", "text")
+    __slots__ = ("ends", "low", "lowered", "roles", "searched", "starts", "text")
 
     def __init__(self, text: str, low: str) -> None:
         self.text = text
@@ -204,7 +214,8 @@ class _Events:
         self.ends: list[int] = []
         self.roles: list[str] = []
         self.searched = 0  # a break: every keyword starting before it is known, or lies before a break
-        if len(low) != len(text):  # a character whose lower case is longer: keep offsets exact
+        self.lowered = len(low) == len(text)  # searched in ``low``; else all at once in ``text``
+        if not self.lowered:  # a character whose lower case is longer: keep offsets exact
             for e in _MONEY_EVENTS_ANY_CASE.finditer(text):
                 self.starts.append(e.start())
                 self.ends.append(e.end())
@@ -214,14 +225,24 @@ class _Events:
     def _search(self, start: int, end: int) -> None:
         """Find the keywords that may lead the amount at ``end`` with its left context from ``start``."""
         low = self.low
-        if self.searched < start and (gap := _BREAK_BEFORE.match(low, self.searched, start)) is not None:
+        if start - self.searched > 20 and (gap := _BREAK_BEFORE.match(low, self.searched, start)) is not None:
             self.searched = gap.end()  # keywords before the context are not needed
-        stop = brk.end() if (brk := _BREAK_AFTER.search(low, end)) is not None else len(low)
+        if _glued(low, end):
+            stop = brk.end() if (brk := _BREAK_AFTER.search(low, end)) is not None else len(low)
+        else:
+            stop = end + 1
         for e in _MONEY_EVENTS.finditer(low, self.searched, stop):
             self.starts.append(e.start())
             self.ends.append(e.end())
             self.roles.append(_MONEY_EVENT_ROLES[(e.lastindex or 0) - 1])
         self.searched = stop
+
+    def may_key(self, start: int, end: int) -> bool:
+        """False when no price, market or new-price keyword can lead the amount at ``end``: none starts in
+        its left context from ``start`` (cheaper than ``last``, which finds them all)."""
+        if not self.lowered or _glued(self.low, end):
+            return True
+        return _KEYING_EVENTS.search(self.low, start, end + 1) is not None
 
     def last(self, start: int, end: int) -> str | None:
         if self.searched <= end:
@@ -234,7 +255,7 @@ class _Events:
             return None
         text = self.text
         between = text[last_end:end]
-        if any(ch.isdigit() for ch in between):
+        if any(map(str.isdigit, between)):
             return None
         if role == "new" and _MILEAGE_BEFORE_NEW.search(text, start, last_start):
             return "mileage"  # "Пробег сейчас 187 000": the mileage now, not a new price
@@ -266,12 +287,14 @@ def find_money(text: str) -> list[MoneyMention]:
         if not has_unit and len(num) == 1:
             continue  # "2 хозяина", "4WD": a single digit alone is never an amount ("цена 1.2" has a dot)
         # a space-grouped amount ("1 300 000") may stand alone; only asked of amounts without a unit
-        grouped = not has_unit and _BARE_GROUPED.match(num) is not None
+        grouped = not has_unit and ("." in num or " " in num) and _BARE_GROUPED.match(num) is not None
         start, end = m.span()
         line_start = text.rfind("\n", 0, start) + 1
         left_start = max(line_start, start - 40)
         if events is None:
             events = _Events(text, low)
+        if not has_unit and not grouped and not events.may_key(left_start, start):
+            continue  # a bare number with no price keyword before it (as below, found sooner)
         event = events.last(left_start, start)
         if not has_unit and event not in _KEYING and not grouped:
             continue  # a bare number with no price keyword before it: a year, a volume, a count...
