@@ -181,9 +181,8 @@ _MILEAGE_BEFORE_NEW = re.compile(r"(?:пробег\w*|одометр\w*)\s*$", r
 _UNIT_BEFORE_KEY = re.compile(r"\d\s*(?:тыс\w*\.?|тыщ\w*|т\.?|[кk]|км\.?)\s*$", re.IGNORECASE)
 
 
-# Breaks (see _Events): after a character that is neither a word character nor a space, or at a digit not
-# glued to a word (and right after it). The last one before a position; the first one from a position on.
-_BREAK_BEFORE = re.compile(r"(?s:.*)(?:[^\w\s]|(?<!\w)(?=\d))")
+# Where a keyword search may stop when the amount is glued to a word (see _Events): after a character
+# that is neither a word character nor a space, or after a digit not glued to a word.
 _BREAK_AFTER = re.compile(r"[^\w\s]|(?<!\w)\d")
 
 
@@ -193,16 +192,17 @@ def _glued(low: str, i: int) -> bool:
 
 
 class _Events:
-    """The money keywords of a text; ``last(start, end)`` is the role keyword of the amount at ``end``
-    whose left context begins at ``start``: the last keyword there with no digits after it.
+    """The money keywords of a text; ``last(start, end, after)`` is the role keyword of the amount at
+    ``end`` whose left context begins at ``start``: the last keyword there with no digits after it.
 
-    Keywords are searched lazily, one left context after another (amounts come in text order), each time
-    from the last break before the context: a position no keyword runs across, so that the search finds
-    there the keywords a search of the whole text finds. A keyword holds letters, word characters and
-    spaces (or is one emoji) and reaches a digit only through the word characters after its letters, so
-    it runs across no position after any other character, and into no digit that is not glued to a word.
-    A search stops at the first break from the amount on: right after its first digit unless that is
-    glued to a word ("цена1 200 000", "DQ500").
+    Keywords are searched lazily, only where they can lead an amount: from ``after``, the end of the
+    number before it (a keyword before that number has a digit after it), to the amount. Searched from
+    there, the text yields exactly the keywords a search of all of it finds. A keyword is made of letters,
+    other word characters and spaces (or is one emoji) and reaches a digit only through the word
+    characters after its letters; so no keyword runs across a number whose first digit is not glued to a
+    word, nor into the first digit of such an amount, right after which the search stops. After an amount
+    glued to a word ("цена1 200 000", "DQ500") it stops at the first character that is neither a word
+    character nor a space, or the first digit not glued.
     """
 
     __slots__ = ("ends", "low", "lowered", "roles", "searched", "starts", "text")
@@ -213,7 +213,7 @@ class _Events:
         self.starts: list[int] = []
         self.ends: list[int] = []
         self.roles: list[str] = []
-        self.searched = 0  # a break: every keyword starting before it is known, or lies before a break
+        self.searched = 0  # every keyword starting before it is known, or leads no amount after it
         self.lowered = len(low) == len(text)  # searched in ``low``; else all at once in ``text``
         if not self.lowered:  # a character whose lower case is longer: keep offsets exact
             for e in _MONEY_EVENTS_ANY_CASE.finditer(text):
@@ -222,31 +222,29 @@ class _Events:
                 self.roles.append(str(e.lastgroup))
             self.searched = len(text)
 
-    def _search(self, start: int, end: int) -> None:
-        """Find the keywords that may lead the amount at ``end`` with its left context from ``start``."""
+    def _search(self, after: int, end: int) -> None:
+        """Find the keywords that may lead the amount at ``end``, the number before it ending at ``after``."""
         low = self.low
-        if start - self.searched > 20 and (gap := _BREAK_BEFORE.match(low, self.searched, start)) is not None:
-            self.searched = gap.end()  # keywords before the context are not needed
         if _glued(low, end):
             stop = brk.end() if (brk := _BREAK_AFTER.search(low, end)) is not None else len(low)
         else:
             stop = end + 1
-        for e in _MONEY_EVENTS.finditer(low, self.searched, stop):
+        for e in _MONEY_EVENTS.finditer(low, max(self.searched, after), stop):
             self.starts.append(e.start())
             self.ends.append(e.end())
             self.roles.append(_MONEY_EVENT_ROLES[(e.lastindex or 0) - 1])
         self.searched = stop
 
-    def may_key(self, start: int, end: int) -> bool:
+    def may_key(self, start: int, end: int, after: int) -> bool:
         """False when no price, market or new-price keyword can lead the amount at ``end``: none starts in
         its left context from ``start`` (cheaper than ``last``, which finds them all)."""
         if not self.lowered or _glued(self.low, end):
             return True
-        return _KEYING_EVENTS.search(self.low, start, end + 1) is not None
+        return _KEYING_EVENTS.search(self.low, max(start, after), end + 1) is not None
 
-    def last(self, start: int, end: int) -> str | None:
+    def last(self, start: int, end: int, after: int) -> str | None:
         if self.searched <= end:
-            self._search(start, end)
+            self._search(after, end)
         i = bisect_right(self.ends, end) - 1
         if i < 0:
             return None
@@ -281,21 +279,25 @@ def find_money(text: str) -> list[MoneyMention]:
     low = text.lower()
     # amounts are found in the lower-cased copy when it keeps every offset (faster without IGNORECASE)
     scan, pattern = (low, _MONEY_LOW) if len(low) == len(text) else (text, _MONEY)
+    after_number = 0  # the end of the digits of the last number not glued to a word (see _Events)
     for m in pattern.finditer(scan):
         num, mln, num2, thou, rub = m.groups()
+        after, start = after_number, m.start()
+        if not _glued(scan, start):
+            after_number = start + len(num)
         has_unit = bool(mln or thou or rub)
         if not has_unit and len(num) == 1:
             continue  # "2 хозяина", "4WD": a single digit alone is never an amount ("цена 1.2" has a dot)
         # a space-grouped amount ("1 300 000") may stand alone; only asked of amounts without a unit
         grouped = not has_unit and ("." in num or " " in num) and _BARE_GROUPED.match(num) is not None
-        start, end = m.span()
+        end = m.end()
         line_start = text.rfind("\n", 0, start) + 1
         left_start = max(line_start, start - 40)
         if events is None:
             events = _Events(text, low)
-        if not has_unit and not grouped and not events.may_key(left_start, start):
+        if not has_unit and not grouped and not events.may_key(left_start, start, after):
             continue  # a bare number with no price keyword before it (as below, found sooner)
-        event = events.last(left_start, start)
+        event = events.last(left_start, start, after)
         if not has_unit and event not in _KEYING and not grouped:
             continue  # a bare number with no price keyword before it: a year, a volume, a count...
         left = text[left_start:start]
