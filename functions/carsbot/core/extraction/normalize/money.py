@@ -6,6 +6,8 @@ import re
 from bisect import bisect_right
 from collections.abc import Container
 from dataclasses import dataclass
+from itertools import groupby
+from operator import itemgetter
 
 from carsbot.core.extraction.normalize.text import (
     _NUM_FROM_DIGIT,
@@ -75,7 +77,9 @@ def _alternatives(pattern: str) -> list[str]:
     return parts
 
 
-def _by_first_character(pattern: str, roles_kept: Container[str] = ()) -> tuple[re.Pattern[str], list[str]]:
+def _by_first_character(
+    pattern: str, roles_kept: Container[str] = (), *, named: bool = True
+) -> tuple[re.Pattern[str], list[str]]:
     """The keywords of ``_MONEY_EVENTS_PATTERN`` regrouped by their first character, for lower-cased text.
 
     ``re`` finds no first-character set for an alternation of named groups, so it would try every keyword
@@ -83,15 +87,16 @@ def _by_first_character(pattern: str, roles_kept: Container[str] = ()) -> tuple[
     holding a keyword's first character and, there, tries only the keywords starting with it, each
     rejected on its next character. A keyword starting with a letter must start a word: ``(?<!\\w.)``
     right after that letter. Keywords sharing a first character keep their order, so each position
-    matches the same keyword as the plain alternation. An empty group closes each keyword to name it:
+    matches the same keyword as the plain alternation. With ``named``, an empty group closes each run
+    of keywords of one role to name it (few groups: ``re`` fills every group of each match it makes):
     the pattern comes with the role of each group (``match.lastindex - 1`` indexes it). ``roles_kept``
     keeps only the keywords of those roles.
     """
     by_first: dict[str, list[tuple[str, str]]] = {}
     for group in _alternatives(Words._LEADING_B.sub(r"\1", pattern)):
-        named = re.fullmatch(r"\(\?P<(\w+)>(.*)\)", group, re.DOTALL)
-        assert named is not None, group
-        role, body = named.groups()
+        group_match = re.fullmatch(r"\(\?P<(\w+)>(.*)\)", group, re.DOTALL)
+        assert group_match is not None, group
+        role, body = group_match.groups()
         if roles_kept and role not in roles_kept:
             continue
         keywords = _alternatives(body)
@@ -105,9 +110,14 @@ def _by_first_character(pattern: str, roles_kept: Container[str] = ()) -> tuple[
     branches = []
     for first, same_first in by_first.items():
         rests = []
-        for role, rest in same_first:
-            rests.append(f"{rest}(?P<g{len(roles)}>)")
-            roles.append(role)
+        for role, run in groupby(same_first, key=itemgetter(0)):
+            keywords = [rest for _, rest in run]
+            if named:
+                either = keywords[0] if len(keywords) == 1 else f"(?:{'|'.join(keywords)})"
+                rests.append(f"{either}(?P<g{len(roles)}>)")
+                roles.append(role)
+            else:
+                rests += keywords
         word_start = r"(?<!\w.)" if first.isalnum() else ""
         branches.append(f"{re.escape(first)}{word_start}(?:{'|'.join(rests)})")
     return re.compile("|".join(branches)), roles
@@ -115,7 +125,7 @@ def _by_first_character(pattern: str, roles_kept: Container[str] = ()) -> tuple[
 
 _MONEY_EVENTS, _MONEY_EVENT_ROLES = _by_first_character(_MONEY_EVENTS_PATTERN)
 _KEYING = frozenset({"price", "market", "new"})  # the roles that let a bare number be an amount
-_KEYING_EVENTS, _ = _by_first_character(_MONEY_EVENTS_PATTERN, _KEYING)
+_KEYING_EVENTS, _ = _by_first_character(_MONEY_EVENTS_PATTERN, _KEYING, named=False)
 # A range bound ("от 1 200 000", "до 900к", "1 100 000 - 1 300 000") at the end of the left context, matched
 # at the start of the reversed context (for "(?:\bот|\bдо|\bc|\bс|\d\s*-|<|>)\s*$" ``re`` would try every
 # position). The left context holds no newline.
