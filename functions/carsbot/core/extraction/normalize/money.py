@@ -191,8 +191,9 @@ _MILEAGE_BEFORE_NEW = re.compile(r"(?:пробег\w*|одометр\w*)\s*$", r
 _UNIT_BEFORE_KEY = re.compile(r"\d\s*(?:тыс\w*\.?|тыщ\w*|т\.?|[кk]|км\.?)\s*$", re.IGNORECASE)
 
 
-# Where a keyword search may stop when the amount is glued to a word (see _Events): after a character
-# that is neither a word character nor a space, or after a digit not glued to a word.
+# Where a keyword search may start or stop (see _Events): after a character that is neither a word character
+# nor a space (the last such before a position), or after a digit not glued to a word (the first such).
+_BREAK_BEFORE = re.compile(r"(?s:.*)[^\w\s]")
 _BREAK_AFTER = re.compile(r"[^\w\s]|(?<!\w)\d")
 
 
@@ -205,45 +206,44 @@ class _Events:
     """The money keywords of a text; ``last(start, end, after)`` is the role keyword of the amount at
     ``end`` whose left context begins at ``start``: the last keyword there with no digits after it.
 
-    Keywords are searched lazily, only where they can lead an amount: from ``after``, the end of the
-    number before it (a keyword before that number has a digit after it), to the amount. Searched from
-    there, the text yields exactly the keywords a search of all of it finds. A keyword is made of letters,
-    other word characters and spaces (or is one emoji) and reaches a digit only through the word
-    characters after its letters; so no keyword runs across a number whose first digit is not glued to a
-    word, nor into the first digit of such an amount, right after which the search stops. After an amount
-    glued to a word ("цена1 200 000", "DQ500") it stops at the first character that is neither a word
-    character nor a space, or the first digit not glued.
+    Keywords are searched only where one can lead the amount: from ``after``, the end of the number
+    before it (a keyword before that number has a digit after it), or from a later break before the left
+    context, to the amount. Searched from there, the text yields exactly the keywords a search of all of
+    it finds. A keyword is made of letters, other word characters and spaces (or is one emoji) and
+    reaches a digit only through the word characters after its letters; so no keyword runs across a
+    character that is neither a word character nor a space, nor across a number whose first digit is not
+    glued to a word, nor into the first digit of such an amount, right after which the search stops.
+    After an amount glued to a word ("цена1 200 000", "DQ500") it stops at the first such break.
     """
 
-    __slots__ = ("ends", "low", "lowered", "roles", "searched", "starts", "text")
+    __slots__ = ("low", "lowered", "text", "whole", "whole_ends")
 
     def __init__(self, text: str, low: str) -> None:
         self.text = text
         self.low = low
-        self.starts: list[int] = []
-        self.ends: list[int] = []
-        self.roles: list[str] = []
-        self.searched = 0  # every keyword starting before it is known, or leads no amount after it
         self.lowered = len(low) == len(text)  # searched in ``low``; else all at once in ``text``
-        if not self.lowered:  # a character whose lower case is longer: keep offsets exact
-            for e in _MONEY_EVENTS_ANY_CASE.finditer(text):
-                self.starts.append(e.start())
-                self.ends.append(e.end())
-                self.roles.append(str(e.lastgroup))
-            self.searched = len(text)
+        # a character whose lower case is longer: offsets of ``low`` are not those of ``text``
+        self.whole = [] if self.lowered else list(_MONEY_EVENTS_ANY_CASE.finditer(text))
+        self.whole_ends = [e.end() for e in self.whole]
 
-    def _search(self, after: int, end: int) -> None:
-        """Find the keywords that may lead the amount at ``end``, the number before it ending at ``after``."""
+    def _last_keyword(self, start: int, end: int, after: int) -> tuple[int, int, str] | None:
+        """The last keyword ending by ``end``, or None when none can lead the amount there."""
+        if not self.lowered:
+            i = bisect_right(self.whole_ends, end) - 1
+            return (self.whole[i].start(), self.whole_ends[i], str(self.whole[i].lastgroup)) if i >= 0 else None
         low = self.low
+        if start - after > 32 and (brk := _BREAK_BEFORE.match(low, after, start)) is not None:
+            after = brk.end()
         if _glued(low, end):
             stop = brk.end() if (brk := _BREAK_AFTER.search(low, end)) is not None else len(low)
         else:
             stop = end + 1
-        for e in _MONEY_EVENTS.finditer(low, max(self.searched, after), stop):
-            self.starts.append(e.start())
-            self.ends.append(e.end())
-            self.roles.append(_MONEY_EVENT_ROLES[(e.lastindex or 0) - 1])
-        self.searched = stop
+        key = None
+        for e in _MONEY_EVENTS.finditer(low, after, stop):
+            if e.end() > end:
+                break
+            key = e
+        return (key.start(), key.end(), _MONEY_EVENT_ROLES[(key.lastindex or 0) - 1]) if key else None
 
     def may_key(self, start: int, end: int, after: int) -> bool:
         """False when no price, market or new-price keyword can lead the amount at ``end``: none starts in
@@ -253,12 +253,10 @@ class _Events:
         return _KEYING_EVENTS.search(self.low, max(start, after), end + 1) is not None
 
     def last(self, start: int, end: int, after: int) -> str | None:
-        if self.searched <= end:
-            self._search(after, end)
-        i = bisect_right(self.ends, end) - 1
-        if i < 0:
+        key = self._last_keyword(start, end, after)
+        if key is None:
             return None
-        last_start, last_end, role = self.starts[i], self.ends[i], self.roles[i]
+        last_start, last_end, role = key
         if last_start < start:
             return None
         text = self.text
