@@ -305,14 +305,17 @@ def find_money(text: str) -> list[MoneyMention]:
             events = _Events(text, low)
         if not has_unit and not grouped and not events.may_key(left_start, start, after):
             continue  # a bare number with no price keyword before it (as below, found sooner)
+        line_end = text.find("\n", end)
+        right = text[end : min(end + 14, line_end if line_end >= 0 else len(text))]
+        # the checks that do not need the keyword first (they reject either way)
+        if thou and _KM_AFTER.match(right):
+            continue  # "98к км", "98 т. км" is mileage
+        if not has_unit and _NOT_MONEY_RIGHT.match(right):
+            continue
         event = events.last(left_start, start, after)
         if not has_unit and event not in _KEYING and not grouped:
             continue  # a bare number with no price keyword before it: a year, a volume, a count...
         left = text[left_start:start]
-        line_end = text.find("\n", end)
-        right = text[end : min(end + 14, line_end if line_end >= 0 else len(text))]
-        if thou and _KM_AFTER.match(right):
-            continue  # "98к км", "98 т. км" is mileage
         if event == "mileage" and not (rub or (thou and "р" in thou.lower())):
             continue  # "пробег 120 тыс" is mileage; "245тыс пробег 430т.р." still names a price
         price_keyed = event == "price" or event == "market"
@@ -327,8 +330,6 @@ def find_money(text: str) -> list[MoneyMention]:
             price_keyed = event == "price"
         bare_grouped = grouped and not price_keyed
         if not (has_unit or price_keyed or bare_grouped):
-            continue
-        if not has_unit and _NOT_MONEY_RIGHT.match(right):
             continue
         value = _number(num, decimal_unit=bool(mln or thou))
         if value is None:
