@@ -222,19 +222,25 @@ class _Events:
         self.text = text
         self.low = low
         self.lowered = len(low) == len(text)  # searched in ``low``; else all at once in ``text``
-        # a character whose lower case is longer: offsets of ``low`` are not those of ``text``
-        self.whole = [] if self.lowered else list(_MONEY_EVENTS_ANY_CASE.finditer(text))
-        self.whole_ends = [e.end() for e in self.whole]
+        self.whole: list[re.Match[str]] = []
+        self.whole_ends: list[int] = []
+        if (
+            not self.lowered
+        ):  # a character whose lower case is longer: offsets of ``low`` are not those of ``text``
+            self.whole = list(_MONEY_EVENTS_ANY_CASE.finditer(text))
+            self.whole_ends = [e.end() for e in self.whole]
 
-    def _last_keyword(self, start: int, end: int, after: int) -> tuple[int, int, str] | None:
+    def _last_keyword(self, start: int, end: int, after: int, glued: bool) -> tuple[int, int, str] | None:
         """The last keyword ending by ``end``, or None when none can lead the amount there."""
         if not self.lowered:
             i = bisect_right(self.whole_ends, end) - 1
-            return (self.whole[i].start(), self.whole_ends[i], str(self.whole[i].lastgroup)) if i >= 0 else None
+            return (
+                (self.whole[i].start(), self.whole_ends[i], str(self.whole[i].lastgroup)) if i >= 0 else None
+            )
         low = self.low
         if start - after > 32 and (brk := _BREAK_BEFORE.match(low, after, start)) is not None:
             after = brk.end()
-        if _glued(low, end):
+        if glued:
             stop = brk.end() if (brk := _BREAK_AFTER.search(low, end)) is not None else len(low)
         else:
             stop = end + 1
@@ -245,15 +251,15 @@ class _Events:
             key = e
         return (key.start(), key.end(), _MONEY_EVENT_ROLES[(key.lastindex or 0) - 1]) if key else None
 
-    def may_key(self, start: int, end: int, after: int) -> bool:
-        """False when no price, market or new-price keyword can lead the amount at ``end``: none starts in
-        its left context from ``start`` (cheaper than ``last``, which finds them all)."""
-        if not self.lowered or _glued(self.low, end):
+    def may_key(self, start: int, end: int, after: int, glued: bool) -> bool:
+        """False when no price, market or new-price keyword can lead the amount at ``end`` (``glued`` to a
+        word or not): none starts in its left context from ``start`` (cheaper than ``last``)."""
+        if not self.lowered or glued:
             return True
         return _KEYING_EVENTS.search(self.low, max(start, after), end + 1) is not None
 
-    def last(self, start: int, end: int, after: int) -> str | None:
-        key = self._last_keyword(start, end, after)
+    def last(self, start: int, end: int, after: int, glued: bool) -> str | None:
+        key = self._last_keyword(start, end, after, glued)
         if key is None:
             return None
         last_start, last_end, role = key
@@ -265,7 +271,7 @@ class _Events:
             return None
         if role == "new" and _MILEAGE_BEFORE_NEW.search(text, start, last_start):
             return "mileage"  # "Пробег сейчас 187 000": the mileage now, not a new price
-        if _SENTENCE_END.search(text, last_end, end):
+        if ("." in between or "!" in between or "?" in between) and _SENTENCE_END.search(text, last_end, end):
             return None  # "все ТО по регламенту. Хотелка 3.1 млн": the keyword belongs to an earlier sentence
         if role == "mileage" and (
             (any(ch in ",;|/" for ch in between) and _NUMBER_BEFORE_KEY.search(text, start, last_start))
@@ -291,7 +297,8 @@ def find_money(text: str) -> list[MoneyMention]:
     for m in pattern.finditer(scan):
         num, mln, num2, thou, rub = m.groups()
         after, start = after_number, m.start()
-        if not _glued(scan, start):
+        glued = _glued(scan, start)
+        if not glued:
             after_number = start + len(num)
         has_unit = bool(mln or thou or rub)
         if not has_unit and len(num) == 1:
@@ -303,16 +310,17 @@ def find_money(text: str) -> list[MoneyMention]:
         left_start = max(line_start, start - 40)
         if events is None:
             events = _Events(text, low)
-        if not has_unit and not grouped and not events.may_key(left_start, start, after):
+        if not has_unit and not grouped and not events.may_key(left_start, start, after, glued):
             continue  # a bare number with no price keyword before it (as below, found sooner)
         line_end = text.find("\n", end)
         right = text[end : min(end + 14, line_end if line_end >= 0 else len(text))]
+        told = bool(right) and not right.isspace()  # the patterns of the right context all need a non-space
         # the checks that do not need the keyword first (they reject either way)
-        if thou and _KM_AFTER.match(right):
+        if thou and told and _KM_AFTER.match(right):
             continue  # "98к км", "98 т. км" is mileage
-        if not has_unit and _NOT_MONEY_RIGHT.match(right):
+        if not has_unit and told and _NOT_MONEY_RIGHT.match(right):
             continue
-        event = events.last(left_start, start, after)
+        event = events.last(left_start, start, after, glued)
         if not has_unit and event not in _KEYING and not grouped:
             continue  # a bare number with no price keyword before it: a year, a volume, a count...
         left = text[left_start:start]
@@ -347,11 +355,11 @@ def find_money(text: str) -> list[MoneyMention]:
             role = "other"
         else:
             role = "price"
-        if left.rstrip().endswith(_FOREIGN_SIGNS) or _FOREIGN_RIGHT.match(right):
+        if left.rstrip().endswith(_FOREIGN_SIGNS) or (told and _FOREIGN_RIGHT.match(right)):
             role = "other"
-        if role != "market" and _MONEY_EXCLUDE_RIGHT.match(right):
+        if role != "market" and told and _MONEY_EXCLUDE_RIGHT.match(right):
             role = "other"
-        if not has_unit and _BARE_EXCLUDE_RIGHT.match(right):
+        if not has_unit and told and _BARE_EXCLUDE_RIGHT.match(right):
             role = "other"
         if bare_grouped and role == "price" and scaled < 50_000:
             role = "other"
