@@ -256,7 +256,7 @@ class _Events:
         word or not): none starts in its left context from ``start`` (cheaper than ``last``)."""
         if not self.lowered or glued:
             return True
-        return _KEYING_EVENTS.search(self.low, max(start, after), end + 1) is not None
+        return _KEYING_EVENTS.search(self.low, after if after > start else start, end + 1) is not None
 
     def last(self, start: int, end: int, after: int, glued: bool) -> str | None:
         key = self._last_keyword(start, end, after, glued)
@@ -296,7 +296,8 @@ def find_money(text: str) -> list[MoneyMention]:
     after_number = 0  # the end of the digits of the last number not glued to a word (see _Events)
     for m in pattern.finditer(scan):
         num, mln, num2, thou, rub = m.groups()
-        after, start = after_number, m.start()
+        start, end = m.span()
+        after = after_number
         glued = _glued(scan, start)
         if not glued:
             after_number = start + len(num)
@@ -305,9 +306,9 @@ def find_money(text: str) -> list[MoneyMention]:
             continue  # "2 хозяина", "4WD": a single digit alone is never an amount ("цена 1.2" has a dot)
         # a space-grouped amount ("1 300 000") may stand alone; only asked of amounts without a unit
         grouped = not has_unit and ("." in num or " " in num) and _BARE_GROUPED.match(num) is not None
-        end = m.end()
-        line_start = text.rfind("\n", 0, start) + 1
-        left_start = max(line_start, start - 40)
+        left_start = text.rfind("\n", 0, start) + 1  # the line start, or 40 characters back
+        if left_start < start - 40:
+            left_start = start - 40
         if events is None:
             events = _Events(text, low)
         if not has_unit and not grouped and not events.may_key(left_start, start, after, glued):
@@ -380,12 +381,16 @@ def parse_price(text: str) -> int | None:
 
 def best_price(mentions: list[MoneyMention]) -> MoneyMention | None:
     """The asking price among ``mentions``: keyed first, then with a unit, then a bare grouped amount."""
-    prices = [m for m in mentions if m.role == "price"]
-    for wanted in (lambda m: m.keyed, lambda m: m.unit, lambda m: True):
-        for m in prices:
-            if wanted(m):
+    with_unit = first = None
+    for m in mentions:
+        if m.role == "price":
+            if m.keyed:
                 return m
-    return None
+            if with_unit is None and m.unit:
+                with_unit = m
+            if first is None:
+                first = m
+    return with_unit if with_unit is not None else first
 
 
 def parse_market_price(text: str) -> int | None:
