@@ -35,8 +35,9 @@ _MONEY = re.compile(
 )
 # Keywords in the left context of an amount; the last one before the amount (with no other number in
 # between) decides its role.
-# Searched in the lower-cased text. Every alternative starts with a literal (so ``re`` can skip ahead
-# on its first characters); a keyword that starts with a letter must start a word (checked in _Events).
+# Searched in the lower-cased text, regrouped by first character (see _by_first_character): every keyword
+# starts with a literal, and one that starts with a letter must start a word. _Events relies on a keyword
+# being made of letters, word characters and spaces (or being one emoji), checked there too.
 _MONEY_EVENTS_PATTERN = (
     r"(?P<market>рын(?<!ниже\sрын)(?<!ниже\s\sрын)(?<!выше\sрын)(?:ок|ка|ке|ку|очн\w*)(?!\s+на\b)|\bсреднерыночн\w*"
     r"|market|\bоценк\w*)"
@@ -105,6 +106,8 @@ def _by_first_character(
         for keyword in keywords:
             first, rest = keyword[0], keyword[1:]
             assert first not in "\\()[].^$|" and rest[:1] not in ("?", "*", "+", "{"), keyword
+            consumed = re.sub(r"\\[wsb]|\(\?:|[()|*+?\[\]]", "", re.sub(r"\(\?<?[=!][^()]*\)", "", rest))
+            assert (first.isalnum() and (consumed.isalpha() or not consumed)) or not rest, keyword
             by_first.setdefault(first, []).append((role, rest))
     roles: list[str] = []
     branches = []
@@ -203,8 +206,8 @@ def _glued(low: str, i: int) -> bool:
 
 
 class _Events:
-    """The money keywords of a text; ``last(start, end, after)`` is the role keyword of the amount at
-    ``end`` whose left context begins at ``start``: the last keyword there with no digits after it.
+    """The money keywords of a text; ``last(start, end, after, glued)`` is the role keyword of the amount
+    at ``end`` whose left context begins at ``start``: the last keyword there with no digits after it.
 
     Keywords are searched only where one can lead the amount: from ``after``, the end of the number
     before it (a keyword before that number has a digit after it), or from a later break before the left
@@ -224,9 +227,8 @@ class _Events:
         self.lowered = len(low) == len(text)  # searched in ``low``; else all at once in ``text``
         self.whole: list[re.Match[str]] = []
         self.whole_ends: list[int] = []
-        if (
-            not self.lowered
-        ):  # a character whose lower case is longer: offsets of ``low`` are not those of ``text``
+        # a character whose lower case is longer: offsets of ``low`` are not those of ``text``
+        if not self.lowered:
             self.whole = list(_MONEY_EVENTS_ANY_CASE.finditer(text))
             self.whole_ends = [e.end() for e in self.whole]
 
@@ -241,7 +243,7 @@ class _Events:
         if start - after > 32 and (brk := _BREAK_BEFORE.match(low, after, start)) is not None:
             after = brk.end()
         if glued:
-            stop = brk.end() if (brk := _BREAK_AFTER.search(low, end)) is not None else len(low)
+            stop = past.end() if (past := _BREAK_AFTER.search(low, end)) is not None else len(low)
         else:
             stop = end + 1
         key = None
