@@ -306,8 +306,14 @@ def find_money(text: str) -> list[MoneyMention]:
         has_unit = bool(mln or thou or rub)
         if not has_unit and len(num) == 1:
             continue  # "2 хозяина", "4WD": a single digit alone is never an amount ("цена 1.2" has a dot)
-        # a space-grouped amount ("1 300 000") may stand alone; only asked of amounts without a unit
-        grouped = not has_unit and ("." in num or " " in num) and _BARE_GROUPED.match(num) is not None
+        # a space-grouped amount ("1 300 000") may stand alone; only asked of amounts without a unit, and
+        # of five characters or more with a separator ("1.6" is none)
+        grouped = (
+            not has_unit
+            and len(num) >= 5
+            and ("." in num or " " in num)
+            and _BARE_GROUPED.match(num) is not None
+        )
         left_start = text.rfind("\n", 0, start) + 1  # the line start, or 40 characters back
         if left_start < start - 40:
             left_start = start - 40
