@@ -167,16 +167,8 @@ class MoneyMention:
     raw: str = ""  # the matched text
 
 
-def _scale(value: float, *, mln: bool, thou: bool, rub: bool, keyed: bool) -> int | None:
-    if mln:
-        return round(value * 1_000_000)
-    if thou:
-        return round(value * 1_000)
-    if rub:
-        return round(value)
-    if not keyed:
-        return None
-    # A bare number after a price keyword: shorthand posts write "цена 560" (thousands) or "1.35" (millions).
+def _shorthand(value: float) -> int:
+    """A bare number after a price keyword: posts write "цена 560" (thousands) or "1.35" (millions)."""
     if value < 30:
         return round(value * 1_000_000)
     if value < 10_000:
@@ -354,10 +346,15 @@ def find_money(text: str) -> list[MoneyMention]:
             value = float(num.replace("'", "").replace(" ", ""))
         if value is None:
             continue
-        scaled = _scale(
-            value, mln=bool(mln), thou=bool(thou), rub=bool(rub) or bare_grouped, keyed=price_keyed
-        )
-        if scaled is None:
+        if mln:
+            scaled = round(value * 1_000_000)
+        elif thou:
+            scaled = round(value * 1_000)
+        elif rub or bare_grouped:
+            scaled = round(value)
+        elif price_keyed:
+            scaled = _shorthand(value)
+        else:
             continue
         if mln and num2:
             scaled += int(num2) * 1_000
