@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import re
 from bisect import bisect_right
+from collections.abc import Container
 from dataclasses import dataclass
+from itertools import groupby
+from operator import itemgetter
 
 from carsbot.core.extraction.normalize.text import (
     _NUM_FROM_DIGIT,
@@ -32,8 +35,9 @@ _MONEY = re.compile(
 )
 # Keywords in the left context of an amount; the last one before the amount (with no other number in
 # between) decides its role.
-# Searched in the lower-cased text. Every alternative starts with a literal (so ``re`` can skip ahead
-# on its first characters); a keyword that starts with a letter must start a word (checked in _Events).
+# Searched in the lower-cased text, regrouped by first character (see _by_first_character): every keyword
+# starts with a literal, and one that starts with a letter must start a word. _Events relies on a keyword
+# being made of letters, word characters and spaces (or being one emoji), checked there too.
 _MONEY_EVENTS_PATTERN = (
     r"(?P<market>рын(?<!ниже\sрын)(?<!ниже\s\sрын)(?<!выше\sрын)(?:ок|ка|ке|ку|очн\w*)(?!\s+на\b)|\bсреднерыночн\w*"
     r"|market|\bоценк\w*)"
@@ -47,12 +51,90 @@ _MONEY_EVENTS_PATTERN = (
     r"|резин\w*|шин\w*|диск\w*|сигнализаци\w*|магнитол\w*|выгод\w*|дешевле|ниже\s+рынка\s+на|зарплат\w*"
     r"|экономи\w*|бюджет\w*|вычет\w*|залог\w*|штраф\w*|аренд\w*|сутк\w*|мес\w*|по\s+(?=\d)|х\b|x\b))"
 )
-_MONEY_EVENTS = re.compile(Words._LEADING_B.sub(r"\1", _MONEY_EVENTS_PATTERN).replace("(?:\\b(?:", "(?:(?:"))
 _MONEY_EVENTS_ANY_CASE = re.compile(_MONEY_EVENTS_PATTERN, re.IGNORECASE)
 _MONEY_LOW = for_lower_case(_MONEY)
-_RANGE_LEFT = re.compile(r"(?:\bот|\bдо|\bc|\bс|\d\s*-|<|>)\s*$", re.IGNORECASE)
+
+
+def _alternatives(pattern: str) -> list[str]:
+    """``pattern`` split at its top-level ``|`` (outside groups and character classes)."""
+    parts: list[str] = []
+    depth, start, i, in_class = 0, 0, 0, False
+    while i < len(pattern):
+        ch = pattern[i]
+        if ch == "\\":
+            i += 2
+            continue
+        if in_class:
+            in_class = ch != "]"
+        elif ch == "[":
+            in_class = True
+        elif ch in "()":
+            depth += 1 if ch == "(" else -1
+        elif ch == "|" and depth == 0:
+            parts.append(pattern[start:i])
+            start = i + 1
+        i += 1
+    parts.append(pattern[start:])
+    return parts
+
+
+def _by_first_character(
+    pattern: str, roles_kept: Container[str] = (), *, named: bool = True
+) -> tuple[re.Pattern[str], list[str]]:
+    """The keywords of ``_MONEY_EVENTS_PATTERN`` regrouped by their first character, for lower-cased text.
+
+    ``re`` finds no first-character set for an alternation of named groups, so it would try every keyword
+    at every position. Written as ``ц(?:ен[аеуы]\\b(?P<g0>)|...)|с(?:...)|...`` it skips to the positions
+    holding a keyword's first character and, there, tries only the keywords starting with it, each
+    rejected on its next character. A keyword starting with a letter must start a word: ``(?<!\\w.)``
+    right after that letter. Keywords sharing a first character keep their order, so each position
+    matches the same keyword as the plain alternation. With ``named``, an empty group closes each run
+    of keywords of one role to name it (few groups: ``re`` fills every group of each match it makes):
+    the pattern comes with the role of each group (``match.lastindex - 1`` indexes it). ``roles_kept``
+    keeps only the keywords of those roles.
+    """
+    by_first: dict[str, list[tuple[str, str]]] = {}
+    for group in _alternatives(Words._LEADING_B.sub(r"\1", pattern)):
+        group_match = re.fullmatch(r"\(\?P<(\w+)>(.*)\)", group, re.DOTALL)
+        assert group_match is not None, group
+        role, body = group_match.groups()
+        if roles_kept and role not in roles_kept:
+            continue
+        keywords = _alternatives(body)
+        if len(keywords) == 1 and keywords[0].startswith("(?:"):  # "(?P<other>\b(?:торг\w*|...))"
+            keywords = _alternatives(keywords[0][3:-1])
+        for keyword in keywords:
+            first, rest = keyword[0], keyword[1:]
+            assert first not in "\\()[].^$|" and rest[:1] not in ("?", "*", "+", "{"), keyword
+            consumed = re.sub(r"\\[wsb]|\(\?:|[()|*+?\[\]]", "", re.sub(r"\(\?<?[=!][^()]*\)", "", rest))
+            assert (first.isalnum() and (consumed.isalpha() or not consumed)) or not rest, keyword
+            by_first.setdefault(first, []).append((role, rest))
+    roles: list[str] = []
+    branches = []
+    for first, same_first in by_first.items():
+        rests = []
+        for role, run in groupby(same_first, key=itemgetter(0)):
+            keywords = [rest for _, rest in run]
+            if named:
+                either = keywords[0] if len(keywords) == 1 else f"(?:{'|'.join(keywords)})"
+                rests.append(f"{either}(?P<g{len(roles)}>)")
+                roles.append(role)
+            else:
+                rests += keywords
+        word_start = r"(?<!\w.)" if first.isalnum() else ""
+        branches.append(f"{re.escape(first)}{word_start}(?:{'|'.join(rests)})")
+    return re.compile("|".join(branches)), roles
+
+
+_MONEY_EVENTS, _MONEY_EVENT_ROLES = _by_first_character(_MONEY_EVENTS_PATTERN)
+_KEYING = frozenset({"price", "market", "new"})  # the roles that let a bare number be an amount
+_KEYING_EVENTS, _ = _by_first_character(_MONEY_EVENTS_PATTERN, _KEYING, named=False)
+# A range bound ("от 1 200 000", "до 900к", "1 100 000 - 1 300 000") at the end of the left context, matched
+# at the start of the reversed context (for "(?:\bот|\bдо|\bc|\bс|\d\s*-|<|>)\s*$" ``re`` would try every
+# position). The left context holds no newline.
+_RANGE_LEFT_REVERSED = re.compile(r"\s*(?:то\b|од\b|c\b|с\b|-\s*\d|<|>)", re.IGNORECASE)
 # A foreign-currency amount is never the rouble price: "$12 000", "12 000 USD", "≈ €9 500".
-_FOREIGN_LEFT = re.compile(r"[$€¥]\s*$")
+_FOREIGN_SIGNS = ("$", "€", "¥")  # the last sign before the amount, spaces aside
 _FOREIGN_RIGHT = re.compile(
     r"^\s*(?:\$|usd|долл\w*|€|eur\w*|евро|¥|юан\w*|иен\w*|cny|jpy|у\.\s?е\.)", re.IGNORECASE
 )
@@ -85,16 +167,8 @@ class MoneyMention:
     raw: str = ""  # the matched text
 
 
-def _scale(value: float, *, mln: bool, thou: bool, rub: bool, keyed: bool) -> int | None:
-    if mln:
-        return round(value * 1_000_000)
-    if thou:
-        return round(value * 1_000)
-    if rub:
-        return round(value)
-    if not keyed:
-        return None
-    # A bare number after a price keyword: shorthand posts write "цена 560" (thousands) or "1.35" (millions).
+def _shorthand(value: float) -> int:
+    """A bare number after a price keyword: posts write "цена 560" (thousands) or "1.35" (millions)."""
     if value < 30:
         return round(value * 1_000_000)
     if value < 10_000:
@@ -106,58 +180,99 @@ def _scale(value: float, *, mln: bool, thou: bool, rub: bool, keyed: bool) -> in
 # does not give a role to an amount after it.
 _SENTENCE_END = re.compile(r"[a-zа-я]{5}[.!?]\s+(?:[A-ZА-Я]|$)")
 _NUMBER_BEFORE_KEY = re.compile(r"\d\s*(?:тыс\w*\.?|т\.?|[кk]|км\.?)?\s*$", re.IGNORECASE)
-_KEYING = frozenset({"price", "market", "new"})
 _KM_AFTER = re.compile(r"^\s*\.?\s*(?:км|km|\w*\s*км)", re.IGNORECASE)
 _NOT_MONEY_RIGHT = re.compile(r"^\s*(?:км|km|т\.?\s?км|тыс|т\.|мото)", re.IGNORECASE)
 _MILEAGE_BEFORE_NEW = re.compile(r"(?:пробег\w*|одометр\w*)\s*$", re.IGNORECASE)
 _UNIT_BEFORE_KEY = re.compile(r"\d\s*(?:тыс\w*\.?|тыщ\w*|т\.?|[кk]|км\.?)\s*$", re.IGNORECASE)
 
 
+# Where a keyword search may start or stop (see _Events): after a character that is neither a word character
+# nor a space (the last such before a position), or after a digit not glued to a word (the first such).
+_BREAK_BEFORE = re.compile(r"(?s:.*)[^\w\s]")
+_BREAK_AFTER = re.compile(r"[^\w\s]|(?<!\w)\d")
+
+
+def _glued(low: str, i: int) -> bool:
+    """Whether the digit at ``i`` is glued to a word character on its left ("DQ500")."""
+    return i > 0 and (low[i - 1].isalnum() or low[i - 1] == "_")
+
+
 class _Events:
-    """Every money keyword of a text, found once; ``last(start, end)`` is the role keyword of the amount
-    at ``end`` whose left context begins at ``start``: the last keyword there with no digits after it."""
+    """The money keywords of a text; ``last(start, end, after, glued)`` is the role keyword of the amount
+    at ``end`` whose left context begins at ``start``: the last keyword there with no digits after it.
 
-    __slots__ = ("ends", "events", "text")
+    Keywords are searched only where one can lead the amount: from ``after``, the end of the number
+    before it (a keyword before that number has a digit after it), or from a later break before the left
+    context, to the amount. Searched from there, the text yields exactly the keywords a search of all of
+    it finds. A keyword is made of letters, other word characters and spaces (or is one emoji) and
+    reaches a digit only through the word characters after its letters; so no keyword runs across a
+    character that is neither a word character nor a space, nor across a number whose first digit is not
+    glued to a word, nor into the first digit of such an amount, right after which the search stops.
+    After an amount glued to a word ("цена1 200 000", "DQ500") it stops at the first such break.
+    """
 
-    def __init__(self, text: str) -> None:
+    __slots__ = ("low", "lowered", "text", "whole", "whole_ends")
+
+    def __init__(self, text: str, low: str) -> None:
         self.text = text
-        low = text.lower()
-        if len(low) != len(text):  # a character whose lower case is longer: keep offsets exact
-            self.events = list(_MONEY_EVENTS_ANY_CASE.finditer(text))
-        else:
-            self.events = []
-            search = _MONEY_EVENTS.search
-            pos = 0
-            while (m := search(low, pos)) is not None:
-                start = m.start()
-                if start > 0 and low[start].isalnum() and (low[start - 1].isalnum() or low[start - 1] == "_"):
-                    pos = start + 1  # inside a word ("машины" holds no "шин")
-                    continue
-                self.events.append(m)
-                pos = max(m.end(), start + 1)
-        self.ends = [e.end() for e in self.events]
+        self.low = low
+        self.lowered = len(low) == len(text)  # searched in ``low``; else all at once in ``text``
+        self.whole: list[re.Match[str]] = []
+        self.whole_ends: list[int] = []
+        # a character whose lower case is longer: offsets of ``low`` are not those of ``text``
+        if not self.lowered:
+            self.whole = list(_MONEY_EVENTS_ANY_CASE.finditer(text))
+            self.whole_ends = [e.end() for e in self.whole]
 
-    def last(self, start: int, end: int) -> str | None:
-        i = bisect_right(self.ends, end) - 1
-        if i < 0:
+    def _last_keyword(self, start: int, end: int, after: int, glued: bool) -> tuple[int, int, str] | None:
+        """The last keyword ending by ``end``, or None when none can lead the amount there."""
+        if not self.lowered:
+            i = bisect_right(self.whole_ends, end) - 1
+            return (
+                (self.whole[i].start(), self.whole_ends[i], str(self.whole[i].lastgroup)) if i >= 0 else None
+            )
+        low = self.low
+        if start - after > 32 and (brk := _BREAK_BEFORE.match(low, after, start)) is not None:
+            after = brk.end()
+        if glued:
+            stop = past.end() if (past := _BREAK_AFTER.search(low, end)) is not None else len(low)
+        else:
+            stop = end + 1
+        key = None
+        for e in _MONEY_EVENTS.finditer(low, after, stop):
+            if e.end() > end:
+                break
+            key = e
+        return (key.start(), key.end(), _MONEY_EVENT_ROLES[(key.lastindex or 0) - 1]) if key else None
+
+    def may_key(self, start: int, end: int, after: int, glued: bool) -> bool:
+        """False when no price, market or new-price keyword can lead the amount at ``end`` (``glued`` to a
+        word or not): none starts in its left context from ``start`` (cheaper than ``last``)."""
+        if not self.lowered or glued:
+            return True
+        return _KEYING_EVENTS.search(self.low, after if after > start else start, end + 1) is not None
+
+    def last(self, start: int, end: int, after: int, glued: bool) -> str | None:
+        key = self._last_keyword(start, end, after, glued)
+        if key is None:
             return None
-        last = self.events[i]
-        if last.start() < start:
+        last_start, last_end, role = key
+        if last_start < start:
             return None
         text = self.text
-        between = text[last.end() : end]
-        if any(ch.isdigit() for ch in between):
+        between = text[last_end:end]
+        if any(map(str.isdigit, between)):
             return None
-        if last.lastgroup == "new" and _MILEAGE_BEFORE_NEW.search(text, start, last.start()):
+        if role == "new" and _MILEAGE_BEFORE_NEW.search(text, start, last_start):
             return "mileage"  # "Пробег сейчас 187 000": the mileage now, not a new price
-        if _SENTENCE_END.search(text, last.end(), end):
+        if ("." in between or "!" in between or "?" in between) and _SENTENCE_END.search(text, last_end, end):
             return None  # "все ТО по регламенту. Хотелка 3.1 млн": the keyword belongs to an earlier sentence
-        if last.lastgroup == "mileage" and (
-            (any(ch in ",;|/" for ch in between) and _NUMBER_BEFORE_KEY.search(text, start, last.start()))
-            or _UNIT_BEFORE_KEY.search(text, start, last.start())
+        if role == "mileage" and (
+            (any(ch in ",;|/" for ch in between) and _NUMBER_BEFORE_KEY.search(text, start, last_start))
+            or _UNIT_BEFORE_KEY.search(text, start, last_start)
         ):
             return None  # "98 тыс. пробег, 1 250 000", "180т пробег 620 тыщ": the keyword closed the mileage
-        return last.lastgroup
+        return role
 
 
 def find_money(text: str) -> list[MoneyMention]:
@@ -172,79 +287,94 @@ def find_money(text: str) -> list[MoneyMention]:
     low = text.lower()
     # amounts are found in the lower-cased copy when it keeps every offset (faster without IGNORECASE)
     scan, pattern = (low, _MONEY_LOW) if len(low) == len(text) else (text, _MONEY)
+    after_number = 0  # the end of the digits of the last number not glued to a word (see _Events)
     for m in pattern.finditer(scan):
-        num, mln, thou, rub = m.group("num"), m.group("mln"), m.group("thou"), m.group("rub")
+        num, mln, num2, thou, rub = m.groups()
+        start, end = m.span()
+        after = after_number
+        glued = _glued(scan, start)
+        if not glued:
+            after_number = start + len(num)
         has_unit = bool(mln or thou or rub)
         if not has_unit and len(num) == 1:
             continue  # "2 хозяина", "4WD": a single digit alone is never an amount ("цена 1.2" has a dot)
-        start = m.start()
-        line_start = text.rfind("\n", 0, start) + 1
-        left_start = max(line_start, start - 40)
+        # a space-grouped amount ("1 300 000") may stand alone; only asked of amounts without a unit, and
+        # of five characters or more with a separator ("1.6" is none)
+        grouped = (
+            not has_unit
+            and len(num) >= 5
+            and ("." in num or " " in num)
+            and _BARE_GROUPED.match(num) is not None
+        )
+        left_start = text.rfind("\n", 0, start) + 1  # the line start, or 40 characters back
+        if left_start < start - 40:
+            left_start = start - 40
         if events is None:
-            events = _Events(text)
-        event = events.last(left_start, start)
-        if not has_unit and event not in _KEYING and not _BARE_GROUPED.match(num.strip()):
+            events = _Events(text, low)
+        if not has_unit and not grouped and not events.may_key(left_start, start, after, glued):
+            continue  # a bare number with no price keyword before it (as below, found sooner)
+        line_end = text.find("\n", end)
+        right = text[end : min(end + 14, line_end if line_end >= 0 else len(text))]
+        told = bool(right) and not right.isspace()  # the patterns of the right context all need a non-space
+        # the checks that do not need the keyword first (they reject either way)
+        if thou and told and _KM_AFTER.match(right):
+            continue  # "98к км", "98 т. км" is mileage
+        if not has_unit and told and _NOT_MONEY_RIGHT.match(right):
+            continue
+        event = events.last(left_start, start, after, glued)
+        if not has_unit and event not in _KEYING and not grouped:
             continue  # a bare number with no price keyword before it: a year, a volume, a count...
         left = text[left_start:start]
-        line_end = text.find("\n", m.end())
-        right = text[m.end() : min(m.end() + 14, line_end if line_end >= 0 else len(text))]
-        if thou and _KM_AFTER.match(right):
-            continue  # "98к км", "98 т. км" is mileage
         if event == "mileage" and not (rub or (thou and "р" in thou.lower())):
             continue  # "пробег 120 тыс" is mileage; "245тыс пробег 430т.р." still names a price
-        if (
-            event not in {"price", "market"}
-            and not rub
-            and not mln
-            and _MILEAGE_WORD_AFTER.match(text, m.end(), min(len(text), m.end() + 40))
-        ):
+        price_keyed = event == "price" or event == "market"
+        if not price_keyed and not rub and not mln and _MILEAGE_WORD_AFTER.match(text, end, end + 40):
             continue  # "98 тыс. пробег", "87 000 км пробег," is the mileage, not money
-        if (
-            thou
-            and thou.lower() == "т"
-            and event not in {"price", "market"}
-            and not _GLUED_THOUSANDS.match(num)
-        ):
+        if thou and not price_keyed and thou.lower() == "т" and not _GLUED_THOUSANDS.match(num):
             continue  # "2.0т", "5т", "98т" without a money keyword is not money ("1350т" is)
         if event == "market" and not has_unit and _GRADE.search(left):
             continue  # "оценка 4.5": an auction grade
         if event == "new":  # "стало 1 390 000", "✅ 1 090 000" (but "✅ 1.6 АКПП" is no shorthand price)
-            event = "price" if has_unit or _BARE_GROUPED.match(num.strip()) else None
-        keyed = event in {"price", "market"}
-        bare_grouped = not has_unit and not keyed and bool(_BARE_GROUPED.match(num.strip()))
-        if not (has_unit or keyed or bare_grouped):
+            event = "price" if has_unit or grouped else None
+            price_keyed = event == "price"
+        bare_grouped = grouped and not price_keyed
+        if not (has_unit or price_keyed or bare_grouped):
             continue
-        if not has_unit and _NOT_MONEY_RIGHT.match(right):
-            continue
-        value = _number(num, decimal_unit=bool(mln or thou))
+        if "." in num or "," in num:
+            value = _number(num, decimal_unit=bool(mln or thou))
+        else:  # digits grouped by spaces or apostrophes at most, as _number reads them (faster)
+            value = float(num.replace("'", "").replace(" ", ""))
         if value is None:
             continue
-        scaled = _scale(value, mln=bool(mln), thou=bool(thou), rub=bool(rub) or bare_grouped, keyed=keyed)
-        if scaled is None:
+        if mln:
+            scaled = round(value * 1_000_000)
+        elif thou:
+            scaled = round(value * 1_000)
+        elif rub or bare_grouped:
+            scaled = round(value)
+        elif price_keyed:
+            scaled = _shorthand(value)
+        else:
             continue
-        if mln and m.group("num2"):
-            scaled += int(m.group("num2")) * 1_000
-        if event == "market":
-            role = "market"
-        elif event == "price":
-            role = "price"
-        elif event in {"other", "old"} or _RANGE_LEFT.search(left):
+        if mln and num2:
+            scaled += int(num2) * 1_000
+        if price_keyed:
+            role = str(event)
+        elif event == "other" or event == "old" or _RANGE_LEFT_REVERSED.match(left[::-1]):
             role = "other"
         else:
             role = "price"
-        if _FOREIGN_LEFT.search(left) or _FOREIGN_RIGHT.match(right):
+        if left.rstrip().endswith(_FOREIGN_SIGNS) or (told and _FOREIGN_RIGHT.match(right)):
             role = "other"
-        if role != "market" and _MONEY_EXCLUDE_RIGHT.match(right):
+        if role != "market" and told and _MONEY_EXCLUDE_RIGHT.match(right):
             role = "other"
-        if not has_unit and _BARE_EXCLUDE_RIGHT.match(right):
+        if not has_unit and told and _BARE_EXCLUDE_RIGHT.match(right):
             role = "other"
         if bare_grouped and role == "price" and scaled < 50_000:
             role = "other"
         if not MIN_CAR_PRICE <= scaled <= MAX_CAR_PRICE:
             role = "other"
-        found.append(
-            MoneyMention(scaled, m.start(), m.end(), role, keyed, has_unit, text[m.start() : m.end()])
-        )
+        found.append(MoneyMention(scaled, start, end, role, price_keyed, has_unit, text[start:end]))
     return found
 
 
@@ -256,12 +386,16 @@ def parse_price(text: str) -> int | None:
 
 def best_price(mentions: list[MoneyMention]) -> MoneyMention | None:
     """The asking price among ``mentions``: keyed first, then with a unit, then a bare grouped amount."""
-    prices = [m for m in mentions if m.role == "price"]
-    for wanted in (lambda m: m.keyed, lambda m: m.unit, lambda m: True):
-        for m in prices:
-            if wanted(m):
+    with_unit = first = None
+    for m in mentions:
+        if m.role == "price":
+            if m.keyed:
                 return m
-    return None
+            if with_unit is None and m.unit:
+                with_unit = m
+            if first is None:
+                first = m
+    return with_unit if with_unit is not None else first
 
 
 def parse_market_price(text: str) -> int | None:
