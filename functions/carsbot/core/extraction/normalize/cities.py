@@ -220,13 +220,14 @@ def city_hit(text: str) -> Hit | None:
         parts = _SPLIT.split(text)
         tokens = [part.lower() for part in parts[1::2]]
     starts = idx.starts
-    if starts.isdisjoint(tokens):
-        return None  # most posts: no name begins with any of their words
+    candidates = [i for i, tok in enumerate(tokens) if tok in starts]  # the tokens a name may begin with
+    if not candidates:
+        return None
     delivery: list[tuple[int, int]] | None = None
     first: Hit | None = None
     single, multi_first = idx.single, idx.multi_first
     offset, counted = 0, 0  # the offset of parts[counted]
-    for i in _indexes_of(tokens, starts):
+    for i in candidates:
         tok = tokens[i]
         city: _City | None = None
         for n in idx.multi_lengths if tok in multi_first else ():
@@ -242,12 +243,11 @@ def city_hit(text: str) -> Hit | None:
         offset += sum(map(len, parts[counted : 2 * i + 1]))
         counted = 2 * i + 1
         start, _end = offset, offset + len(parts[counted])
-        if delivery is None:
-            delivery = _delivery_spans(text, low)
-        if delivery and any(a <= start < b for a, b in delivery):
-            continue
+        # A mention counts when every check below passes (their order only saves work).
         left = text[max(0, start - 24) : start][::-1]  # reversed: see _reversed_at_end
         strong = _CITY_STRONG_CONTEXT_REVERSED.match(left)
+        if first is not None and not strong:
+            continue  # after the first mention, only one after a location label can still win
         marked = strong or _CITY_MARKER_REVERSED.match(left)
         if city.ambiguous and not marked and not _standalone_city(text, city, start, _end):
             continue
@@ -255,21 +255,13 @@ def city_hit(text: str) -> Hit | None:
             continue  # "msk"-like Latin abbreviations only after a marker
         if tok == "ростов" and re.match(r"^\s*велик", text[_end : _end + 10], re.IGNORECASE):
             continue
+        if delivery is None:
+            delivery = _delivery_spans(text, low)
+        if delivery and any(a <= start < b for a, b in delivery):
+            continue
         if strong:
             return Hit(city.name, "city:location-label", start, _end)
-        if first is None:
-            rule = "city:marker" if marked else ("city:name" if not city.ambiguous else "city:standalone")
-            first = Hit(city.name, rule, start, _end)
+        rule = "city:marker" if marked else ("city:name" if not city.ambiguous else "city:standalone")
+        first = Hit(city.name, rule, start, _end)
     return first
 
-
-def _indexes_of(tokens: list[str], wanted: frozenset[str]) -> list[int]:
-    """The positions of the tokens in ``wanted``, in order (located by ``list.index``, in C)."""
-    found = []
-    for token in wanted.intersection(tokens):
-        i = -1
-        for _ in range(tokens.count(token)):
-            i = tokens.index(token, i + 1)
-            found.append(i)
-    found.sort()
-    return found
