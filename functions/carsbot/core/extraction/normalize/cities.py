@@ -97,7 +97,7 @@ def _reverse(items: list[Any], *, at_end: bool) -> str:
     must end with ``$``)."""
     if at_end and items[-1:] != [_AT_END] and not (items and str(items[-1][0]) in {"BRANCH", "SUBPATTERN"}):
         raise ValueError("every alternative must end with $")
-    out = []
+    out: list[str] = []
     for n, (op, av) in enumerate(items):
         last = at_end and n == len(items) - 1
         name = str(op)
@@ -115,8 +115,9 @@ def _reverse(items: list[Any], *, at_end: bool) -> str:
             out.append("(?:" + _reverse(list(av[3]), at_end=last) + ")")
         elif name in {"MAX_REPEAT", "MIN_REPEAT"} and not last:
             low, high, body = av
-            bound = f"{{{low},{'' if high == _sre_parser.MAXREPEAT else high}}}"
-            out.append(f"(?:{_reverse(list(body), at_end=False)}){bound}{'?' if name == 'MIN_REPEAT' else ''}")
+            lazy = "?" if name == "MIN_REPEAT" else ""
+            bound = f"{{{low},{'' if high == _sre_parser.MAXREPEAT else high}}}{lazy}"
+            out.append(f"(?:{_reverse(list(body), at_end=False)}){bound}")
         elif name == "AT" and str(av) in {"AT_BOUNDARY", "AT_NON_BOUNDARY"}:
             out.append(r"\b" if str(av) == "AT_BOUNDARY" else r"\B")
         else:
@@ -125,7 +126,7 @@ def _reverse(items: list[Any], *, at_end: bool) -> str:
 
 
 def _reverse_class(members: list[Any]) -> str:
-    parts = []
+    parts: list[str] = []
     for op, av in members:
         name = str(op)
         if name == "NEGATE":
@@ -157,15 +158,20 @@ _DELIVERY = re.compile(
 # (the rare variant forms U+1C80-U+1C88, which lower-casing leaves as they are).
 _DELIVERY_LOW = re.compile(_DELIVERY.pattern)
 _DELIVERY_STEMS = ("достав", "отправ", "привез", "перегон", "развоз")  # every match holds one
-_CASE_VARIANTS = tuple(chr(code) for code in range(0x1C80, 0x1C89))
+_CASE_VARIANT = re.compile("[\u1c80-\u1c88]")
 
 
 def _delivery_spans(text: str, low: str) -> list[tuple[int, int]]:
     """Where a delivery list runs (see ``_DELIVERY``)."""
-    if not any(stem in low for stem in _DELIVERY_STEMS) and not any(ch in low for ch in _CASE_VARIANTS):
-        return []  # (any IGNORECASE match lower-cases to a stem, or holds a variant form)
-    if len(low) == len(text) and not any(ch in low for ch in _CASE_VARIANTS):
-        return [m.span() for m in _DELIVERY_LOW.finditer(low)]
+    variant = _CASE_VARIANT.search(low) is not None
+    if not variant:
+        for stem in _DELIVERY_STEMS:
+            if stem in low:
+                break
+        else:
+            return []  # (any IGNORECASE match lower-cases to a stem, or holds a variant form)
+        if len(low) == len(text):
+            return [m.span() for m in _DELIVERY_LOW.finditer(low)]
     return [m.span() for m in _DELIVERY.finditer(text)]
 
 
@@ -213,6 +219,7 @@ def city_hit(text: str) -> Hit | None:
     idx = _cities()
     text = prepare_text(text)
     low = text.lower()
+    parts: list[str]
     if len(low) == len(text):
         parts = _SPLIT_LOW.split(low)
         tokens = parts[1::2]
@@ -264,4 +271,3 @@ def city_hit(text: str) -> Hit | None:
         rule = "city:marker" if marked else ("city:name" if not city.ambiguous else "city:standalone")
         first = Hit(city.name, rule, start, _end)
     return first
-
