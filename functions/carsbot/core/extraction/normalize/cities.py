@@ -9,7 +9,7 @@ from functools import lru_cache
 from importlib import resources
 from typing import Any
 
-from carsbot.core.extraction.normalize.text import _TOKEN, Hit, prepare_text
+from carsbot.core.extraction.normalize.text import _TOKEN, Hit, for_lower_case, prepare_text
 
 try:  # Python 3.11+ keeps the regex parser in re._parser
     import re._parser as _sre_parser
@@ -46,9 +46,14 @@ class _CityIndex:
                     self.single.setdefault(words[0], city)
                 elif words:
                     self.multi.setdefault(words, city)
-        self.multi_lengths = sorted({len(k) for k in self.multi}, reverse=True)
-        self.multi_first = frozenset(k[0] for k in self.multi)
-        self.starts = frozenset(self.single) | self.multi_first  # every token a name can begin with
+        # first word of a multi-word name -> the lengths of the names it begins, longest first
+        lengths: dict[str, set[int]] = {}
+        for key in self.multi:
+            lengths.setdefault(key[0], set()).add(len(key))
+        self.multi_lengths = {first: sorted(ns, reverse=True) for first, ns in lengths.items()}
+        self.starts = frozenset(self.single) | frozenset(
+            self.multi_lengths
+        )  # every token a name can begin with
 
 
 @lru_cache(maxsize=1)
@@ -145,6 +150,20 @@ def _reverse_class(members: list[Any]) -> str:
 _AT_END = next(item for item in _sre_parser.parse("$") if str(item[0]) == "AT")
 _CITY_MARKER_REVERSED = _reversed_at_end(_CITY_MARKER)
 _CITY_STRONG_CONTEXT_REVERSED = _reversed_at_end(_CITY_STRONG_CONTEXT)
+# The same for the lower-cased window, without IGNORECASE (faster: see _CASE_VARIANTS).
+_CITY_MARKER_REVERSED_LOW = _reversed_at_end(for_lower_case(_CITY_MARKER))
+_CITY_STRONG_CONTEXT_REVERSED_LOW = _reversed_at_end(for_lower_case(_CITY_STRONG_CONTEXT))
+
+# IGNORECASE also takes, for a few letters, variant forms that lower-casing leaves as they are: "ı" for
+# "i", "ſ" for "s", U+1C80-U+1C88 for "в", "д", "о", "с", "т", "ъ", "ѣ", "ꙋ" (Python's re._casefix). In a
+# lower-cased text that kept every offset and holds none of them, a pattern of lower-case letters
+# matches without IGNORECASE exactly where the IGNORECASE one matches the text, and ``re`` runs it
+# faster (an IGNORECASE alternation cannot rule out its branches by their first letter).
+_CASE_VARIANTS = re.compile("[\u0131\u017f\u1c80-\u1c88]")
+
+
+def _lower_is_exact(text: str, low: str) -> bool:
+    return len(low) == len(text) and _CASE_VARIANTS.search(low) is None
 
 
 # Cities the car can be delivered to are not where it is: "Доставка в Ростов, Ставрополь, Майкоп".
@@ -152,27 +171,19 @@ _DELIVERY = re.compile(
     r"(?:доставк|доставим|доставляем|отправк|отправим|отправляем|привез[её]м|перегон|развоз)[^.!?\n]*",
     re.IGNORECASE,
 )
-# The same in lower-cased text: ``re`` cannot skip ahead with an IGNORECASE pattern of Cyrillic letters
-# and tries it at every position (a 4,000-character card took 0.4 ms). Equivalent when the lower-cased
-# text keeps every offset and holds none of the letters IGNORECASE also takes for "в", "д", "о", "с", "т"
-# (the rare variant forms U+1C80-U+1C88, which lower-casing leaves as they are).
-_DELIVERY_LOW = re.compile(_DELIVERY.pattern)
+# The same in lower-cased text (see _CASE_VARIANTS): ``re`` cannot skip ahead with an IGNORECASE pattern
+# of Cyrillic letters and tries it at every position (a 4,000-character card took 0.4 ms).
+_DELIVERY_LOW = for_lower_case(_DELIVERY)
 _DELIVERY_STEMS = ("достав", "отправ", "привез", "перегон", "развоз")  # every match holds one
-_CASE_VARIANT = re.compile("[\u1c80-\u1c88]")
 
 
-def _delivery_spans(text: str, low: str) -> list[tuple[int, int]]:
-    """Where a delivery list runs (see ``_DELIVERY``)."""
-    variant = _CASE_VARIANT.search(low) is not None
-    if not variant:
-        for stem in _DELIVERY_STEMS:
-            if stem in low:
-                break
-        else:
-            return []  # (any IGNORECASE match lower-cases to a stem, or holds a variant form)
-        if len(low) == len(text):
-            return [m.span() for m in _DELIVERY_LOW.finditer(low)]
-    return [m.span() for m in _DELIVERY.finditer(text)]
+def _delivery_spans(text: str, low: str, exact: bool) -> list[tuple[int, int]]:
+    """Where a delivery list runs (see ``_DELIVERY``; ``exact``: see ``_lower_is_exact``)."""
+    if not exact:
+        return [m.span() for m in _DELIVERY.finditer(text)]
+    if not any(stem in low for stem in _DELIVERY_STEMS):
+        return []
+    return [m.span() for m in _DELIVERY_LOW.finditer(low)]
 
 
 _STANDALONE_LEFT = re.compile(r"(?:^|[.,;|/•!\n])[ ]*$")
@@ -231,13 +242,17 @@ def city_hit(text: str) -> Hit | None:
     if not candidates:
         return None
     delivery: list[tuple[int, int]] | None = None
+    if _lower_is_exact(text, low):  # the place markers are looked for in the lower-cased text
+        source, strong_at, marker_at = low, _CITY_STRONG_CONTEXT_REVERSED_LOW, _CITY_MARKER_REVERSED_LOW
+    else:
+        source, strong_at, marker_at = text, _CITY_STRONG_CONTEXT_REVERSED, _CITY_MARKER_REVERSED
     first: Hit | None = None
-    single, multi_first = idx.single, idx.multi_first
+    single, multi_lengths = idx.single, idx.multi_lengths
     offset, counted = 0, 0  # the offset of parts[counted]
     for i in candidates:
         tok = tokens[i]
         city: _City | None = None
-        for n in idx.multi_lengths if tok in multi_first else ():
+        for n in multi_lengths.get(tok, ()):
             if i + n <= len(tokens):
                 key = tuple(tokens[i : i + n])
                 city = idx.multi.get(key)
@@ -251,11 +266,11 @@ def city_hit(text: str) -> Hit | None:
         counted = 2 * i + 1
         start, _end = offset, offset + len(parts[counted])
         # A mention counts when every check below passes (their order only saves work).
-        left = text[max(0, start - 24) : start][::-1]  # reversed: see _reversed_at_end
-        strong = _CITY_STRONG_CONTEXT_REVERSED.match(left)
+        left = source[max(0, start - 24) : start][::-1]  # reversed: see _reversed_at_end
+        strong = strong_at.match(left)
         if first is not None and not strong:
             continue  # after the first mention, only one after a location label can still win
-        marked = strong or _CITY_MARKER_REVERSED.match(left)
+        marked = strong or marker_at.match(left)
         if city.ambiguous and not marked and not _standalone_city(text, city, start, _end):
             continue
         if not city.ambiguous and tok.isascii() and not marked and len(tok) <= 3:
@@ -263,7 +278,7 @@ def city_hit(text: str) -> Hit | None:
         if tok == "ростов" and re.match(r"^\s*велик", text[_end : _end + 10], re.IGNORECASE):
             continue
         if delivery is None:
-            delivery = _delivery_spans(text, low)
+            delivery = _delivery_spans(text, low, source is low)
         if delivery and any(a <= start < b for a, b in delivery):
             continue
         if strong:

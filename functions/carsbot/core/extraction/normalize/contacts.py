@@ -22,6 +22,7 @@ _PHONE_ANY_PLUS = re.compile(r"\+\d{1,3}[\s\-]*\(?\d{1,4}\)?(?:[\s\-]*\d{1,4}){2
 
 
 _NON_DIGITS = re.compile(r"\D")
+_PHONE_PUNCTUATION = str.maketrans("", "", "+ \t-().")
 
 
 class _RegionRules:
@@ -103,7 +104,9 @@ def _valid_country_7(national: str) -> bool:
 
 @lru_cache(maxsize=4096)
 def _phone_e164(candidate: str) -> str | None:
-    digits = _NON_DIGITS.sub("", candidate)
+    digits = candidate.translate(_PHONE_PUNCTUATION)  # a candidate holds digits and these only
+    if not digits.isdecimal():  # (isdecimal is what \d matches)
+        digits = _NON_DIGITS.sub("", candidate)
     plus = candidate.lstrip().startswith("+")
     if plus:
         if not 10 <= len(digits) <= 15:
