@@ -51,9 +51,8 @@ class _CityIndex:
         for key in self.multi:
             lengths.setdefault(key[0], set()).add(len(key))
         self.multi_lengths = {first: sorted(ns, reverse=True) for first, ns in lengths.items()}
-        self.starts = frozenset(self.single) | frozenset(
-            self.multi_lengths
-        )  # every token a name can begin with
+        # every token a name can begin with
+        self.starts = frozenset(self.single) | frozenset(self.multi_lengths)
 
 
 @lru_cache(maxsize=1)
