@@ -147,11 +147,21 @@ def _reverse_class(members: list[Any]) -> str:
 
 
 _AT_END = next(item for item in _sre_parser.parse("$") if str(item[0]) == "AT")
-_CITY_MARKER_REVERSED = _reversed_at_end(_CITY_MARKER)
-_CITY_STRONG_CONTEXT_REVERSED = _reversed_at_end(_CITY_STRONG_CONTEXT)
-# The same for the lower-cased window, without IGNORECASE (faster: see _CASE_VARIANTS).
-_CITY_MARKER_REVERSED_LOW = _reversed_at_end(for_lower_case(_CITY_MARKER))
-_CITY_STRONG_CONTEXT_REVERSED_LOW = _reversed_at_end(for_lower_case(_CITY_STRONG_CONTEXT))
+
+
+@lru_cache(maxsize=1)
+def _reversed_markers() -> dict[bool, tuple[re.Pattern[str], re.Pattern[str]]]:
+    """The location label and place marker patterns reversed, for the text as written (False) and for
+    the lower-cased text, without IGNORECASE (True, faster: see _CASE_VARIANTS). Compiled on first use,
+    like the gazetteer (a few ms, kept out of the import)."""
+    return {
+        False: (_reversed_at_end(_CITY_STRONG_CONTEXT), _reversed_at_end(_CITY_MARKER)),
+        True: (
+            _reversed_at_end(for_lower_case(_CITY_STRONG_CONTEXT)),
+            _reversed_at_end(for_lower_case(_CITY_MARKER)),
+        ),
+    }
+
 
 # IGNORECASE also takes, for a few letters, variant forms that lower-casing leaves as they are: "ı" for
 # "i", "ſ" for "s", U+1C80-U+1C88 for "в", "д", "о", "с", "т", "ъ", "ѣ", "ꙋ" (Python's re._casefix). In a
@@ -241,10 +251,9 @@ def city_hit(text: str) -> Hit | None:
     if not candidates:
         return None
     delivery: list[tuple[int, int]] | None = None
-    if _lower_is_exact(text, low):  # the place markers are looked for in the lower-cased text
-        source, strong_at, marker_at = low, _CITY_STRONG_CONTEXT_REVERSED_LOW, _CITY_MARKER_REVERSED_LOW
-    else:
-        source, strong_at, marker_at = text, _CITY_STRONG_CONTEXT_REVERSED, _CITY_MARKER_REVERSED
+    exact = _lower_is_exact(text, low)  # then the place markers are looked for in the lower-cased text
+    source = low if exact else text
+    strong_at, marker_at = _reversed_markers()[exact]
     first: Hit | None = None
     single, multi_lengths = idx.single, idx.multi_lengths
     offset, counted = 0, 0  # the offset of parts[counted]
@@ -277,7 +286,7 @@ def city_hit(text: str) -> Hit | None:
         if tok == "ростов" and re.match(r"^\s*велик", text[_end : _end + 10], re.IGNORECASE):
             continue
         if delivery is None:
-            delivery = _delivery_spans(text, low, source is low)
+            delivery = _delivery_spans(text, low, exact)
         if delivery and any(a <= start < b for a, b in delivery):
             continue
         if strong:
