@@ -9,9 +9,17 @@ from functools import lru_cache
 from importlib import resources
 from typing import Any
 
-from carsbot.core.extraction.normalize.text import _TOKEN, Hit, prepare_text
+from carsbot.core.extraction.normalize.text import _TOKEN, Hit, for_lower_case, prepare_text
 
-_LOW_TOKEN = re.compile(_TOKEN.pattern)  # the same tokens in lower-cased text, without IGNORECASE
+try:  # Python 3.11+ keeps the regex parser in re._parser
+    import re._parser as _sre_parser
+except ImportError:  # pragma: no cover
+    import sre_parse as _sre_parser  # type: ignore[no-redef]
+
+# Text split into separators and tokens (odd items): the tokens and, by adding up lengths, their offsets
+# from one pass of ``re`` (a match object per token would cost several times more).
+_SPLIT_LOW = re.compile(f"({_TOKEN.pattern})")  # lower-cased text, without IGNORECASE
+_SPLIT = re.compile(f"({_TOKEN.pattern})", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -38,8 +46,13 @@ class _CityIndex:
                     self.single.setdefault(words[0], city)
                 elif words:
                     self.multi.setdefault(words, city)
-        self.multi_lengths = sorted({len(k) for k in self.multi}, reverse=True)
-        self.multi_first = frozenset(k[0] for k in self.multi)
+        # first word of a multi-word name -> the lengths of the names it begins, longest first
+        lengths: dict[str, set[int]] = {}
+        for key in self.multi:
+            lengths.setdefault(key[0], set()).add(len(key))
+        self.multi_lengths = {first: sorted(ns, reverse=True) for first, ns in lengths.items()}
+        # every token a name can begin with
+        self.starts = frozenset(self.single) | frozenset(self.multi_lengths)
 
 
 @lru_cache(maxsize=1)
@@ -58,12 +71,128 @@ _CITY_STRONG_CONTEXT = re.compile(
     r"|(?:обл\.?|област[ьи]|кра[йя]|р-н\.?|район[аеу]?|респ\.?|республик[аи])\s*[,.]?\s*(?:г\.\s*|город\s+)?$",
     re.IGNORECASE,
 )
-_MAYBE_DELIVERY = re.compile(r"доставк|доставим|доставля|отправ|привез|перегон|развоз", re.IGNORECASE)
+
+
+def _reversed_at_end(pattern: re.Pattern[str]) -> re.Pattern[str]:
+    """A pattern that matches the reversed string from its start exactly when ``pattern``, anchored by
+    ``$`` at the end of every alternative, finds a match in the string.
+
+    The place markers above are searched in the 24 characters before a name, and ``re`` tries them at
+    every position (an IGNORECASE alternation: ~3 µs a search); only whether they match is used, and the
+    reversed pattern answers that with one attempt. It is derived from the parsed pattern, so the two
+    cannot drift apart: each sequence is reversed, ``\\b`` is symmetric, and ``$`` (the end, or just
+    before a final newline) becomes an optional leading newline."""
+    items = list(_sre_parser.parse(pattern.pattern, pattern.flags))
+    return re.compile(_reverse(items, at_end=True), pattern.flags)
+
+
+_CATEGORIES = {
+    "CATEGORY_DIGIT": r"\d",
+    "CATEGORY_NOT_DIGIT": r"\D",
+    "CATEGORY_SPACE": r"\s",
+    "CATEGORY_NOT_SPACE": r"\S",
+    "CATEGORY_WORD": r"\w",
+    "CATEGORY_NOT_WORD": r"\W",
+}
+
+
+def _reverse(items: list[Any], *, at_end: bool) -> str:
+    """The reversed regex source of a parsed sequence (``at_end``: the sequence ends the pattern, so it
+    must end with ``$``)."""
+    if at_end and items[-1:] != [_AT_END] and not (items and str(items[-1][0]) in {"BRANCH", "SUBPATTERN"}):
+        raise ValueError("every alternative must end with $")
+    out: list[str] = []
+    for n, (op, av) in enumerate(items):
+        last = at_end and n == len(items) - 1
+        name = str(op)
+        if (op, av) == _AT_END and last:
+            out.append(r"\n?")
+        elif name == "LITERAL":
+            out.append(re.escape(chr(av)))
+        elif name == "NOT_LITERAL":
+            out.append(f"[^{re.escape(chr(av))}]")
+        elif name == "IN":
+            out.append(_reverse_class(av))
+        elif name == "BRANCH":
+            out.append("(?:" + "|".join(_reverse(list(branch), at_end=last) for branch in av[1]) + ")")
+        elif name == "SUBPATTERN" and not av[1] and not av[2]:
+            out.append("(?:" + _reverse(list(av[3]), at_end=last) + ")")
+        elif name in {"MAX_REPEAT", "MIN_REPEAT"} and not last:
+            low, high, body = av
+            lazy = "?" if name == "MIN_REPEAT" else ""
+            bound = f"{{{low},{'' if high == _sre_parser.MAXREPEAT else high}}}{lazy}"
+            out.append(f"(?:{_reverse(list(body), at_end=False)}){bound}")
+        elif name == "AT" and str(av) in {"AT_BOUNDARY", "AT_NON_BOUNDARY"}:
+            out.append(r"\b" if str(av) == "AT_BOUNDARY" else r"\B")
+        else:
+            raise ValueError(f"cannot reverse {name} {av}")
+    return "".join(reversed(out))
+
+
+def _reverse_class(members: list[Any]) -> str:
+    parts: list[str] = []
+    for op, av in members:
+        name = str(op)
+        if name == "NEGATE":
+            parts.insert(0, "^")
+        elif name == "LITERAL":
+            parts.append(re.escape(chr(av)))
+        elif name == "RANGE":
+            parts.append(f"{re.escape(chr(av[0]))}-{re.escape(chr(av[1]))}")
+        elif name == "CATEGORY" and str(av) in _CATEGORIES:
+            parts.append(_CATEGORIES[str(av)])
+        else:
+            raise ValueError(f"cannot reverse the class member {name} {av}")
+    return "[" + "".join(parts) + "]"
+
+
+_AT_END = next(item for item in _sre_parser.parse("$") if str(item[0]) == "AT")
+
+
+@lru_cache(maxsize=1)
+def _reversed_markers() -> dict[bool, tuple[re.Pattern[str], re.Pattern[str]]]:
+    """The location label and place marker patterns reversed, for the text as written (False) and for
+    the lower-cased text, without IGNORECASE (True, faster: see _CASE_VARIANTS). Compiled on first use,
+    like the gazetteer (a few ms, kept out of the import)."""
+    return {
+        False: (_reversed_at_end(_CITY_STRONG_CONTEXT), _reversed_at_end(_CITY_MARKER)),
+        True: (
+            _reversed_at_end(for_lower_case(_CITY_STRONG_CONTEXT)),
+            _reversed_at_end(for_lower_case(_CITY_MARKER)),
+        ),
+    }
+
+
+# IGNORECASE also takes, for a few letters, variant forms that lower-casing leaves as they are: "ı" for
+# "i", "ſ" for "s", U+1C80-U+1C88 for "в", "д", "о", "с", "т", "ъ", "ѣ", "ꙋ" (Python's re._casefix). In a
+# lower-cased text that kept every offset and holds none of them, a pattern of lower-case letters
+# matches without IGNORECASE exactly where the IGNORECASE one matches the text, and ``re`` runs it
+# faster (an IGNORECASE alternation cannot rule out its branches by their first letter).
+_CASE_VARIANTS = re.compile("[\u0131\u017f\u1c80-\u1c88]")
+
+
+def _lower_is_exact(text: str, low: str) -> bool:
+    return len(low) == len(text) and _CASE_VARIANTS.search(low) is None
+
+
 # Cities the car can be delivered to are not where it is: "Доставка в Ростов, Ставрополь, Майкоп".
 _DELIVERY = re.compile(
     r"(?:доставк|доставим|доставляем|отправк|отправим|отправляем|привез[её]м|перегон|развоз)[^.!?\n]*",
     re.IGNORECASE,
 )
+# The same in lower-cased text (see _CASE_VARIANTS): ``re`` cannot skip ahead with an IGNORECASE pattern
+# of Cyrillic letters and tries it at every position (a 4,000-character card took 0.4 ms).
+_DELIVERY_LOW = for_lower_case(_DELIVERY)
+_DELIVERY_STEMS = ("достав", "отправ", "привез", "перегон", "развоз")  # every match holds one
+
+
+def _delivery_spans(text: str, low: str, exact: bool) -> list[tuple[int, int]]:
+    """Where a delivery list runs (see ``_DELIVERY``; ``exact``: see ``_lower_is_exact``)."""
+    if not exact:
+        return [m.span() for m in _DELIVERY.finditer(text)]
+    if not any(stem in low for stem in _DELIVERY_STEMS):
+        return []
+    return [m.span() for m in _DELIVERY_LOW.finditer(low)]
 
 
 _STANDALONE_LEFT = re.compile(r"(?:^|[.,;|/•!\n])[ ]*$")
@@ -110,20 +239,30 @@ def city_hit(text: str) -> Hit | None:
     idx = _cities()
     text = prepare_text(text)
     low = text.lower()
+    parts: list[str]
     if len(low) == len(text):
-        tokens = [(m.group(0), m.start(), m.end()) for m in _LOW_TOKEN.finditer(low)]
+        parts = _SPLIT_LOW.split(low)
+        tokens = parts[1::2]
     else:  # a character whose lower case is longer: keep offsets exact
-        tokens = [(m.group(0).lower(), m.start(), m.end()) for m in _TOKEN.finditer(text)]
-    delivery = [m.span() for m in _DELIVERY.finditer(text)] if _MAYBE_DELIVERY.search(text) else []
+        parts = _SPLIT.split(text)
+        tokens = [part.lower() for part in parts[1::2]]
+    starts = idx.starts
+    candidates = [i for i, tok in enumerate(tokens) if tok in starts]  # the tokens a name may begin with
+    if not candidates:
+        return None
+    delivery: list[tuple[int, int]] | None = None
+    exact = _lower_is_exact(text, low)  # then the place markers are looked for in the lower-cased text
+    source = low if exact else text
+    strong_at, marker_at = _reversed_markers()[exact]
     first: Hit | None = None
-    single, multi_first = idx.single, idx.multi_first
-    for i, (tok, start, _end) in enumerate(tokens):
-        if tok not in single and tok not in multi_first:
-            continue  # most tokens: no city begins with them
+    single, multi_lengths = idx.single, idx.multi_lengths
+    offset, counted = 0, 0  # the offset of parts[counted]
+    for i in candidates:
+        tok = tokens[i]
         city: _City | None = None
-        for n in idx.multi_lengths if tok in multi_first else ():
+        for n in multi_lengths.get(tok, ()):
             if i + n <= len(tokens):
-                key = tuple(t[0] for t in tokens[i : i + n])
+                key = tuple(tokens[i : i + n])
                 city = idx.multi.get(key)
                 if city:
                     break
@@ -131,20 +270,27 @@ def city_hit(text: str) -> Hit | None:
             city = single.get(tok)
         if city is None:
             continue
-        if delivery and any(a <= start < b for a, b in delivery):
-            continue
-        left = text[max(0, start - 24) : start]
-        strong = _CITY_STRONG_CONTEXT.search(left)
-        marked = strong or _CITY_MARKER.search(left)
+        offset += sum(map(len, parts[counted : 2 * i + 1]))
+        counted = 2 * i + 1
+        start, _end = offset, offset + len(parts[counted])
+        # A mention counts when every check below passes (their order only saves work).
+        left = source[max(0, start - 24) : start][::-1]  # reversed: see _reversed_at_end
+        strong = strong_at.match(left)
+        if first is not None and not strong:
+            continue  # after the first mention, only one after a location label can still win
+        marked = strong or marker_at.match(left)
         if city.ambiguous and not marked and not _standalone_city(text, city, start, _end):
             continue
         if not city.ambiguous and tok.isascii() and not marked and len(tok) <= 3:
             continue  # "msk"-like Latin abbreviations only after a marker
         if tok == "ростов" and re.match(r"^\s*велик", text[_end : _end + 10], re.IGNORECASE):
             continue
+        if delivery is None:
+            delivery = _delivery_spans(text, low, exact)
+        if delivery and any(a <= start < b for a, b in delivery):
+            continue
         if strong:
             return Hit(city.name, "city:location-label", start, _end)
-        if first is None:
-            rule = "city:marker" if marked else ("city:name" if not city.ambiguous else "city:standalone")
-            first = Hit(city.name, rule, start, _end)
+        rule = "city:marker" if marked else ("city:name" if not city.ambiguous else "city:standalone")
+        first = Hit(city.name, rule, start, _end)
     return first

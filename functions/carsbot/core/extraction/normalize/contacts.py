@@ -10,7 +10,10 @@ import phonenumbers
 from carsbot.core.extraction.normalize.text import Words, prepare_text
 
 # A phone never spans lines ("Луганская 53/2\n8 (8332) 20-30-40" is an address, then a phone).
-_PHONE_CANDIDATE = re.compile(r"(?<![\w=])(?:\+ ?)?\d[\d \t\-().]{8,22}\d(?![\w])")
+# Written to begin with a character class (so ``re`` skips ahead to "+" and digits) and with the check on
+# what precedes it made after that first character; it matches what
+# ``(?<![\w=])(?:\+ ?)?\d[\d \t\-().]{8,22}\d(?![\w])`` matches, about 1.5x faster.
+_PHONE_CANDIDATE = re.compile(r"[+\d](?<![\w=][+\d])(?:(?<=\+) ?\d|(?<=\d))[\d \t\-().]{8,22}\d(?![\w])")
 _PHONE_STRUCTURED = re.compile(
     r"(?:\+\s?7|(?<!\d)8|(?<!\d)7)[\s\-]*\(?\s*\d{3}\s*\)?[\s\-]*\d{3}[\s\-]*\d{2}[\s\-]*\d{2}(?!\d)"
     r"|(?<!\d)9\d{2}[\s\-]*\d{3}[\s\-]*\d{2}[\s\-]*\d{2}(?!\d)"
@@ -18,9 +21,92 @@ _PHONE_STRUCTURED = re.compile(
 _PHONE_ANY_PLUS = re.compile(r"\+\d{1,3}[\s\-]*\(?\d{1,4}\)?(?:[\s\-]*\d{1,4}){2,4}")
 
 
+_NON_DIGITS = re.compile(r"\D")
+_PHONE_PUNCTUATION = str.maketrans("", "", "+ \t-().")
+
+
+class _RegionRules:
+    """Whether a national significant number has a known type in one region: what
+    ``phonenumbers._number_type_helper(...) != UNKNOWN`` computes, from the same metadata.
+
+    That helper checks the general description, then each type's in turn; a description matches a
+    number of one of its listed lengths (any length when none is listed) whose whole string its pattern
+    matches. Per length, the descriptions that allow it are joined into one pattern: the general one as
+    a look-ahead over the whole number, then the types' as alternatives (the patterns are plain digit
+    patterns, without back-references, so joining them keeps their meaning)."""
+
+    def __init__(self, metadata: phonenumbers.PhoneMetadata) -> None:
+        self.leading = re.compile(metadata.leading_digits) if metadata.leading_digits is not None else None
+        self.general = metadata.general_desc
+        self.kinds = [
+            metadata.premium_rate,
+            metadata.toll_free,
+            metadata.shared_cost,
+            metadata.voip,
+            metadata.personal_number,
+            metadata.pager,
+            metadata.uan,
+            metadata.voicemail,
+            metadata.fixed_line,
+        ]
+        if not metadata.same_mobile_and_fixed_line_pattern:  # else mobile is never looked at
+            self.kinds.append(metadata.mobile)
+        self.by_length: dict[int, re.Pattern[str] | None] = {}
+
+    def known_type(self, national: str) -> bool:
+        size = len(national)
+        if size not in self.by_length:
+            self.by_length[size] = self._pattern_for(size)
+        pattern = self.by_length[size]
+        return pattern is not None and pattern.fullmatch(national) is not None
+
+    def _pattern_for(self, size: int) -> re.Pattern[str] | None:
+        general = _desc_pattern(self.general, size)
+        kinds = [p for p in (_desc_pattern(desc, size) for desc in self.kinds) if p is not None]
+        if general is None or not kinds:
+            return None
+        return re.compile(f"(?=(?:{general})\\Z)(?:{'|'.join(f'(?:{p})' for p in kinds)})")
+
+
+def _desc_pattern(desc: phonenumbers.PhoneNumberDesc | None, size: int) -> str | None:
+    """The pattern of a number description that may match a number of ``size`` digits."""
+    if desc is None or not desc.national_number_pattern:
+        return None
+    if desc.possible_length and size not in desc.possible_length:
+        return None
+    return desc.national_number_pattern
+
+
+@lru_cache(maxsize=1)
+def _country_7_rules() -> list[_RegionRules]:
+    """The regions sharing +7 (Russia, Kazakhstan), in ``phonenumbers``' order (static metadata)."""
+    rules = []
+    for region in phonenumbers.COUNTRY_CODE_TO_REGION_CODE[7]:
+        metadata = phonenumbers.PhoneMetadata.metadata_for_region(region, None)
+        if metadata is not None:
+            rules.append(_RegionRules(metadata))
+    return rules
+
+
+def _valid_country_7(national: str) -> bool:
+    """``phonenumbers.is_valid_number`` for a +7 number with this national significant number, without
+    its layers of per-call lookups: the region is the first one whose leading digits match (or, for a
+    region without leading digits, whose types know the number), and the number must have a known type
+    there."""
+    for region in _country_7_rules():
+        if region.leading is not None:
+            if region.leading.match(national):
+                return region.known_type(national)
+        elif region.known_type(national):
+            return True
+    return False
+
+
 @lru_cache(maxsize=4096)
 def _phone_e164(candidate: str) -> str | None:
-    digits = re.sub(r"\D", "", candidate)
+    digits = candidate.translate(_PHONE_PUNCTUATION)  # a candidate holds digits and these only
+    if not digits.isdecimal():  # (isdecimal is what \d matches)
+        digits = _NON_DIGITS.sub("", candidate)
     plus = candidate.lstrip().startswith("+")
     if plus:
         if not 10 <= len(digits) <= 15:
@@ -35,10 +121,10 @@ def _phone_e164(candidate: str) -> str | None:
         return None
     if (not plus or (digits[0] == "7" and len(digits) == 11)) and len(digits) in (10, 11):
         # A Russian number (+7, 8, 7 or ten digits): the national number is the last ten digits, so
-        # phonenumbers only has to validate it (its parser would find the same number, slower).
+        # only its validity is needed (phonenumbers' parser would find the same number, slower). As a
+        # ``PhoneNumber`` holds it as an int, its significant number has no leading zeros.
         national = digits[-10:]
-        number = phonenumbers.PhoneNumber(country_code=7, national_number=int(national))
-        return "+7" + national if phonenumbers.is_valid_number(number) else None
+        return "+7" + national if _valid_country_7(str(int(national))) else None
     try:
         number = phonenumbers.parse(("+" + digits) if plus else digits, None if plus else "RU")
     except phonenumbers.NumberParseException:
@@ -82,11 +168,17 @@ def extract_phones(text: str) -> list[str]:
     return list(seen)
 
 
-_USERNAME_AT = re.compile(r"(?<![\w@.])@(?P<u>[A-Za-z][A-Za-z0-9_]{3,31})(?![\w@])")
+# The look-behind after the "@" (not before it), so ``re`` skips ahead to each "@": the same matches as
+# ``(?<![\w@.])@...``, several times faster.
+_USERNAME_AT = re.compile(r"@(?<![\w@.]@)(?P<u>[A-Za-z][A-Za-z0-9_]{3,31})(?![\w@])")
 _USERNAME_LINK = re.compile(
     r"(?:https?://)?(?:www\.)?(?:t|telegram)\.(?:me|dog)/(?P<u>[A-Za-z][A-Za-z0-9_]{3,31})(?P<rest>/\d+|/|\?\S*)?(?![\w/])",
     re.IGNORECASE,
 )
+# Every link match holds one of these, lower-cased (no other character lower-cases to these ASCII letters,
+# nor matches them under IGNORECASE), and most posts hold none: the link pattern, which ``re`` must try at
+# every position, then does not run.
+_LINK_HOSTS = (".me/", ".dog/")
 _NOT_USERNAMES = frozenset(
     {"joinchat", "addstickers", "share", "proxy", "socks", "iv", "login", "addlist", "setlanguage"}
 )
@@ -114,14 +206,16 @@ def extract_usernames(text: str) -> list[str]:
     """
     text = prepare_text(text)
     found: list[tuple[int, str]] = []
-    for m in _USERNAME_LINK.finditer(text):
+    low = text.lower() if "/" in text else ""
+    links = any(host in low for host in _LINK_HOSTS)
+    for m in _USERNAME_LINK.finditer(text) if links else ():
         rest = m.group("rest") or ""
         if rest.startswith("/") and rest[1:].isdigit():
             continue
         if rest.startswith("?"):
             continue
         found.append((m.start(), m.group("u")))
-    for m in _USERNAME_AT.finditer(text):
+    for m in _USERNAME_AT.finditer(text) if "@" in text else ():
         found.append((m.start(), m.group("u")))
     found.sort()
     result: dict[str, str] = {}
