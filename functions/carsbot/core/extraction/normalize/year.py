@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime
 
-from carsbot.core.extraction.normalize.text import Hit, prepare_text
+from carsbot.core.extraction.normalize.text import Hit, for_lower_case, prepare_text
 
 MAX_YEAR = datetime.now(UTC).year + 1
 MIN_YEAR = 1950
@@ -65,19 +65,28 @@ def parse_year(text: str, *, bare_ok: bool = False) -> int | None:
 def year_hit(text: str, *, bare_ok: bool = False) -> Hit | None:
     """The model year and the rule that found it (see ``parse_year``)."""
     text = prepare_text(text)
-    for m in _YEAR_KEYED.finditer(text):
+    # The scans run on the lower-cased copy without IGNORECASE when that matches exactly the same (``re``
+    # skips ahead to a pattern's first letters only in case-sensitive patterns); the checks around a
+    # match still read ``text`` at the same offsets.
+    low = text.lower()
+    scan, keyed, suffixed, short = (
+        (low, _YEAR_KEYED_LOW, _YEAR_SUFFIXED_LOW, _YEAR_SHORT_LOW)
+        if lowers_exactly(text, low)
+        else (text, _YEAR_KEYED, _YEAR_SUFFIXED, _YEAR_SHORT)
+    )
+    for m in keyed.finditer(scan):
         raw = m.group("y")
         y = int(raw) if len(raw) == 4 else _two_digit_year(int(raw))
         if y and _valid_year(y):
             return Hit(y, "year:keyword", m.start(), m.end())
-    for m in _YEAR_SUFFIXED.finditer(text):
+    for m in suffixed.finditer(scan):
         y = int(m.group("y"))
-        strong = re.match(r"\s?(?:г\.?\s?в|гв|г/в)", text[m.end("y") : m.end()], re.IGNORECASE)
+        strong = _STRONG_SUFFIX.match(text, m.end("y"), m.end())
         if not strong and _YEAR_BARE_EXCLUDE_LEFT.search(text[max(0, m.start() - 12) : m.start()]):
             continue  # "куплена в 2019 году", "с 2020 г." are not the model year
         if _valid_year(y):
             return Hit(y, "year:suffixed", m.start(), m.end())
-    for m in _YEAR_SHORT.finditer(text):
+    for m in short.finditer(scan):
         left = text[max(0, m.start() - 20) : m.start()]
         if _YEAR_SHORT_EXCLUDE_LEFT.search(left):
             continue
@@ -98,6 +107,33 @@ def year_hit(text: str, *, bare_ok: bool = False) -> Hit | None:
             if _valid_year(y):
                 return Hit(y, "year:bare", m.start(), m.end())
     return None
+
+
+# "2018 г.в." (not a bare "2018 г."): the model year even after "с"/"в".
+_STRONG_SUFFIX = re.compile(r"\s?(?:г\.?\s?в|гв|г/в)", re.IGNORECASE)
+_YEAR_KEYED_LOW = for_lower_case(_YEAR_KEYED)
+_YEAR_SUFFIXED_LOW = for_lower_case(_YEAR_SUFFIXED)
+_YEAR_SHORT_LOW = for_lower_case(_YEAR_SHORT)
+# Characters that an IGNORECASE pattern matches to a Latin or Cyrillic letter although their ``lower()``
+# is not that letter ("ı" is "i", "ſ" is "s", the old Cyrillic forms "ᲀ"-"ᲈ" are "в", "д", "о"...); found
+# by matching every code point against every letter. With none of them and no change of length, an
+# IGNORECASE pattern matches ``text`` where its case-sensitive copy matches ``text.lower()``.
+_CASE_ODD = re.compile("[\u0131\u017f\u1c80-\u1c88]")
+
+
+def lowers_exactly(text: str, low: str) -> bool:
+    """Does searching ``low`` (``text.lower()``) case-sensitively find what IGNORECASE finds in ``text``?
+    (Shared with the other spec normalisers; it would belong in ``text``.)"""
+    return len(low) == len(text) and not _CASE_ODD.search(text)
+
+
+def holds_any(text: str, needles: tuple[str, ...]) -> bool:
+    """Does ``text`` hold one of ``needles``? (A quick test before a pattern that needs one of them runs:
+    a plain loop, cheaper than ``any()`` over a generator or one regex of them all.)"""
+    for needle in needles:
+        if needle in text:
+            return True
+    return False
 
 
 # "Соренто '17", "Camry ’19": an apostrophe and two digits is a model year.
