@@ -3,8 +3,16 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
+from typing import Any
+
+try:  # Python 3.11+ keeps the regex parser in re._parser
+    import re._parser as _sre_parser
+except ImportError:  # pragma: no cover
+    import sre_parse as _sre_parser  # type: ignore[no-redef]
 
 from carsbot.core.extraction.normalize.text import _NEGATIONS, Hit, Words, for_lower_case, prepare_text
+from carsbot.core.extraction.normalize.year import holds_any
 
 # Substrings every match of a pattern holds (its branches start with "\d?", so ``re`` cannot skip ahead).
 _ROBOT_NEEDLES: tuple[str, ...] = ("робот", "amt", "амт", "dsg", "dct", "преселектив", "ркпп", "дсг")
@@ -99,18 +107,163 @@ _GEARBOX_SCAN: tuple[tuple[str, Words], ...] = (
 _NOT_GEARBOX = re.compile(r"климат\w*(?:[\s-]*контрол\w*)?\s*[:\-]?\s*автомат\w*")
 
 
-def _first_of(named: tuple[tuple[str, Words], ...], low: str) -> tuple[str, re.Match[str]] | None:
-    """The earliest match of any of ``named`` in ``low`` and its name; at one position the order of
-    ``named`` decides. The same result as one alternation of named groups (a rejected word boundary or
-    negation depends only on where a match starts), but each pattern keeps its literal-prefix skip and
-    its word-beginning gate, which the joined alternation (its branches starting with groups or
-    ``\\d?``) loses: 3-4x less time on the corpus."""
-    best: tuple[str, re.Match[str]] | None = None
-    for name, words in named:
-        m = words.search(low)
-        if m is not None and (best is None or m.start() < best[1].start()):
-            best = (name, m)
-    return best
+HEAD_CHARS = 3  # a scanned word beginning: up to three characters
+
+
+class _KeywordScan:
+    """Where a set of keyword patterns (``Words`` with a word boundary) match, found in one scan.
+
+    A ``Words`` match is kept only where a word starts, so instead of one search per pattern, one regex
+    finds the word beginnings any of the patterns can begin with (their first one to three literal
+    characters, read from the parsed patterns, each kept only at a word start or right after a word's
+    leading digits: "6акпп"); only there are the patterns matched, one by one, in order. That finds what
+    ``Words.search`` finds for each pattern (whether a boundary or negation rejects a match depends only
+    on where it starts) for the cost of about one search instead of one per pattern."""
+
+    __slots__ = ("heads", "named")
+
+    def __init__(self, named: tuple[tuple[str, Words], ...]) -> None:
+        assert all(words.boundary for _, words in named)
+        self.named = named
+        heads: set[tuple[bool, str]] = set()
+        for _, words in named:
+            found = _heads(list(_sre_parser.parse(words.regex.pattern)), False, "")
+            assert found is not None and all(head for _, head, _ in found), words.regex.pattern
+            heads.update((after_digits, head) for after_digits, head, _ in found)
+        # "x(?<!\w.)(?=..)" keeps a head at a word start only, "x(?<![^\W\d].)(?=..)" also after digits. Each
+        # branch starts with the literal first character of its heads, so ``re`` skips ahead to those
+        # characters, and matches that character only (the rest is looked ahead): no word start is
+        # stepped over.
+        rests: dict[tuple[str, bool], set[str]] = {}
+        for after_digits, head in heads:
+            rests.setdefault((head[0], after_digits), set()).add(head[1:])
+        branches = []
+        for (first, after_digits), ends in sorted(rests.items()):
+            ahead = "" if "" in ends else "(?=" + "|".join(re.escape(end) for end in sorted(ends)) + ")"
+            branches.append(re.escape(first) + (r"(?<![^\W\d].)" if after_digits else r"(?<!\w.)") + ahead)
+        self.heads = re.compile("|".join(branches))
+
+    def _word_starts(self, low: str) -> Iterator[int]:
+        """The starts of the words that begin with a head (one or more times, in order)."""
+        for head in self.heads.finditer(low):
+            start = head.start()
+            while start > 0 and low[start - 1].isdecimal():  # "6акпп": the word starts at its digits
+                start -= 1
+            if start == 0 or not (low[start - 1].isalnum() or low[start - 1] == "_"):
+                yield start
+
+    def _match_at(self, low: str, start: int, words: Words) -> re.Match[str] | None:
+        m = words.regex.match(low, start)
+        if m is not None and words.negations and low[max(0, start - 6) : start].endswith(words.negations):
+            return None
+        return m
+
+    def first(self, low: str) -> tuple[str, re.Match[str]] | None:
+        """The earliest match of any of the patterns and its name; at one position their order decides
+        (the earliest of each pattern's ``Words.search``)."""
+        for start in self._word_starts(low):
+            for name, words in self.named:
+                m = self._match_at(low, start, words)
+                if m is not None:
+                    return name, m
+        return None
+
+    def each_first(self, low: str) -> dict[str, re.Match[str]]:
+        """The first match of each pattern that matches (what its ``Words.search`` finds), by name."""
+        found: dict[str, re.Match[str]] = {}
+        for start in self._word_starts(low):
+            for name, words in self.named:
+                if name not in found:
+                    m = self._match_at(low, start, words)
+                    if m is not None:
+                        found[name] = m
+            if len(found) == len(self.named):
+                break
+        return found
+
+    def names(self, low: str) -> list[str]:
+        """The names of the patterns that match anywhere (``Words.search`` finds them), in their order."""
+        found: set[str] = set()
+        for start in self._word_starts(low):
+            for name, words in self.named:
+                if name not in found and self._match_at(low, start, words) is not None:
+                    found.add(name)
+        return [name for name, _ in self.named if name in found]
+
+
+def _heads(items: list[Any], after_digits: bool, head: str) -> set[tuple[bool, str, bool]] | None:
+    """The beginnings of every match of the parsed ``items`` that follows ``head``: (whether digits may
+    come first, the first up to HEAD_CHARS literal characters, whether all of ``items`` was read so
+    what follows may extend it). None when a match can begin with something else than a literal."""
+    for at, (op, av) in enumerate(items):
+        if len(head) >= HEAD_CHARS:
+            return {(after_digits, head, False)}
+        name = str(op)
+        rest = items[at + 1 :]
+        if name == "LITERAL":
+            head += chr(av)
+            continue
+        if name in {"AT", "ASSERT", "ASSERT_NOT"}:
+            continue  # zero-width: \b, look-arounds (a head may only be too short, never wrong)
+        if name in {"MAX_REPEAT", "MIN_REPEAT"} and not head and _is_digit_class(av[2]):
+            after_digits = True  # "\d?акпп", "\d(?:dsg...)": leading digits, then the word's letters
+            continue
+        if name == "IN" and not head and _is_digit_class([(op, av)]):
+            after_digits = True
+            continue
+        if name == "IN":
+            chars = _literal_chars(av)
+            ways = [[(_sre_parser.LITERAL, ord(ch))] for ch in chars] if chars else None
+        elif name == "SUBPATTERN":
+            ways = [list(av[-1])]
+        elif name == "BRANCH":
+            ways = [list(branch) for branch in av[1]]
+        elif name in {"MAX_REPEAT", "MIN_REPEAT"} and av[0] == 0 and av[1] == 1:
+            ways = [[], list(av[2])]  # optional: without it, or with it once
+        elif name in {"MAX_REPEAT", "MIN_REPEAT"} and av[0] >= 1:
+            ways = [list(av[2])]  # once at least; what follows may be it again, so the head ends there
+            rest = None
+        else:
+            ways = None
+        if ways is None:
+            return {(after_digits, head, False)} if head else None
+        out: set[tuple[bool, str, bool]] = set()
+        for way in ways:
+            got = _heads(way, after_digits, head)
+            if got is None:
+                return None
+            for digits, begun, open_ in got:
+                if rest is None or not open_:
+                    out.add((digits, begun, False))
+                    continue
+                more = _heads(rest, digits, begun)
+                if more is None:
+                    return None
+                out |= more
+        return out
+    return {(after_digits, head, True)}
+
+
+def _is_digit_class(items: Any) -> bool:
+    items = list(items)
+    return (
+        len(items) == 1
+        and str(items[0][0]) == "IN"
+        and [(str(op), str(arg)) for op, arg in items[0][1]] == [("CATEGORY", "CATEGORY_DIGIT")]
+    )
+
+
+def _literal_chars(members: Any) -> str | None:
+    """The characters of a small class of literals and ranges ("[xх]", "[- ]", "[аеуи]"), else None."""
+    chars = ""
+    for op, arg in members:
+        if str(op) == "LITERAL":
+            chars += chr(arg)
+        elif str(op) == "RANGE" and arg[1] - arg[0] < 8:
+            chars += "".join(chr(code) for code in range(arg[0], arg[1] + 1))
+        else:
+            return None
+    return chars
 
 
 def parse_transmission(text: str) -> str | None:
@@ -124,7 +277,7 @@ def transmission_hit(text: str) -> Hit | None:
     text = prepare_text(text).lower()
     if "климат" in text:
         text = _NOT_GEARBOX.sub(" ", text)
-    found = _first_of(_GEARBOX_SCAN, text)
+    found = _GEARBOX_WORDS.first(text)
     if found is None:
         return None
     best_name, best = found
@@ -133,11 +286,15 @@ def transmission_hit(text: str) -> Hit | None:
         line_end = text.find("\n", best.start())
         line = text[best.start() : line_end if line_end >= 0 else len(text)]
         for name in ("robot", "variator"):
-            more = dict(_TRANSMISSIONS)[name].search(line)
+            more = _TRANSMISSION_OF[name].search(line)
             if more:
                 start = best.start() + more.start()
                 return Hit(name, f"gearbox:{name}-beside-automatic", start, best.start() + more.end())
     return Hit(best_name, f"gearbox:{best_name}", best.start(), best.end())
+
+
+_GEARBOX_WORDS = _KeywordScan(_GEARBOX_SCAN)
+_TRANSMISSION_OF = dict(_TRANSMISSIONS)
 
 
 _BOXES = ("акпп", "мкпп", "робот", "вариатор", "автомат", "механика", "at", "mt", "cvt")
@@ -185,6 +342,9 @@ _DRIVES: tuple[tuple[str, Words], ...] = (
 )
 
 
+_DRIVE_WORDS = _KeywordScan(_DRIVES)
+
+
 def parse_drive(text: str) -> str | None:
     """``fwd|rwd|awd`` from "полный привод", "4WD", "привод: передний", "заднеприводный"..."""
     hit = drive_hit(text)
@@ -193,7 +353,7 @@ def parse_drive(text: str) -> str | None:
 
 def drive_hit(text: str) -> Hit | None:
     """The drive and the words that named it (the first drive statement of the post)."""
-    found = _first_of(_DRIVES, prepare_text(text).lower())
+    found = _DRIVE_WORDS.first(prepare_text(text).lower())
     if found is None:
         return None
     name, m = found
@@ -210,7 +370,7 @@ _NUMBER_WORDS = {
     "пять": 5, "пятеро": 5, "пятый": 5,
 }  # fmt: skip
 _OWNERS_NUM_FIRST = re.compile(
-    r"(?<![\d.,])(?P<n>\d)\s?(?:-?\s?(?:х|ти|ий|ой|я|й|ая|ый))?\s?(?:хозя\w*|хоз\.?(?![а-я])|хоз(?![а-я])|владел\w*|вл\.?(?![а-я])"
+    r"(?P<n>\d(?<![\d.,]\d))\s?(?:-?\s?(?:х|ти|ий|ой|я|й|ая|ый))?\s?(?:хозя\w*|хоз\.?(?![а-я])|хоз(?![а-я])|владел\w*|вл\.?(?![а-я])"
     r"|влад\.?(?![а-я])|собственник\w*|собств\.?|owners?\b)",
     re.IGNORECASE,
 )
@@ -233,6 +393,10 @@ _OWNERS_WORD_AFTER = Words(
 _OWNERS_ME = Words(r"\bя\s+(?P<w>второй|третий|четвертый|пятый)\b(?!\s+(?:раз|год|день|месяц|час|сезон))")
 # Every owner statement holds one of these (a quick test before the patterns run).
 _OWNER_MARKS = ("хоз", "влад", "вл.", "вл ", "собств", "owner", "👤", "👥")
+# The three word rules in one scan (see ``_KeywordScan``).
+_OWNER_WORDS_SCAN = _KeywordScan(
+    (("owners:word", _OWNERS_WORD), ("owners:word-after", _OWNERS_WORD_AFTER), ("owners:me", _OWNERS_ME))
+)
 _OWNER_NEAR = Words(r"владел\w*|хозя\w*|собственник\w*", boundary=False)
 
 
@@ -247,7 +411,7 @@ def owners_hit(text: str) -> Hit | None:
     """The owner count and the rule that found it (the earliest statement wins)."""
     text = prepare_text(text)
     low = text.lower()
-    if not any(word in low for word in _OWNER_MARKS):
+    if not holds_any(low, _OWNER_MARKS):
         return None  # no owner word at all: most posts that state no count
     hits: list[Hit] = []
     lowered = len(low) == len(text)  # lower case is cheaper to search (when offsets are kept)
@@ -260,11 +424,12 @@ def owners_hit(text: str) -> Hit | None:
             if 1 <= n <= 9:
                 hits.append(Hit(n, rule, m.start(), m.end()))
                 break
-    for rule, words in (("owners:word", _OWNERS_WORD), ("owners:word-after", _OWNERS_WORD_AFTER)):
-        word = words.search(low)
+    words = _OWNER_WORDS_SCAN.each_first(low)
+    for rule in ("owners:word", "owners:word-after"):
+        word = words.get(rule)
         if word:
             hits.append(Hit(_NUMBER_WORDS[word.group("w")], rule, word.start(), word.end()))
-    me = _OWNERS_ME.search(low)
+    me = words.get("owners:me")
     if me and _OWNER_NEAR.search(low[max(0, me.start() - 80) : me.end() + 30]):
         return Hit(_NUMBER_WORDS[me.group("w")], "owners:me", me.start(), me.end())  # the seller's own place
     return min(hits, key=lambda h: h.start) if hits else None
