@@ -11,7 +11,14 @@ try:  # Python 3.11+ keeps the regex parser in re._parser
 except ImportError:  # pragma: no cover
     import sre_parse as _sre_parser  # type: ignore[no-redef]
 
-from carsbot.core.extraction.normalize.text import _NEGATIONS, Hit, Words, for_lower_case, prepare_text
+from carsbot.core.extraction.normalize.text import (
+    _NEGATIONS,
+    GATE_MIN_CHARS,
+    Hit,
+    Words,
+    for_lower_case,
+    prepare_text,
+)
 from carsbot.core.extraction.normalize.year import holds_any
 
 # Substrings every match of a pattern holds (its branches start with "\d?", so ``re`` cannot skip ahead).
@@ -120,16 +127,22 @@ class _KeywordScan:
     ``Words.search`` finds for each pattern (whether a boundary or negation rejects a match depends only
     on where it starts) for the cost of about one search instead of one per pattern."""
 
-    __slots__ = ("heads", "named")
+    __slots__ = ("heads", "named", "order", "unscanned")
 
-    def __init__(self, named: tuple[tuple[str, Words], ...]) -> None:
+    def __init__(self, named: tuple[tuple[str, Words], ...], *, scanned_all: bool = True) -> None:
         assert all(words.boundary for _, words in named)
-        self.named = named
         heads: set[tuple[bool, str]] = set()
-        for _, words in named:
+        self.named: tuple[tuple[str, Words], ...] = ()
+        self.unscanned: tuple[tuple[str, Words], ...] = ()  # searched on their own (``names`` only)
+        for name, words in named:
             found = _heads(list(_sre_parser.parse(words.regex.pattern)), False, "")
-            assert found is not None and all(head for _, head, _ in found), words.regex.pattern
+            if found is None:  # a match may begin otherwise ("\d\s+дтп")
+                assert not scanned_all, words.regex.pattern
+                self.unscanned += ((name, words),)
+                continue
+            self.named += ((name, words),)
             heads.update((after_digits, head) for after_digits, head, _ in found)
+        self.order = named
         # "x(?<!\w.)(?=..)" keeps a head at a word start only, "x(?<![^\W\d].)(?=..)" also after digits. Each
         # branch starts with the literal first character of its heads, so ``re`` skips ahead to those
         # characters, and matches that character only (the rest is looked ahead): no word start is
@@ -183,12 +196,16 @@ class _KeywordScan:
 
     def names(self, low: str) -> list[str]:
         """The names of the patterns that match anywhere (``Words.search`` finds them), in their order."""
-        found: set[str] = set()
+        if len(low) > GATE_MIN_CHARS:
+            # A longer text has its word beginnings indexed (``WordStarts``, shared with the classifier),
+            # which rules out most of the patterns at once: the search of each is cheaper than a scan.
+            return [name for name, words in self.order if words.search(low)]
+        found = {name for name, words in self.unscanned if words.search(low)}
         for start in self._word_starts(low):
             for name, words in self.named:
                 if name not in found and self._match_at(low, start, words) is not None:
                     found.add(name)
-        return [name for name, _ in self.named if name in found]
+        return [name for name, _ in self.order if name in found]
 
 
 def _heads(items: list[Any], after_digits: bool, head: str) -> set[tuple[bool, str, bool]] | None:
@@ -443,14 +460,13 @@ _FUELS: tuple[tuple[str, Words], ...] = (
     ("petrol", Words(r"бензин\w*|\bбенз\b|\bpetrol\b|\bgasoline\b|\bтурбобенз\w*")),
 )
 
+_FUEL_WORDS = _KeywordScan(_FUELS)
+
 
 def parse_fuel(text: str) -> str | None:
     """``petrol|diesel|hybrid|electric|gas`` when stated (gas = LPG/CNG equipment)."""
-    text = prepare_text(text).lower()
-    for name, pattern in _FUELS:
-        if pattern.search(text):
-            return name
-    return None
+    found = _FUEL_WORDS.names(prepare_text(text).lower())
+    return found[0] if found else None
 
 
 _NOT = ("не ",)
@@ -461,14 +477,13 @@ _AUTOTEKA: tuple[tuple[str, Words], ...] = (
     ("автотека чистая", Words(r"автотек\w*\s+(?:чист\w*|идеальн\w*|без\s+замечаний)|чист\w*\s+автотек\w*")),
 )  # fmt: skip
 
+_AUTOTEKA_WORDS = _KeywordScan(_AUTOTEKA, scanned_all=False)
+
 
 def parse_autoteka(text: str) -> str | None:
     """Accident / Autoteka status as stated: "после ДТП", "были ДТП", "без ДТП", "автотека чистая"."""
-    text = prepare_text(text).lower()
-    for label, pattern in _AUTOTEKA:
-        if pattern.search(text):
-            return label
-    return None
+    found = _AUTOTEKA_WORDS.names(prepare_text(text).lower())
+    return found[0] if found else None
 
 
 _EQUIPMENT: tuple[tuple[str, Words], ...] = tuple(
@@ -497,8 +512,9 @@ _EQUIPMENT: tuple[tuple[str, Words], ...] = tuple(
     )
 )
 
+_EQUIPMENT_WORDS = _KeywordScan(_EQUIPMENT)
+
 
 def parse_equipment(text: str) -> list[str]:
     """Equipment items stated in the text, as short Russian labels, in a stable order."""
-    text = prepare_text(text).lower()
-    return [label for label, pattern in _EQUIPMENT if pattern.search(text)]
+    return _EQUIPMENT_WORDS.names(prepare_text(text).lower())
