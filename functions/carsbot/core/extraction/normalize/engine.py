@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 
 from carsbot.core.extraction.normalize.text import Hit, for_lower_case, prepare_text
-from carsbot.core.extraction.normalize.year import holds_any, lowers_exactly
+from carsbot.core.extraction.normalize.year import _matches_at, holds_any, lowers_exactly
 
 _ENGINE_UNIT = re.compile(
     r"(?P<v>\d(?<![\d.,]\d)[.,]\d)\s?(?:л(?![а-я.]|\.\s?с)|л\.(?!\s?с)|литр\w*|l(?![a-z]))", re.IGNORECASE
@@ -132,18 +131,6 @@ def _list_item_starts(text: str, figures: list[int]) -> list[int]:
         elif text[at - 1] in _LIST_SEPARATORS:
             starts.append(at - 1)
     return starts
-
-
-def _matches_at(pattern: re.Pattern[str], text: str, starts: list[int]) -> Iterator[re.Match[str]]:
-    """``pattern.finditer(text)`` when its matches can only start at ``starts`` (ascending): the same
-    matches, without scanning the rest of the text."""
-    end = 0
-    for start in starts:
-        if start >= end:
-            m = pattern.match(text, start)
-            if m is not None:
-                end = m.end()
-                yield m
 
 
 # Every engine volume holds a decimal figure or a cubic-centimetre unit after 3-4 digits. (The decimal

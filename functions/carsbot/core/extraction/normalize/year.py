@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 
 from carsbot.core.extraction.normalize.text import Hit, for_lower_case, prepare_text
@@ -69,24 +70,37 @@ def year_hit(text: str, *, bare_ok: bool = False) -> Hit | None:
     # skips ahead to a pattern's first letters only in case-sensitive patterns); the checks around a
     # match still read ``text`` at the same offsets.
     low = text.lower()
-    scan, keyed, suffixed, short = (
-        (low, _YEAR_KEYED_LOW, _YEAR_SUFFIXED_LOW, _YEAR_SHORT_LOW)
-        if lowers_exactly(text, low)
-        else (text, _YEAR_KEYED, _YEAR_SUFFIXED, _YEAR_SHORT)
-    )
-    for m in keyed.finditer(scan):
+    exact = lowers_exactly(text, low)
+    # In the lower-cased copy, the keyword and suffix rules are matched only where they can start: at an
+    # "г" ("год выпуска", "г.в.") and two or four digits before an "г" ("2018г", "18 год"); an emoji or
+    # a Latin "year"/"y.o." sends a rule back to its full scan.
+    at_g = _positions(low, "г") if exact else []
+    if not exact:
+        keyed: Iterable[re.Match[str]] = _YEAR_KEYED.finditer(text)
+    elif holds_any(low, ("📅", "🗓", "year")):
+        keyed = _YEAR_KEYED_LOW.finditer(low)
+    else:
+        keyed = _matches_at(_YEAR_KEYED_LOW, low, at_g)
+    for m in keyed:
         raw = m.group("y")
         y = int(raw) if len(raw) == 4 else _two_digit_year(int(raw))
         if y and _valid_year(y):
             return Hit(y, "year:keyword", m.start(), m.end())
-    for m in suffixed.finditer(scan):
+    if not exact:
+        suffixed: Iterable[re.Match[str]] = _YEAR_SUFFIXED.finditer(text)
+    elif "y" in low:
+        suffixed = _YEAR_SUFFIXED_LOW.finditer(low)
+    else:
+        suffixed = _matches_at(_YEAR_SUFFIXED_LOW, low, _digits_before(low, at_g, 4))
+    for m in suffixed:
         y = int(m.group("y"))
         strong = _STRONG_SUFFIX.match(text, m.end("y"), m.end())
         if not strong and _YEAR_BARE_EXCLUDE_LEFT.search(text[max(0, m.start() - 12) : m.start()]):
             continue  # "куплена в 2019 году", "с 2020 г." are not the model year
         if _valid_year(y):
             return Hit(y, "year:suffixed", m.start(), m.end())
-    for m in short.finditer(scan):
+    short = _matches_at(_YEAR_SHORT_LOW, low, _digits_before(low, at_g, 2)) if exact else _YEAR_SHORT.finditer(text)
+    for m in short:
         left = text[max(0, m.start() - 20) : m.start()]
         if _YEAR_SHORT_EXCLUDE_LEFT.search(left):
             continue
@@ -125,6 +139,40 @@ def lowers_exactly(text: str, low: str) -> bool:
     """Does searching ``low`` (``text.lower()``) case-sensitively find what IGNORECASE finds in ``text``?
     (Shared with the other spec normalisers; it would belong in ``text``.)"""
     return len(low) == len(text) and not _CASE_ODD.search(text)
+
+
+def _positions(text: str, char: str) -> list[int]:
+    """Every offset of ``char`` in ``text``."""
+    found = []
+    at = text.find(char)
+    while at >= 0:
+        found.append(at)
+        at = text.find(char, at + 1)
+    return found
+
+
+def _digits_before(low: str, suffixes: list[int], digits: int) -> list[int]:
+    """Where ``digits`` digits end right before a suffix at one of ``suffixes`` (ascending), or before
+    one space and the suffix: the starts of "2018г", "2018 г." (``digits=4``), "18 год" (2)."""
+    starts = []
+    for at in suffixes:
+        if at > digits and low[at - 1].isspace() and low[at - 2].isdecimal():
+            starts.append(at - 1 - digits)
+        if at >= digits and low[at - 1].isdecimal():
+            starts.append(at - digits)
+    return starts
+
+
+def _matches_at(pattern: re.Pattern[str], text: str, starts: list[int]) -> Iterator[re.Match[str]]:
+    """``pattern.finditer(text)`` when its matches can only start at ``starts`` (ascending, repeats
+    allowed): the same matches, without scanning the rest of the text. (Shared with ``engine``.)"""
+    end = 0
+    for start in starts:
+        if start >= end:
+            m = pattern.match(text, start)
+            if m is not None:
+                end = m.end()
+                yield m
 
 
 def holds_any(text: str, needles: tuple[str, ...]) -> bool:
