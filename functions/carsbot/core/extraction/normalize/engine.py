@@ -36,11 +36,14 @@ _ENGINE_CC = re.compile(
 # A gearbox or fuel word right before a bare volume: "мех 1.6", "мкпп, 1.6", "бенз/1.8".
 # (The check that no letter or digit comes before the word is made after the word, so that ``re`` skips
 # ahead to the words' first letters; "мех" is tried before "механик" as in "(?:мех|механик\w*|...)".)
-_SPEC_WORDS = ("мех", "механик", "мкпп", "акпп", "ркпп", "автомат", "робот", "вариатор", "at", "mt", "amt", "cvt")
-_SPEC_WORDS += ("dsg", "ат", "мт")
+_SPEC_WORDS: tuple[str, ...] = ("мех", "механик", "мкпп", "акпп", "ркпп", "автомат", "робот", "вариатор")
+_SPEC_LATIN = ("at", "mt", "amt", "cvt", "dsg")
+_SPEC_WORDS += (*_SPEC_LATIN, "ат", "мт")
 _ENGINE_SPEC_FIRST = re.compile(
     "(?:"
-    + "|".join(rf"{word}(?<![а-яa-z\d]{word})" + (r"\w*" if word == "механик" else "") for word in _SPEC_WORDS)
+    + "|".join(
+        f"{word}(?<![а-яa-z\\d]{word})" + ("\\w*" if word == "механик" else "") for word in _SPEC_WORDS
+    )
     + r")[\s,/]{1,3}(?P<v>\d[.,]\d)(?![\d.,]?\d)(?!\s?(?:млн|м\b|т\.|тыс|к\b|кк|лям|р\b|руб|₽|%))",
     re.IGNORECASE,
 )
@@ -75,7 +78,11 @@ _PATTERNS: tuple[tuple[str, re.Pattern[str], tuple[str, ...]], ...] = (
     ("engine:keyword", _ENGINE_KEY, ("дв", "мотор", "объ", "⛽", "🔧", "engine")),
     ("engine:suffix", _ENGINE_TAIL, ()),
     ("engine:fuel-first", _ENGINE_FUEL_FIRST, ("диз", "бенз", "гибрид", "турбо", "инжектор", "карбюратор")),
-    ("engine:gearbox-first", _ENGINE_SPEC_FIRST, ("мех", "кпп", "автомат", "робот", "вариатор", *_SPEC_WORDS[8:])),
+    (
+        "engine:gearbox-first",
+        _ENGINE_SPEC_FIRST,
+        ("мех", "кпп", "автомат", "робот", "вариатор", *_SPEC_LATIN, "ат", "мт"),
+    ),
 )
 _LOWER_PATTERNS = tuple((rule, for_lower_case(pattern), words) for rule, pattern, words in _PATTERNS)
 

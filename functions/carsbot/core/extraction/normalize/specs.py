@@ -18,6 +18,7 @@ from carsbot.core.extraction.normalize.text import (
     Words,
     for_lower_case,
     prepare_text,
+    word_starts,
 )
 from carsbot.core.extraction.normalize.year import holds_any
 
@@ -127,10 +128,19 @@ class _KeywordScan:
     ``Words.search`` finds for each pattern (whether a boundary or negation rejects a match depends only
     on where it starts) for the cost of about one search instead of one per pattern."""
 
-    __slots__ = ("heads", "named", "order", "unscanned")
+    __slots__ = ("gates", "heads", "named", "order", "unscanned")
 
-    def __init__(self, named: tuple[tuple[str, Words], ...], *, scanned_all: bool = True) -> None:
+    def __init__(
+        self, named: tuple[tuple[str, Words], ...], *, scanned_all: bool = True, gated: bool = False
+    ) -> None:
+        """``gated``: a longer text is first looked up in its ``WordStarts`` (for a text the classifier
+        indexes anyway: the cost of the index is shared, and a text none of the patterns can match in
+        needs no scan)."""
         assert all(words.boundary for _, words in named)
+        gates = [words.gate for _, words in named]
+        self.gates = frozenset(gate for gate in gates if gate is not None) if gated else None
+        if None in gates:
+            self.gates = None  # some pattern is never ruled out
         heads: set[tuple[bool, str]] = set()
         self.named: tuple[tuple[str, Words], ...] = ()
         self.unscanned: tuple[tuple[str, Words], ...] = ()  # searched on their own (``names`` only)
@@ -171,9 +181,19 @@ class _KeywordScan:
             return None
         return m
 
+    def _ruled_out(self, low: str) -> bool:
+        """Does the text's ``WordStarts`` show that none of the patterns can match?"""
+        return (
+            self.gates is not None
+            and len(low) > GATE_MIN_CHARS
+            and self.gates.isdisjoint(word_starts(low).candidates)
+        )
+
     def first(self, low: str) -> tuple[str, re.Match[str]] | None:
         """The earliest match of any of the patterns and its name; at one position their order decides
         (the earliest of each pattern's ``Words.search``)."""
+        if self._ruled_out(low):
+            return None
         for start in self._word_starts(low):
             for name, words in self.named:
                 m = self._match_at(low, start, words)
@@ -216,7 +236,7 @@ def _heads(items: list[Any], after_digits: bool, head: str) -> set[tuple[bool, s
         if len(head) >= HEAD_CHARS:
             return {(after_digits, head, False)}
         name = str(op)
-        rest = items[at + 1 :]
+        rest: list[Any] | None = items[at + 1 :]
         if name == "LITERAL":
             head += chr(av)
             continue
@@ -310,7 +330,7 @@ def transmission_hit(text: str) -> Hit | None:
     return Hit(best_name, f"gearbox:{best_name}", best.start(), best.end())
 
 
-_GEARBOX_WORDS = _KeywordScan(_GEARBOX_SCAN)
+_GEARBOX_WORDS = _KeywordScan(_GEARBOX_SCAN, gated=True)
 _TRANSMISSION_OF = dict(_TRANSMISSIONS)
 
 
@@ -359,7 +379,7 @@ _DRIVES: tuple[tuple[str, Words], ...] = (
 )
 
 
-_DRIVE_WORDS = _KeywordScan(_DRIVES)
+_DRIVE_WORDS = _KeywordScan(_DRIVES, gated=True)
 
 
 def parse_drive(text: str) -> str | None:

@@ -99,7 +99,11 @@ def year_hit(text: str, *, bare_ok: bool = False) -> Hit | None:
             continue  # "куплена в 2019 году", "с 2020 г." are not the model year
         if _valid_year(y):
             return Hit(y, "year:suffixed", m.start(), m.end())
-    short = _matches_at(_YEAR_SHORT_LOW, low, _digits_before(low, at_g, 2)) if exact else _YEAR_SHORT.finditer(text)
+    short = (
+        _matches_at(_YEAR_SHORT_LOW, low, _digits_before(low, at_g, 2))
+        if exact
+        else _YEAR_SHORT.finditer(text)
+    )
     for m in short:
         left = text[max(0, m.start() - 20) : m.start()]
         if _YEAR_SHORT_EXCLUDE_LEFT.search(left):
@@ -178,7 +182,7 @@ def _matches_at(pattern: re.Pattern[str], text: str, starts: list[int]) -> Itera
 def holds_any(text: str, needles: tuple[str, ...]) -> bool:
     """Does ``text`` hold one of ``needles``? (A quick test before a pattern that needs one of them runs:
     a plain loop, cheaper than ``any()`` over a generator or one regex of them all.)"""
-    for needle in needles:
+    for needle in needles:  # noqa: SIM110 - the loop is the point
         if needle in text:
             return True
     return False
