@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 from carsbot.core.extraction.normalize.text import Hit, for_lower_case, prepare_text
-from carsbot.core.extraction.normalize.year import _matches_at, holds_any, lowers_exactly
+from carsbot.core.extraction.normalize.year import holds_any, lowers_exactly, matches_at, positions_of
 
 _ENGINE_UNIT = re.compile(
     r"(?P<v>\d(?<![\d.,]\d)[.,]\d)\s?(?:л(?![а-я.]|\.\s?с)|л\.(?!\s?с)|литр\w*|l(?![a-z]))", re.IGNORECASE
@@ -84,6 +84,8 @@ _PATTERNS: tuple[tuple[str, re.Pattern[str], tuple[str, ...]], ...] = (
         ("мех", "кпп", "автомат", "робот", "вариатор", *_SPEC_LATIN, "ат", "мт"),
     ),
 )
+# The rules whose every match begins with one of their words (the others hold one further on).
+_KEYWORD_FIRST = ("engine:keyword", "engine:fuel-first")
 _LOWER_PATTERNS = tuple((rule, for_lower_case(pattern), words) for rule, pattern, words in _PATTERNS)
 
 
@@ -95,12 +97,16 @@ def engine_hit(text: str, *, after_model: str | None = None, list_ok: bool = Fal
     if figures:  # what every rule but "engine:cc" reads
         lowered = len(low) == len(text)  # lower case is cheaper to search (when offsets are kept)
         for rule, pattern, words in _LOWER_PATTERNS if lowered else _PATTERNS:
-            if lowered and words and not holds_any(low, words):
-                continue  # its keyword is nowhere in the text
-            if lowered and not words:  # a volume first: only at the decimal figures
-                matches = _matches_at(pattern, low, figures)
-            else:
-                matches = pattern.finditer(low if lowered else text)
+            if not lowered:
+                matches = pattern.finditer(text)
+            elif rule in _KEYWORD_FIRST:  # only where its keywords are
+                matches = matches_at(pattern, low, positions_of(low, words))
+            elif words:
+                if not holds_any(low, words):
+                    continue  # its keyword is nowhere in the text
+                matches = pattern.finditer(low)
+            else:  # a volume first: only at the decimal figures
+                matches = matches_at(pattern, low, figures)
             for m in matches:
                 litres = _litres(m.group("v"))
                 if litres is not None and not _PAYLOAD_LEFT.search(text, max(0, m.start() - 24), m.start()):
@@ -118,7 +124,7 @@ def engine_hit(text: str, *, after_model: str | None = None, list_ok: bool = Fal
             litres = _litres(bare.group("v"))
             return Hit(litres, "engine:after-model", bare.start(), bare.end()) if litres is not None else None
     if list_ok and figures:
-        for m in _matches_at(_ENGINE_LIST_ITEM, text, _list_item_starts(text, figures)):
+        for m in matches_at(_ENGINE_LIST_ITEM, text, _list_item_starts(text, figures)):
             litres = _litres(m.group("v"))
             if litres is not None and litres <= 6.8:
                 return Hit(litres, "engine:list-item", m.start(), m.end())

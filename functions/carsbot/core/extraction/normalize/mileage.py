@@ -12,7 +12,7 @@ from carsbot.core.extraction.normalize.text import (
     for_lower_case,
     prepare_text,
 )
-from carsbot.core.extraction.normalize.year import holds_any
+from carsbot.core.extraction.normalize.year import holds_any, matches_at, positions_of
 
 MAX_MILEAGE = 2_000_000
 
@@ -72,8 +72,12 @@ def mileage_hit(text: str) -> Hit | None:
     # (IGNORECASE on ``text`` also matches a few odd look-alike letters, so there every pattern runs.)
     keyed = not low_case or "пробег" in low
     before, unit_less = _before_key(scan, low_case=low_case) if keyed else (None, None)
-    key_words = keyed or holds_any(low, ("🛣", "одометр", "mileage"))
-    for m in (_MILEAGE_KEY_LOW if low_case else _MILEAGE_KEY).finditer(scan) if key_words else ():
+    keyword_matches = (
+        matches_at(_MILEAGE_KEY_LOW, low, positions_of(low, _KEYWORDS))  # only where a keyword starts
+        if low_case
+        else _MILEAGE_KEY.finditer(text)
+    )
+    for m in keyword_matches:
         unit = m.group("unit")
         value = _number(m.group("num"), decimal_unit=bool(unit) and _km(1, unit) == 1000)
         if value is None:
@@ -163,6 +167,7 @@ KM_PER_MILE = 1.609344
 _MILEAGE_KEY_LOW = for_lower_case(_MILEAGE_KEY)
 _MILEAGE_UNIT_LOW = for_lower_case(_MILEAGE_UNIT)
 _MILEAGE_BEFORE_KEY_LOW = for_lower_case(_MILEAGE_BEFORE_KEY)
+_KEYWORDS = ("пробег", "🛣", "одометр", "mileage")  # what every match of _MILEAGE_KEY begins with
 # Every mileage statement holds one of these, or a glued "98т" (a quick test before the patterns run).
 _MILEAGE_MARKS = ("км", "km", "пробег", "одометр", "mileage", "🛣", "миль", "mile", "кило")
 _MILES = re.compile(r"^\s*(?:миль|miles?\b|mi\b)", re.IGNORECASE)

@@ -20,7 +20,7 @@ from carsbot.core.extraction.normalize.text import (
     prepare_text,
     word_starts,
 )
-from carsbot.core.extraction.normalize.year import holds_any
+from carsbot.core.extraction.normalize.year import holds_any, matches_at, positions_of
 
 # Substrings every match of a pattern holds (its branches start with "\d?", so ``re`` cannot skip ahead).
 _ROBOT_NEEDLES: tuple[str, ...] = ("робот", "amt", "амт", "dsg", "dct", "преселектив", "ркпп", "дсг")
@@ -430,6 +430,20 @@ _OWNERS_WORD_AFTER = Words(
 _OWNERS_ME = Words(r"\bя\s+(?P<w>второй|третий|четвертый|пятый)\b(?!\s+(?:раз|год|день|месяц|час|сезон))")
 # Every owner statement holds one of these (a quick test before the patterns run).
 _OWNER_MARKS = ("хоз", "влад", "вл.", "вл ", "собств", "owner", "👤", "👥")
+# What every owner word of _OWNERS_NUM_FIRST and _OWNERS_KEY_FIRST begins with ("вл" for "владелец",
+# "влад.", "вл."); the digit of _OWNERS_NUM_FIRST comes at most seven characters before it ("2-ой хоз").
+_OWNER_STARTS = ("хоз", "вл", "собств", "owner", "👤", "👥")
+_NUMBER_BEFORE_OWNER = 7
+
+
+def _digits_shortly_before(low: str, owner_words: list[int]) -> list[int]:
+    """The digits at most _NUMBER_BEFORE_OWNER characters before an owner word (ascending, no repeats)."""
+    starts: set[int] = set()
+    for word in owner_words:
+        starts.update(at for at in range(max(0, word - _NUMBER_BEFORE_OWNER), word) if low[at].isdecimal())
+    return sorted(starts)
+
+
 # The three word rules in one scan (see ``_KeywordScan``).
 _OWNER_WORDS_SCAN = _KeywordScan(
     (("owners:word", _OWNERS_WORD), ("owners:word-after", _OWNERS_WORD_AFTER), ("owners:me", _OWNERS_ME))
@@ -452,11 +466,14 @@ def owners_hit(text: str) -> Hit | None:
         return None  # no owner word at all: most posts that state no count
     hits: list[Hit] = []
     lowered = len(low) == len(text)  # lower case is cheaper to search (when offsets are kept)
-    for rule, pattern in (
-        ("owners:number-first", _OWNERS_NUM_FIRST_LOW if lowered else _OWNERS_NUM_FIRST),
-        ("owners:keyword-first", _OWNERS_KEY_FIRST_LOW if lowered else _OWNERS_KEY_FIRST),
-    ):
-        for m in pattern.finditer(low if lowered else text):
+    if lowered:  # matched only where they can start: an owner word, or a digit just before one
+        owner_words = positions_of(low, _OWNER_STARTS)
+        number_first = matches_at(_OWNERS_NUM_FIRST_LOW, low, _digits_shortly_before(low, owner_words))
+        keyword_first = matches_at(_OWNERS_KEY_FIRST_LOW, low, owner_words)
+    else:
+        number_first, keyword_first = _OWNERS_NUM_FIRST.finditer(text), _OWNERS_KEY_FIRST.finditer(text)
+    for rule, matches in (("owners:number-first", number_first), ("owners:keyword-first", keyword_first)):
+        for m in matches:
             n = int(m.group("n"))
             if 1 <= n <= 9:
                 hits.append(Hit(n, rule, m.start(), m.end()))

@@ -41,6 +41,14 @@ _YEAR_SHORT_EXCLUDE_LEFT = re.compile(
 )
 
 
+def _excluded_left(left: str) -> bool:
+    """Does ``left`` end with "с", "до", "куплен"... (and a space) or "№"/"#"? Each such ending has a space
+    or one of those signs last (or a line break), a quick test before the pattern."""
+    return (
+        bool(left) and (left[-1].isspace() or left[-1] in "№#") and bool(_YEAR_BARE_EXCLUDE_LEFT.search(left))
+    )
+
+
 def _valid_year(y: int) -> bool:
     return MIN_YEAR <= y <= MAX_YEAR
 
@@ -80,7 +88,7 @@ def year_hit(text: str, *, bare_ok: bool = False) -> Hit | None:
     elif holds_any(low, ("📅", "🗓", "year")):
         keyed = _YEAR_KEYED_LOW.finditer(low)
     else:
-        keyed = _matches_at(_YEAR_KEYED_LOW, low, at_g)
+        keyed = matches_at(_YEAR_KEYED_LOW, low, at_g)
     for m in keyed:
         raw = m.group("y")
         y = int(raw) if len(raw) == 4 else _two_digit_year(int(raw))
@@ -91,16 +99,16 @@ def year_hit(text: str, *, bare_ok: bool = False) -> Hit | None:
     elif "y" in low:
         suffixed = _YEAR_SUFFIXED_LOW.finditer(low)
     else:
-        suffixed = _matches_at(_YEAR_SUFFIXED_LOW, low, _digits_before(low, at_g, 4))
+        suffixed = matches_at(_YEAR_SUFFIXED_LOW, low, _digits_before(low, at_g, 4))
     for m in suffixed:
         y = int(m.group("y"))
         strong = _STRONG_SUFFIX.match(text, m.end("y"), m.end())
-        if not strong and _YEAR_BARE_EXCLUDE_LEFT.search(text[max(0, m.start() - 12) : m.start()]):
+        if not strong and _excluded_left(text[max(0, m.start() - 12) : m.start()]):
             continue  # "куплена в 2019 году", "с 2020 г." are not the model year
         if _valid_year(y):
             return Hit(y, "year:suffixed", m.start(), m.end())
     short = (
-        _matches_at(_YEAR_SHORT_LOW, low, _digits_before(low, at_g, 2))
+        matches_at(_YEAR_SHORT_LOW, low, _digits_before(low, at_g, 2))
         if exact
         else _YEAR_SHORT.finditer(text)
     )
@@ -118,8 +126,7 @@ def year_hit(text: str, *, bare_ok: bool = False) -> Hit | None:
                 return Hit(y2, "year:apostrophe", m.start(), m.end())
     if bare_ok:
         for m in _YEAR_BARE.finditer(text):
-            left = text[max(0, m.start() - 12) : m.start()]
-            if _YEAR_BARE_EXCLUDE_LEFT.search(left):
+            if _excluded_left(text[max(0, m.start() - 12) : m.start()]):
                 continue
             y = int(m.group("y"))
             if _valid_year(y):
@@ -155,6 +162,18 @@ def _positions(text: str, char: str) -> list[int]:
     return found
 
 
+def positions_of(text: str, needles: tuple[str, ...]) -> list[int]:
+    """Every offset of any of ``needles`` in ``text``, ascending: where a pattern whose every match begins
+    with one of them can start (for ``matches_at``). (Shared with the other spec normalisers.)"""
+    found: list[int] = []
+    for needle in needles:
+        at = text.find(needle)
+        while at >= 0:
+            found.append(at)
+            at = text.find(needle, at + 1)
+    return sorted(found)
+
+
 def _digits_before(low: str, suffixes: list[int], digits: int) -> list[int]:
     """Where ``digits`` digits end right before a suffix at one of ``suffixes`` (ascending), or before
     one space and the suffix: the starts of "2018г", "2018 г." (``digits=4``), "18 год" (2)."""
@@ -167,7 +186,7 @@ def _digits_before(low: str, suffixes: list[int], digits: int) -> list[int]:
     return starts
 
 
-def _matches_at(pattern: re.Pattern[str], text: str, starts: list[int]) -> Iterator[re.Match[str]]:
+def matches_at(pattern: re.Pattern[str], text: str, starts: list[int]) -> Iterator[re.Match[str]]:
     """``pattern.finditer(text)`` when its matches can only start at ``starts`` (ascending, repeats
     allowed): the same matches, without scanning the rest of the text. (Shared with ``engine``.)"""
     end = 0
