@@ -175,12 +175,6 @@ class _KeywordScan:
             if start == 0 or not (low[start - 1].isalnum() or low[start - 1] == "_"):
                 yield start
 
-    def _match_at(self, low: str, start: int, words: Words) -> re.Match[str] | None:
-        m = words.regex.match(low, start)
-        if m is not None and words.negations and low[max(0, start - 6) : start].endswith(words.negations):
-            return None
-        return m
-
     def _ruled_out(self, low: str) -> bool:
         """Does the text's ``WordStarts`` show that none of the patterns can match?"""
         return (
@@ -196,23 +190,10 @@ class _KeywordScan:
             return None
         for start in self._word_starts(low):
             for name, words in self.named:
-                m = self._match_at(low, start, words)
+                m = _match_at(low, start, words)
                 if m is not None:
                     return name, m
         return None
-
-    def each_first(self, low: str) -> dict[str, re.Match[str]]:
-        """The first match of each pattern that matches (what its ``Words.search`` finds), by name."""
-        found: dict[str, re.Match[str]] = {}
-        for start in self._word_starts(low):
-            for name, words in self.named:
-                if name not in found:
-                    m = self._match_at(low, start, words)
-                    if m is not None:
-                        found[name] = m
-            if len(found) == len(self.named):
-                break
-        return found
 
     def names(self, low: str) -> list[str]:
         """The names of the patterns that match anywhere (``Words.search`` finds them), in their order."""
@@ -223,9 +204,27 @@ class _KeywordScan:
         found = {name for name, words in self.unscanned if words.search(low)}
         for start in self._word_starts(low):
             for name, words in self.named:
-                if name not in found and self._match_at(low, start, words) is not None:
+                if name not in found and _match_at(low, start, words) is not None:
                     found.add(name)
         return [name for name, _ in self.order if name in found]
+
+
+def _match_at(low: str, start: int, words: Words) -> re.Match[str] | None:
+    """The match of ``words`` at ``start`` (a word start) unless a negation comes right before it."""
+    m = words.regex.match(low, start)
+    if m is not None and words.negations and low[max(0, start - 6) : start].endswith(words.negations):
+        return None
+    return m
+
+
+def _first_at(words: Words, low: str, starts: list[int]) -> re.Match[str] | None:
+    """What ``words.search(low)`` finds when its matches can only start at ``starts`` (ascending)."""
+    for start in starts:
+        if start == 0 or not (low[start - 1].isalnum() or low[start - 1] == "_"):
+            m = _match_at(low, start, words)
+            if m is not None:
+                return m
+    return None
 
 
 def _heads(items: list[Any], after_digits: bool, head: str) -> set[tuple[bool, str, bool]] | None:
@@ -444,10 +443,36 @@ def _digits_shortly_before(low: str, owner_words: list[int]) -> list[int]:
     return sorted(starts)
 
 
-# The three word rules in one scan (see ``_KeywordScan``).
-_OWNER_WORDS_SCAN = _KeywordScan(
-    (("owners:word", _OWNERS_WORD), ("owners:word-after", _OWNERS_WORD_AFTER), ("owners:me", _OWNERS_ME))
-)
+def _number_words_before(low: str, owner_words: list[int]) -> list[int]:
+    """Where an ``_OWNERS_WORD`` match can start: it ends with spaces and an owner word, after the number
+    word alone ("один владелец") or after "<number> и единственный/последний" ("один и единственный
+    хозяин"), so at the start of the word before those spaces, or of the word before "и" before that."""
+    starts: set[int] = set()
+    for owner in owner_words:
+        end = _skip_spaces_back(low, owner)
+        if end == owner:
+            continue  # no space before the owner word
+        word = _word_start_back(low, end)
+        starts.add(word)
+        conjunction_end = _skip_spaces_back(low, word)
+        conjunction = _word_start_back(low, conjunction_end)
+        if conjunction_end < word and low[conjunction:conjunction_end] == "и":
+            starts.add(_word_start_back(low, _skip_spaces_back(low, conjunction)))
+    return sorted(starts)
+
+
+def _skip_spaces_back(low: str, end: int) -> int:
+    while end > 0 and low[end - 1].isspace():
+        end -= 1
+    return end
+
+
+def _word_start_back(low: str, end: int) -> int:
+    while end > 0 and (low[end - 1].isalnum() or low[end - 1] == "_"):
+        end -= 1
+    return end
+
+
 _OWNER_NEAR = Words(r"владел\w*|хозя\w*|собственник\w*", boundary=False)
 
 
@@ -466,8 +491,8 @@ def owners_hit(text: str) -> Hit | None:
         return None  # no owner word at all: most posts that state no count
     hits: list[Hit] = []
     lowered = len(low) == len(text)  # lower case is cheaper to search (when offsets are kept)
+    owner_words = positions_of(low, _OWNER_STARTS)
     if lowered:  # matched only where they can start: an owner word, or a digit just before one
-        owner_words = positions_of(low, _OWNER_STARTS)
         number_first = matches_at(_OWNERS_NUM_FIRST_LOW, low, _digits_shortly_before(low, owner_words))
         keyword_first = matches_at(_OWNERS_KEY_FIRST_LOW, low, owner_words)
     else:
@@ -478,12 +503,14 @@ def owners_hit(text: str) -> Hit | None:
             if 1 <= n <= 9:
                 hits.append(Hit(n, rule, m.start(), m.end()))
                 break
-    words = _OWNER_WORDS_SCAN.each_first(low)
-    for rule in ("owners:word", "owners:word-after"):
-        word = words.get(rule)
+    # The word rules at the words they begin with ("один ...", "владелец ...", "я ...").
+    for rule, word in (
+        ("owners:word", _first_at(_OWNERS_WORD, low, _number_words_before(low, owner_words))),
+        ("owners:word-after", _first_at(_OWNERS_WORD_AFTER, low, owner_words)),
+    ):
         if word:
             hits.append(Hit(_NUMBER_WORDS[word.group("w")], rule, word.start(), word.end()))
-    me = words.get("owners:me")
+    me = _first_at(_OWNERS_ME, low, positions_of(low, ("я",)))
     if me and _OWNER_NEAR.search(low[max(0, me.start() - 80) : me.end() + 30]):
         return Hit(_NUMBER_WORDS[me.group("w")], "owners:me", me.start(), me.end())  # the seller's own place
     return min(hits, key=lambda h: h.start) if hits else None
