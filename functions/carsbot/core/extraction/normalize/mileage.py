@@ -105,7 +105,9 @@ def mileage_hit(text: str) -> Hit | None:
     if unit_less is not None:
         return unit_less
     if not low_case or holds_any(low, ("км", "km", "километр")):  # every kilometre unit holds one
-        for m in (_MILEAGE_UNIT_LOW if low_case else _MILEAGE_UNIT).finditer(scan):
+        # In the lower-cased copy, the scan stops one character (the look-ahead) after the last unit.
+        end = _last_unit_end(low) + 1 if low_case else len(text)
+        for m in (_MILEAGE_UNIT_LOW if low_case else _MILEAGE_UNIT).finditer(scan, 0, end):
             line_start = text.rfind("\n", 0, m.start()) + 1
             left = text[max(line_start, m.start() - 30) : m.start()]
             if _MILEAGE_EXCLUDE_LEFT.search(left):
@@ -140,9 +142,13 @@ def _before_key(text: str, *, low_case: bool = False) -> tuple[Hit | None, Hit |
     """The first figure before "пробег" with a thousands unit ("87тыс пробег") and the first without one
     ("120 000 км пробег"), each also read as thousands when small. One scan: the unit-less figure is only
     wanted when no figure has a unit, so the scan stops at the first that has one."""
+    # Every match ends with a word "пробег...": in the lower-cased copy, the scan stops after the last
+    # one (the lookaheads inside a figure see no further than the "пробег" after it).
+    last = text.rfind("пробег") if low_case else -1
+    end = _word_end(text, last) if last >= 0 else len(text)
     pattern = _MILEAGE_BEFORE_KEY_LOW if low_case else _MILEAGE_BEFORE_KEY
     unit_less: Hit | None = None
-    for m in pattern.finditer(text):
+    for m in pattern.finditer(text, 0, end):
         unit = m.group("unit")
         if unit_less is not None and not unit:
             continue
@@ -156,6 +162,21 @@ def _before_key(text: str, *, low_case: bool = False) -> tuple[Hit | None, Hit |
                 return hit, unit_less
             unit_less = hit
     return None, unit_less
+
+
+def _word_end(text: str, at: int) -> int:
+    """Where the word (run of word characters) at ``at`` ends."""
+    while at < len(text) and (text[at].isalnum() or text[at] == "_"):
+        at += 1
+    return at
+
+
+def _last_unit_end(low: str) -> int:
+    """Where the last kilometre unit ("км", "km", "километр...") of ``low`` ends (-1 without one)."""
+    ends = [low.rfind(unit) + 2 for unit in ("км", "km") if unit in low]
+    if "километр" in low:
+        ends.append(_word_end(low, low.rfind("километр")))
+    return max(ends, default=-1)
 
 
 def _miles(value: float, unit: str | None, m: re.Match[str]) -> Hit:

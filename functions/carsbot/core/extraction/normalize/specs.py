@@ -128,31 +128,24 @@ class _KeywordScan:
     ``Words.search`` finds for each pattern (whether a boundary or negation rejects a match depends only
     on where it starts) for the cost of about one search instead of one per pattern."""
 
-    __slots__ = ("gates", "heads", "named", "order", "unscanned")
+    __slots__ = ("gates", "heads", "named")
 
-    def __init__(
-        self, named: tuple[tuple[str, Words], ...], *, scanned_all: bool = True, gated: bool = False
-    ) -> None:
+    def __init__(self, named: tuple[tuple[str, Words], ...], *, gated: bool = False) -> None:
         """``gated``: a longer text is first looked up in its ``WordStarts`` (for a text the classifier
         indexes anyway: the cost of the index is shared, and a text none of the patterns can match in
         needs no scan)."""
         assert all(words.boundary for _, words in named)
+        self.named = named
         gates = [words.gate for _, words in named]
         self.gates = frozenset(gate for gate in gates if gate is not None) if gated else None
         if None in gates:
             self.gates = None  # some pattern is never ruled out
         heads: set[tuple[bool, str]] = set()
-        self.named: tuple[tuple[str, Words], ...] = ()
-        self.unscanned: tuple[tuple[str, Words], ...] = ()  # searched on their own (``names`` only)
-        for name, words in named:
+        for _, words in named:
             found = _heads(list(_sre_parser.parse(words.regex.pattern)), False, "")
-            if found is None:  # a match may begin otherwise ("\d\s+дтп")
-                assert not scanned_all, words.regex.pattern
-                self.unscanned += ((name, words),)
-                continue
-            self.named += ((name, words),)
+            # (every pattern here begins with literal characters, after leading digits at most)
+            assert found is not None and all(head for _, head, _ in found), words.regex.pattern
             heads.update((after_digits, head) for after_digits, head, _ in found)
-        self.order = named
         # "x(?<!\w.)(?=..)" keeps a head at a word start only, "x(?<![^\W\d].)(?=..)" also after digits. Each
         # branch starts with the literal first character of its heads, so ``re`` skips ahead to those
         # characters, and matches that character only (the rest is looked ahead): no word start is
@@ -200,13 +193,13 @@ class _KeywordScan:
         if len(low) > GATE_MIN_CHARS:
             # A longer text has its word beginnings indexed (``WordStarts``, shared with the classifier),
             # which rules out most of the patterns at once: the search of each is cheaper than a scan.
-            return [name for name, words in self.order if words.search(low)]
-        found = {name for name, words in self.unscanned if words.search(low)}
+            return [name for name, words in self.named if words.search(low)]
+        found: set[str] = set()
         for start in self._word_starts(low):
             for name, words in self.named:
                 if name not in found and _match_at(low, start, words) is not None:
                     found.add(name)
-        return [name for name, _ in self.order if name in found]
+        return [name for name, _ in self.named if name in found]
 
 
 def _match_at(low: str, start: int, words: Words) -> re.Match[str] | None:
@@ -524,13 +517,14 @@ _FUELS: tuple[tuple[str, Words], ...] = (
     ("petrol", Words(r"бензин\w*|\bбенз\b|\bpetrol\b|\bgasoline\b|\bтурбобенз\w*")),
 )
 
-_FUEL_WORDS = _KeywordScan(_FUELS)
-
 
 def parse_fuel(text: str) -> str | None:
     """``petrol|diesel|hybrid|electric|gas`` when stated (gas = LPG/CNG equipment)."""
-    found = _FUEL_WORDS.names(prepare_text(text).lower())
-    return found[0] if found else None
+    text = prepare_text(text).lower()
+    for name, pattern in _FUELS:  # (few patterns, rare first letters: a search each beats a joint scan)
+        if pattern.search(text):
+            return name
+    return None
 
 
 _NOT = ("не ",)
@@ -541,13 +535,14 @@ _AUTOTEKA: tuple[tuple[str, Words], ...] = (
     ("автотека чистая", Words(r"автотек\w*\s+(?:чист\w*|идеальн\w*|без\s+замечаний)|чист\w*\s+автотек\w*")),
 )  # fmt: skip
 
-_AUTOTEKA_WORDS = _KeywordScan(_AUTOTEKA, scanned_all=False)
-
 
 def parse_autoteka(text: str) -> str | None:
     """Accident / Autoteka status as stated: "после ДТП", "были ДТП", "без ДТП", "автотека чистая"."""
-    found = _AUTOTEKA_WORDS.names(prepare_text(text).lower())
-    return found[0] if found else None
+    text = prepare_text(text).lower()
+    for label, pattern in _AUTOTEKA:
+        if pattern.search(text):
+            return label
+    return None
 
 
 _EQUIPMENT: tuple[tuple[str, Words], ...] = tuple(
