@@ -176,10 +176,11 @@ class _KeywordScan:
             and self.gates.isdisjoint(word_starts(low).candidates)
         )
 
-    def first(self, low: str) -> tuple[str, re.Match[str]] | None:
+    def first(self, low: str, *, indexed: bool = True) -> tuple[str, re.Match[str]] | None:
         """The earliest match of any of the patterns and its name; at one position their order decides
-        (the earliest of each pattern's ``Words.search``)."""
-        if self._ruled_out(low):
+        (the earliest of each pattern's ``Words.search``). ``indexed=False``: ``low`` is a text of its own
+        (not the classifier's), whose ``WordStarts`` would cost more than the scan."""
+        if indexed and self._ruled_out(low):
             return None
         for start in self._word_starts(low):
             for name, words in self.named:
@@ -304,9 +305,12 @@ def parse_transmission(text: str) -> str | None:
 def transmission_hit(text: str) -> Hit | None:
     """The gearbox and the word that named it (the first gearbox word of the post)."""
     text = prepare_text(text).lower()
+    indexed = True  # the text the classifier indexes as well (see ``_KeywordScan``)
     if "климат" in text:
+        climate_control = len(text)
         text = _NOT_GEARBOX.sub(" ", text)
-    found = _GEARBOX_WORDS.first(text)
+        indexed = len(text) == climate_control  # no "климат-контроль автомат" taken out
+    found = _GEARBOX_WORDS.first(text, indexed=indexed)
     if found is None:
         return None
     best_name, best = found
@@ -314,8 +318,9 @@ def transmission_hit(text: str) -> Hit | None:
     if best_name == "automatic":
         line_end = text.find("\n", best.start())
         line = text[best.start() : line_end if line_end >= 0 else len(text)]
-        for name in ("robot", "variator"):
-            more = _TRANSMISSION_OF[name].search(line)
+        for name, words in _MORE_SPECIFIC:
+            found = words.first(line, indexed=False)
+            more = found[1] if found else None
             if more:
                 start = best.start() + more.start()
                 return Hit(name, f"gearbox:{name}-beside-automatic", start, best.start() + more.end())
@@ -324,6 +329,10 @@ def transmission_hit(text: str) -> Hit | None:
 
 _GEARBOX_WORDS = _KeywordScan(_GEARBOX_SCAN, gated=True)
 _TRANSMISSION_OF = dict(_TRANSMISSIONS)
+# The names that win beside "автомат", in that order, each with a scan of its own pattern.
+_MORE_SPECIFIC = tuple(
+    (name, _KeywordScan(((name, _TRANSMISSION_OF[name]),))) for name in ("robot", "variator")
+)
 
 
 _BOXES = ("акпп", "мкпп", "робот", "вариатор", "автомат", "механика", "at", "mt", "cvt")
