@@ -80,8 +80,8 @@ def year_hit(text: str, *, bare_ok: bool = False) -> Hit | None:
     low = text.lower()
     exact = lowers_exactly(text, low)
     # In the lower-cased copy, the keyword and suffix rules are matched only where they can start: at an
-    # "г" ("год выпуска", "г.в.") and two or four digits before an "г" ("2018г", "18 год"); an emoji or
-    # a Latin "year"/"y.o." sends a rule back to its full scan.
+    # "г" ("год выпуска", "г.в.") and two or four digits before an "г" or a "y" ("2018г", "18 год",
+    # "2018 year"); an emoji or a Latin "year" sends the keyword rule back to its full scan.
     at_g = _positions(low, "г") if exact else []
     if not exact:
         keyed: Iterable[re.Match[str]] = _YEAR_KEYED.finditer(text)
@@ -96,10 +96,9 @@ def year_hit(text: str, *, bare_ok: bool = False) -> Hit | None:
             return Hit(y, "year:keyword", m.start(), m.end())
     if not exact:
         suffixed: Iterable[re.Match[str]] = _YEAR_SUFFIXED.finditer(text)
-    elif "y" in low:
-        suffixed = _YEAR_SUFFIXED_LOW.finditer(low)
-    else:
-        suffixed = matches_at(_YEAR_SUFFIXED_LOW, low, _digits_before(low, at_g, 4))
+    else:  # the suffix is an "г..." or a Latin "year", "y.o."
+        suffixes = sorted(at_g + _positions(low, "y")) if "y" in low else at_g
+        suffixed = matches_at(_YEAR_SUFFIXED_LOW, low, _digits_before(low, suffixes, 4))
     for m in suffixed:
         y = int(m.group("y"))
         strong = _STRONG_SUFFIX.match(text, m.end("y"), m.end())
