@@ -5,7 +5,12 @@ from __future__ import annotations
 import re
 
 from carsbot.core.extraction.normalize.text import Hit, for_lower_case, prepare_text
-from carsbot.core.extraction.normalize.year import holds_any, lowers_exactly, matches_at, positions_of
+from carsbot.core.extraction.normalize.year import (
+    digits_before,
+    lowers_exactly,
+    matches_at,
+    positions_of,
+)
 
 _ENGINE_UNIT = re.compile(
     r"(?P<v>\d(?<![\d.,]\d)[.,]\d)\s?(?:л(?![а-я.]|\.\s?с)|л\.(?!\s?с)|литр\w*|l(?![a-z]))", re.IGNORECASE
@@ -37,8 +42,7 @@ _ENGINE_CC = re.compile(
 # (The check that no letter or digit comes before the word is made after the word, so that ``re`` skips
 # ahead to the words' first letters; "мех" is tried before "механик" as in "(?:мех|механик\w*|...)".)
 _SPEC_WORDS: tuple[str, ...] = ("мех", "механик", "мкпп", "акпп", "ркпп", "автомат", "робот", "вариатор")
-_SPEC_LATIN = ("at", "mt", "amt", "cvt", "dsg")
-_SPEC_WORDS += (*_SPEC_LATIN, "ат", "мт")
+_SPEC_WORDS += ("at", "mt", "amt", "cvt", "dsg", "ат", "мт")
 _ENGINE_SPEC_FIRST = re.compile(
     "(?:"
     + "|".join(
@@ -72,20 +76,14 @@ def parse_engine_volume(text: str, *, after_model: str | None = None, list_ok: b
     return hit.value if hit else None
 
 
-# Each rule's pattern and the words one of which every match holds (none: it starts with the volume).
+# Each rule's pattern and the words one of which every match begins with (none: see ``engine_hit``).
 _PATTERNS: tuple[tuple[str, re.Pattern[str], tuple[str, ...]], ...] = (
     ("engine:litres", _ENGINE_UNIT, ()),
     ("engine:keyword", _ENGINE_KEY, ("дв", "мотор", "объ", "⛽", "🔧", "engine")),
     ("engine:suffix", _ENGINE_TAIL, ()),
     ("engine:fuel-first", _ENGINE_FUEL_FIRST, ("диз", "бенз", "гибрид", "турбо", "инжектор", "карбюратор")),
-    (
-        "engine:gearbox-first",
-        _ENGINE_SPEC_FIRST,
-        ("мех", "кпп", "автомат", "робот", "вариатор", *_SPEC_LATIN, "ат", "мт"),
-    ),
+    ("engine:gearbox-first", _ENGINE_SPEC_FIRST, ()),
 )
-# The rules whose every match begins with one of their words (the others hold one further on).
-_KEYWORD_FIRST = ("engine:keyword", "engine:fuel-first")
 _LOWER_PATTERNS = tuple((rule, for_lower_case(pattern), words) for rule, pattern, words in _PATTERNS)
 
 
@@ -99,12 +97,12 @@ def engine_hit(text: str, *, after_model: str | None = None, list_ok: bool = Fal
         for rule, pattern, words in _LOWER_PATTERNS if lowered else _PATTERNS:
             if not lowered:
                 matches = pattern.finditer(text)
-            elif rule in _KEYWORD_FIRST:  # only where its keywords are
+            elif words:  # only where its keywords are
                 matches = matches_at(pattern, low, positions_of(low, words))
-            elif words:
-                if not holds_any(low, words):
-                    continue  # its keyword is nowhere in the text
-                matches = pattern.finditer(low)
+            elif (
+                rule == "engine:gearbox-first"
+            ):  # a gearbox word and 1-3 spaces, commas or slashes before a figure
+                matches = matches_at(pattern, low, _spec_starts(low, figures))
             else:  # a volume first: only at the decimal figures
                 matches = matches_at(pattern, low, figures)
             for m in matches:
@@ -113,11 +111,17 @@ def engine_hit(text: str, *, after_model: str | None = None, list_ok: bool = Fal
                     return Hit(litres, rule, m.start(), m.end())
     # "см3", "cc", "куб" after 3-4 digits (the word test on the lower-cased copy is exact when it
     # lower-cases the way IGNORECASE matches)
-    if not lowers_exactly(text, low) or holds_any(low, _CUBIC_WORDS):
-        for m in _ENGINE_CC.finditer(text):
-            cc = int(m.group("cc"))
-            if 600 <= cc <= 8500:
-                return Hit(round(cc / 1000, 1), "engine:cc", m.start(), m.end())
+    if not lowers_exactly(text, low):
+        cubic = _ENGINE_CC.finditer(text)
+    else:  # only at 3-4 digits (and a space) before a unit
+        units = positions_of(low, _CUBIC_WORDS)
+        cubic = matches_at(
+            _ENGINE_CC_LOW, low, sorted(digits_before(low, units, 4) + digits_before(low, units, 3))
+        )
+    for m in cubic:
+        cc = int(m.group("cc"))
+        if 600 <= cc <= 8500:
+            return Hit(round(cc / 1000, 1), "engine:cc", m.start(), m.end())
     if after_model is not None:
         bare = _ENGINE_AFTER_MODEL.match(prepare_text(after_model))
         if bare:
@@ -129,6 +133,27 @@ def engine_hit(text: str, *, after_model: str | None = None, list_ok: bool = Fal
             if litres is not None and litres <= 6.8:
                 return Hit(litres, "engine:list-item", m.start(), m.end())
     return None
+
+
+def _spec_starts(low: str, figures: list[int]) -> list[int]:
+    """Where an ``_ENGINE_SPEC_FIRST`` match can start: its gearbox word ends 1-3 spaces, commas or slashes
+    before a figure and is the run of letters there (no letter or digit before it), or it is a
+    "механик..." (whose ``\\w*`` may hold other characters)."""
+    starts = positions_of(low, ("механик",))
+    for figure in figures:
+        end = figure
+        while end > max(0, figure - 3) and (low[end - 1].isspace() or low[end - 1] in ",/"):
+            end -= 1
+            word = end
+            while word > 0 and _letter_or_digit(low[word - 1]):
+                word -= 1
+            starts.append(word)
+    return sorted(starts)
+
+
+def _letter_or_digit(char: str) -> bool:
+    """Is ``char`` in ``[а-яa-z\\d]`` (what may not come before a gearbox word)?"""
+    return "а" <= char <= "я" or "a" <= char <= "z" or char.isdecimal()
 
 
 def _list_item_starts(text: str, figures: list[int]) -> list[int]:
@@ -149,6 +174,7 @@ def _list_item_starts(text: str, figures: list[int]) -> list[int]:
 # Every engine volume holds a decimal figure or a cubic-centimetre unit after 3-4 digits. (The decimal
 # separator between two digits, found from the separator, so that ``re`` skips ahead to "." and ",".)
 _DECIMAL = re.compile(r"[.,](?<=\d[.,])(?=\d)")
-_CUBIC_WORDS = ("см", "cc", "куб")
+_CUBIC_WORDS = ("см", "cc", "куб")  # what every unit of _ENGINE_CC begins with
+_ENGINE_CC_LOW = for_lower_case(_ENGINE_CC)
 # "грузоподъемность 1.5т" is a payload, not an engine.
 _PAYLOAD_LEFT = re.compile(r"(?:грузопод\w*|тоннаж\w*|масса|вес\w*)\s*[:\-]?\s*$", re.IGNORECASE)

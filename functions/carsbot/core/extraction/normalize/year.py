@@ -98,7 +98,7 @@ def year_hit(text: str, *, bare_ok: bool = False) -> Hit | None:
         suffixed: Iterable[re.Match[str]] = _YEAR_SUFFIXED.finditer(text)
     else:  # the suffix is an "г..." or a Latin "year", "y.o."
         suffixes = sorted(at_g + _positions(low, "y")) if "y" in low else at_g
-        suffixed = matches_at(_YEAR_SUFFIXED_LOW, low, _digits_before(low, suffixes, 4))
+        suffixed = matches_at(_YEAR_SUFFIXED_LOW, low, digits_before(low, suffixes, 4))
     for m in suffixed:
         y = int(m.group("y"))
         strong = _STRONG_SUFFIX.match(text, m.end("y"), m.end())
@@ -107,9 +107,7 @@ def year_hit(text: str, *, bare_ok: bool = False) -> Hit | None:
         if _valid_year(y):
             return Hit(y, "year:suffixed", m.start(), m.end())
     short = (
-        matches_at(_YEAR_SHORT_LOW, low, _digits_before(low, at_g, 2))
-        if exact
-        else _YEAR_SHORT.finditer(text)
+        matches_at(_YEAR_SHORT_LOW, low, digits_before(low, at_g, 2)) if exact else _YEAR_SHORT.finditer(text)
     )
     for m in short:
         left = text[max(0, m.start() - 20) : m.start()]
@@ -173,9 +171,10 @@ def positions_of(text: str, needles: tuple[str, ...]) -> list[int]:
     return sorted(found)
 
 
-def _digits_before(low: str, suffixes: list[int], digits: int) -> list[int]:
+def digits_before(low: str, suffixes: list[int], digits: int) -> list[int]:
     """Where ``digits`` digits end right before a suffix at one of ``suffixes`` (ascending), or before
-    one space and the suffix: the starts of "2018г", "2018 г." (``digits=4``), "18 год" (2)."""
+    one space and the suffix: the starts of "2018г", "2018 г." (``digits=4``), "18 год" (2). (Shared
+    with ``engine``.)"""
     starts = []
     for at in suffixes:
         if at > digits and low[at - 1].isspace() and low[at - 2].isdecimal():
