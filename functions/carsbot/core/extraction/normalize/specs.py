@@ -18,7 +18,6 @@ from carsbot.core.extraction.normalize.text import (
     Words,
     for_lower_case,
     prepare_text,
-    word_starts,
 )
 from carsbot.core.extraction.normalize.year import holds_any, matches_at, positions_of
 
@@ -128,18 +127,11 @@ class _KeywordScan:
     ``Words.search`` finds for each pattern (whether a boundary or negation rejects a match depends only
     on where it starts) for the cost of about one search instead of one per pattern."""
 
-    __slots__ = ("gates", "heads", "named")
+    __slots__ = ("heads", "named")
 
-    def __init__(self, named: tuple[tuple[str, Words], ...], *, gated: bool = False) -> None:
-        """``gated``: a longer text is first looked up in its ``WordStarts`` (for a text the classifier
-        indexes anyway: the cost of the index is shared, and a text none of the patterns can match in
-        needs no scan)."""
+    def __init__(self, named: tuple[tuple[str, Words], ...]) -> None:
         assert all(words.boundary for _, words in named)
         self.named = named
-        gates = [words.gate for _, words in named]
-        self.gates = frozenset(gate for gate in gates if gate is not None) if gated else None
-        if None in gates:
-            self.gates = None  # some pattern is never ruled out
         heads: set[tuple[bool, str]] = set()
         for _, words in named:
             found = _heads(list(_sre_parser.parse(words.regex.pattern)), False, "")
@@ -168,20 +160,9 @@ class _KeywordScan:
             if start == 0 or not (low[start - 1].isalnum() or low[start - 1] == "_"):
                 yield start
 
-    def _ruled_out(self, low: str) -> bool:
-        """Does the text's ``WordStarts`` show that none of the patterns can match?"""
-        return (
-            self.gates is not None
-            and len(low) > GATE_MIN_CHARS
-            and self.gates.isdisjoint(word_starts(low).candidates)
-        )
-
-    def first(self, low: str, *, indexed: bool = True) -> tuple[str, re.Match[str]] | None:
+    def first(self, low: str) -> tuple[str, re.Match[str]] | None:
         """The earliest match of any of the patterns and its name; at one position their order decides
-        (the earliest of each pattern's ``Words.search``). ``indexed=False``: ``low`` is a text of its own
-        (not the classifier's), whose ``WordStarts`` would cost more than the scan."""
-        if indexed and self._ruled_out(low):
-            return None
+        (the earliest of each pattern's ``Words.search``)."""
         for start in self._word_starts(low):
             for name, words in self.named:
                 m = _match_at(low, start, words)
@@ -305,12 +286,9 @@ def parse_transmission(text: str) -> str | None:
 def transmission_hit(text: str) -> Hit | None:
     """The gearbox and the word that named it (the first gearbox word of the post)."""
     text = prepare_text(text).lower()
-    indexed = True  # the text the classifier indexes as well (see ``_KeywordScan``)
     if "климат" in text:
-        climate_control = len(text)
         text = _NOT_GEARBOX.sub(" ", text)
-        indexed = len(text) == climate_control  # no "климат-контроль автомат" taken out
-    found = _GEARBOX_WORDS.first(text, indexed=indexed)
+    found = _GEARBOX_WORDS.first(text)
     if found is None:
         return None
     best_name, best = found
@@ -319,7 +297,7 @@ def transmission_hit(text: str) -> Hit | None:
         line_end = text.find("\n", best.start())
         line = text[best.start() : line_end if line_end >= 0 else len(text)]
         for name, words in _MORE_SPECIFIC:
-            found = words.first(line, indexed=False)
+            found = words.first(line)
             more = found[1] if found else None
             if more:
                 start = best.start() + more.start()
@@ -327,7 +305,7 @@ def transmission_hit(text: str) -> Hit | None:
     return Hit(best_name, f"gearbox:{best_name}", best.start(), best.end())
 
 
-_GEARBOX_WORDS = _KeywordScan(_GEARBOX_SCAN, gated=True)
+_GEARBOX_WORDS = _KeywordScan(_GEARBOX_SCAN)
 _TRANSMISSION_OF = dict(_TRANSMISSIONS)
 # The names that win beside "автомат", in that order, each with a scan of its own pattern.
 _MORE_SPECIFIC = tuple(
@@ -380,7 +358,7 @@ _DRIVES: tuple[tuple[str, Words], ...] = (
 )
 
 
-_DRIVE_WORDS = _KeywordScan(_DRIVES, gated=True)
+_DRIVE_WORDS = _KeywordScan(_DRIVES)
 
 
 def parse_drive(text: str) -> str | None:
