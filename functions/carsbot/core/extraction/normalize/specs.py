@@ -226,7 +226,7 @@ def _heads(items: list[Any], after_digits: bool, head: str) -> set[tuple[bool, s
             chars = _literal_chars(av)
             ways = [[(_sre_parser.LITERAL, ord(ch))] for ch in chars] if chars else None
         elif name == "SUBPATTERN":
-            ways = [list(av[-1])]
+            ways = None if av[1] or av[2] else [list(av[-1])]  # (a group with its own flags: not read)
         elif name == "BRANCH":
             ways = [list(branch) for branch in av[1]]
         elif name in {"MAX_REPEAT", "MIN_REPEAT"} and av[0] == 0 and av[1] == 1:

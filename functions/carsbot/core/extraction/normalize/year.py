@@ -82,7 +82,7 @@ def year_hit(text: str, *, bare_ok: bool = False) -> Hit | None:
     # In the lower-cased copy, the keyword and suffix rules are matched only where they can start: at an
     # "г" ("год выпуска", "г.в.") and two or four digits before an "г" or a "y" ("2018г", "18 год",
     # "2018 year"); an emoji or a Latin "year" sends the keyword rule back to its full scan.
-    at_g = _positions(low, "г") if exact else []
+    at_g = positions_of(low, ("г",)) if exact else []
     if not exact:
         keyed: Iterable[re.Match[str]] = _YEAR_KEYED.finditer(text)
     elif holds_any(low, ("📅", "🗓", "year")):
@@ -97,7 +97,7 @@ def year_hit(text: str, *, bare_ok: bool = False) -> Hit | None:
     if not exact:
         suffixed: Iterable[re.Match[str]] = _YEAR_SUFFIXED.finditer(text)
     else:  # the suffix is an "г..." or a Latin "year", "y.o."
-        suffixes = sorted(at_g + _positions(low, "y")) if "y" in low else at_g
+        suffixes = sorted(at_g + positions_of(low, ("y",))) if "y" in low else at_g
         suffixed = matches_at(_YEAR_SUFFIXED_LOW, low, digits_before(low, suffixes, 4))
     for m in suffixed:
         y = int(m.group("y"))
@@ -147,16 +147,6 @@ def lowers_exactly(text: str, low: str) -> bool:
     """Does searching ``low`` (``text.lower()``) case-sensitively find what IGNORECASE finds in ``text``?
     (Shared with the other spec normalisers; it would belong in ``text``.)"""
     return len(low) == len(text) and not _CASE_ODD.search(text)
-
-
-def _positions(text: str, char: str) -> list[int]:
-    """Every offset of ``char`` in ``text``."""
-    found = []
-    at = text.find(char)
-    while at >= 0:
-        found.append(at)
-        at = text.find(char, at + 1)
-    return found
 
 
 def positions_of(text: str, needles: tuple[str, ...]) -> list[int]:
