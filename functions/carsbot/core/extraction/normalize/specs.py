@@ -18,6 +18,7 @@ from carsbot.core.extraction.normalize.text import (
     Words,
     for_lower_case,
     prepare_text,
+    word_starts,
 )
 from carsbot.core.extraction.normalize.year import holds_any, matches_at, positions_of
 
@@ -174,8 +175,14 @@ class _KeywordScan:
         """The names of the patterns that match anywhere (``Words.search`` finds them), in their order."""
         if len(low) > GATE_MIN_CHARS:
             # A longer text has its word beginnings indexed (``WordStarts``, shared with the classifier),
-            # which rules out most of the patterns at once: the search of each is cheaper than a scan.
-            return [name for name, words in self.named if words.search(low)]
+            # which rules out most of the patterns at once (looked up once here, as ``Words.search``
+            # would for each): the search of the others is cheaper than a scan.
+            maybe = word_starts(low).candidates
+            return [
+                name
+                for name, words in self.named
+                if (words.gate is None or words.gate in maybe) and words.search(low)
+            ]
         found: set[str] = set()
         for start in self._word_starts(low):
             for name, words in self.named:
@@ -505,13 +512,20 @@ _FUELS: tuple[tuple[str, Words], ...] = (
 )
 
 
-def parse_fuel(text: str) -> str | None:
-    """``petrol|diesel|hybrid|electric|gas`` when stated (gas = LPG/CNG equipment)."""
-    text = prepare_text(text).lower()
-    for name, pattern in _FUELS:  # (few patterns, rare first letters: a search each beats a joint scan)
-        if pattern.search(text):
+def _first_found(named: tuple[tuple[str, Words], ...], low: str) -> str | None:
+    """The name of the first of ``named`` that ``Words.search`` finds in ``low``. (A few patterns with rare
+    first letters: a search each is cheaper than a joint scan. The text's ``WordStarts``, shared with
+    the classifier, is looked up once instead of once per pattern.)"""
+    maybe = word_starts(low).candidates if len(low) > GATE_MIN_CHARS else None
+    for name, words in named:
+        if (maybe is None or words.gate is None or words.gate in maybe) and words.search(low):
             return name
     return None
+
+
+def parse_fuel(text: str) -> str | None:
+    """``petrol|diesel|hybrid|electric|gas`` when stated (gas = LPG/CNG equipment)."""
+    return _first_found(_FUELS, prepare_text(text).lower())
 
 
 _NOT = ("не ",)
@@ -525,11 +539,7 @@ _AUTOTEKA: tuple[tuple[str, Words], ...] = (
 
 def parse_autoteka(text: str) -> str | None:
     """Accident / Autoteka status as stated: "после ДТП", "были ДТП", "без ДТП", "автотека чистая"."""
-    text = prepare_text(text).lower()
-    for label, pattern in _AUTOTEKA:
-        if pattern.search(text):
-            return label
-    return None
+    return _first_found(_AUTOTEKA, prepare_text(text).lower())
 
 
 _EQUIPMENT: tuple[tuple[str, Words], ...] = tuple(
