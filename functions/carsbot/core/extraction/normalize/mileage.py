@@ -12,7 +12,7 @@ from carsbot.core.extraction.normalize.text import (
     for_lower_case,
     prepare_text,
 )
-from carsbot.core.extraction.normalize.year import holds_any, matches_at, positions_of
+from carsbot.core.extraction.normalize.year import digits_before, holds_any, matches_at, positions_of
 
 MAX_MILEAGE = 2_000_000
 
@@ -131,7 +131,12 @@ def mileage_hit(text: str) -> Hit | None:
                 break
     if miles is not None:
         return miles
-    for m in _GLUED_T.finditer(text):  # "195т 310тыс", "1.4тси, DSG, 130т, 790 тыщ"
+    # "195т 310тыс", "1.4тси, DSG, 130т, 790 тыщ": only at 2-3 digits (and a space) before a "т" (or what
+    # IGNORECASE takes for one)
+    glued = positions_of(text, _T_LETTERS)
+    for m in matches_at(
+        _GLUED_T, text, sorted(digits_before(text, glued, 3) + digits_before(text, glued, 2))
+    ):
         if _MONEY_LEFT.search(text, max(0, m.start() - 12), m.start()):
             continue
         return Hit(int(m.group("num")) * 1000, "mileage:glued-t", m.start(), m.end())
@@ -202,6 +207,7 @@ _GLUED_T = re.compile(r"(?P<num>[1-9](?<![\d.,][1-9])\d{1,2})\s?т(?![а-яa-z.]
 _METRES_OR_MILES = re.compile(r"\s*(?:м\b|миль)")
 _MONEY_RIGHT = re.compile(r"\s*(?:₽|руб|р\.|млн)", re.IGNORECASE)
 _ROUBLES_RIGHT = re.compile(r"\.?\s?р(?![а-я])", re.IGNORECASE)
+_T_LETTERS = ("т", "Т", "\u1c84", "\u1c85")  # what "т" matches with IGNORECASE (the last two: old forms)
 _MONEY_LEFT = re.compile(r"(?:цен\w*|стоимост\w*|за|прошу|💰)\s*[:\-]?\s*$", re.IGNORECASE)
 
 _MILES_UNIT_LOW = for_lower_case(_MILES_UNIT)

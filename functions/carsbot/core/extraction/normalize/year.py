@@ -122,7 +122,7 @@ def year_hit(text: str, *, bare_ok: bool = False) -> Hit | None:
             if y2 and _valid_year(y2):
                 return Hit(y2, "year:apostrophe", m.start(), m.end())
     if bare_ok:
-        for m in _YEAR_BARE.finditer(text):
+        for m in matches_at(_YEAR_BARE, text, positions_of(text, ("19", "20"))):  # "19xx", "20xx" only
             if _excluded_left(text[max(0, m.start() - 12) : m.start()]):
                 continue
             y = int(m.group("y"))
