@@ -5,6 +5,12 @@ from __future__ import annotations
 import re
 
 from carsbot.core.extraction.normalize.text import Hit, for_lower_case, prepare_text
+from carsbot.core.extraction.normalize.year import (
+    digits_before,
+    lowers_exactly,
+    matches_at,
+    positions_of,
+)
 
 _ENGINE_UNIT = re.compile(
     r"(?P<v>\d(?<![\d.,]\d)[.,]\d)\s?(?:л(?![а-я.]|\.\s?с)|л\.(?!\s?с)|литр\w*|l(?![a-z]))", re.IGNORECASE
@@ -30,17 +36,25 @@ _ENGINE_KEY = re.compile(
     re.IGNORECASE,
 )
 _ENGINE_CC = re.compile(
-    r"(?<![\d.,])(?P<cc>\d{3,4})\s?(?:см3|см³|см\.?\s?куб\w*|куб\.?\s?см|cc|куб(?![а-я]))", re.IGNORECASE
+    r"(?P<cc>\d(?<![\d.,]\d)\d{2,3})\s?(?:см3|см³|см\.?\s?куб\w*|куб\.?\s?см|cc|куб(?![а-я]))", re.IGNORECASE
 )
 # A gearbox or fuel word right before a bare volume: "мех 1.6", "мкпп, 1.6", "бенз/1.8".
+# (The check that no letter or digit comes before the word is made after the word, so that ``re`` skips
+# ahead to the words' first letters; "мех" is tried before "механик" as in "(?:мех|механик\w*|...)".)
+_SPEC_WORDS: tuple[str, ...] = ("мех", "механик", "мкпп", "акпп", "ркпп", "автомат", "робот", "вариатор")
+_SPEC_WORDS += ("at", "mt", "amt", "cvt", "dsg", "ат", "мт")
 _ENGINE_SPEC_FIRST = re.compile(
-    r"(?<![а-яa-z\d])(?:мех|механик\w*|мкпп|акпп|ркпп|автомат|робот|вариатор|at|mt|amt|cvt|dsg|ат|мт)"
-    r"[\s,/]{1,3}(?P<v>\d[.,]\d)(?![\d.,]?\d)(?!\s?(?:млн|м\b|т\.|тыс|к\b|кк|лям|р\b|руб|₽|%))",
+    "(?:"
+    + "|".join(
+        f"{word}(?<![а-яa-z\\d]{word})" + ("\\w*" if word == "механик" else "") for word in _SPEC_WORDS
+    )
+    + r")[\s,/]{1,3}(?P<v>\d[.,]\d)(?![\d.,]?\d)(?!\s?(?:млн|м\b|т\.|тыс|к\b|кк|лям|р\b|руб|₽|%))",
     re.IGNORECASE,
 )
 # A bare volume as an item of a comma/slash list: "Нива 4х4 2020 г.в., 1.7, пробег 35 тыс." (only used when
 # the post states its price elsewhere, so the number cannot be a price in millions).
 _ENGINE_LIST_ITEM = re.compile(r"(?:^|[,/|•;]|\n)[ ]*(?P<v>\d[.,]\d)[ ]*(?=[,/|•;]|\n|$)")
+_LIST_SEPARATORS = ",/|•;\n"
 _ENGINE_AFTER_MODEL = re.compile(
     r"^[\s,]{0,3}(?P<v>\d[.,]\d)(?![\d.,]?\d)(?!\s?(?:млн|м\b|т\.|тыс|к\b|%|р\.|руб|₽))"
 )
@@ -62,46 +76,105 @@ def parse_engine_volume(text: str, *, after_model: str | None = None, list_ok: b
     return hit.value if hit else None
 
 
-_PATTERNS = (
-    ("engine:litres", _ENGINE_UNIT),
-    ("engine:keyword", _ENGINE_KEY),
-    ("engine:suffix", _ENGINE_TAIL),
-    ("engine:fuel-first", _ENGINE_FUEL_FIRST),
-    ("engine:gearbox-first", _ENGINE_SPEC_FIRST),
+# Each rule's pattern and the words one of which every match begins with (none: see ``engine_hit``).
+_PATTERNS: tuple[tuple[str, re.Pattern[str], tuple[str, ...]], ...] = (
+    ("engine:litres", _ENGINE_UNIT, ()),
+    ("engine:keyword", _ENGINE_KEY, ("дв", "мотор", "объ", "⛽", "🔧", "engine")),
+    ("engine:suffix", _ENGINE_TAIL, ()),
+    ("engine:fuel-first", _ENGINE_FUEL_FIRST, ("диз", "бенз", "гибрид", "турбо", "инжектор", "карбюратор")),
+    ("engine:gearbox-first", _ENGINE_SPEC_FIRST, ()),
 )
-_LOWER_PATTERNS = tuple((rule, for_lower_case(pattern)) for rule, pattern in _PATTERNS)
+_LOWER_PATTERNS = tuple((rule, for_lower_case(pattern), words) for rule, pattern, words in _PATTERNS)
 
 
 def engine_hit(text: str, *, after_model: str | None = None, list_ok: bool = False) -> Hit | None:
     """The engine volume and the rule that found it (see ``parse_engine_volume``)."""
     text = prepare_text(text)
-    if _VOLUME_MARK.search(text):  # no "1.6"-like figure and no "см3"/"cc"/"куб": nothing in the text
-        low = text.lower()
+    low = text.lower()
+    figures = [sep.start() - 1 for sep in _DECIMAL.finditer(text)]  # where the decimal figures ("1.6") start
+    if figures:  # what every rule but "engine:cc" reads
         lowered = len(low) == len(text)  # lower case is cheaper to search (when offsets are kept)
-        source, patterns = (low, _LOWER_PATTERNS) if lowered else (text, _PATTERNS)
-        for rule, pattern in patterns:
-            for m in pattern.finditer(source):
+        for rule, pattern, words in _LOWER_PATTERNS if lowered else _PATTERNS:
+            if not lowered:
+                matches = pattern.finditer(text)
+            elif words:  # only where its keywords are
+                matches = matches_at(pattern, low, positions_of(low, words))
+            elif (
+                rule == "engine:gearbox-first"
+            ):  # a gearbox word and 1-3 spaces, commas or slashes before a figure
+                matches = matches_at(pattern, low, _spec_starts(low, figures))
+            else:  # a volume first: only at the decimal figures
+                matches = matches_at(pattern, low, figures)
+            for m in matches:
                 litres = _litres(m.group("v"))
                 if litres is not None and not _PAYLOAD_LEFT.search(text, max(0, m.start() - 24), m.start()):
                     return Hit(litres, rule, m.start(), m.end())
-        for m in _ENGINE_CC.finditer(text):
-            cc = int(m.group("cc"))
-            if 600 <= cc <= 8500:
-                return Hit(round(cc / 1000, 1), "engine:cc", m.start(), m.end())
+    # "см3", "cc", "куб" after 3-4 digits (the word test on the lower-cased copy is exact when it
+    # lower-cases the way IGNORECASE matches)
+    if not lowers_exactly(text, low):
+        cubic = _ENGINE_CC.finditer(text)
+    else:  # only at 3-4 digits (and a space) before a unit
+        units = positions_of(low, _CUBIC_WORDS)
+        cubic = matches_at(
+            _ENGINE_CC_LOW, low, sorted(digits_before(low, units, 4) + digits_before(low, units, 3))
+        )
+    for m in cubic:
+        cc = int(m.group("cc"))
+        if 600 <= cc <= 8500:
+            return Hit(round(cc / 1000, 1), "engine:cc", m.start(), m.end())
     if after_model is not None:
         bare = _ENGINE_AFTER_MODEL.match(prepare_text(after_model))
         if bare:
             litres = _litres(bare.group("v"))
             return Hit(litres, "engine:after-model", bare.start(), bare.end()) if litres is not None else None
-    if list_ok:
-        for m in _ENGINE_LIST_ITEM.finditer(text):
+    if list_ok and figures:
+        for m in matches_at(_ENGINE_LIST_ITEM, text, _list_item_starts(text, figures)):
             litres = _litres(m.group("v"))
             if litres is not None and litres <= 6.8:
                 return Hit(litres, "engine:list-item", m.start(), m.end())
     return None
 
 
-# Every engine volume holds a decimal figure or a cubic-centimetre unit after 3-4 digits.
-_VOLUME_MARK = re.compile(r"\d[.,]\d|\d{3}\s?(?:см|cc|куб)", re.IGNORECASE)
+def _spec_starts(low: str, figures: list[int]) -> list[int]:
+    """Where an ``_ENGINE_SPEC_FIRST`` match can start: its gearbox word ends 1-3 spaces, commas or slashes
+    before a figure and is the run of letters there (no letter or digit before it), or it is a
+    "механик..." (whose ``\\w*`` may hold other characters)."""
+    starts = positions_of(low, ("механик",))
+    for figure in figures:
+        end = figure
+        while end > max(0, figure - 3) and (low[end - 1].isspace() or low[end - 1] in ",/"):
+            end -= 1
+            word = end
+            while word > 0 and _letter_or_digit(low[word - 1]):
+                word -= 1
+            starts.append(word)
+    return sorted(starts)
+
+
+def _letter_or_digit(char: str) -> bool:
+    """Is ``char`` in ``[а-яa-z\\d]`` (what may not come before a gearbox word)?"""
+    return "а" <= char <= "я" or "a" <= char <= "z" or char.isdecimal()
+
+
+def _list_item_starts(text: str, figures: list[int]) -> list[int]:
+    """Where an ``_ENGINE_LIST_ITEM`` match can start: the list separator (or the text's start) before a
+    decimal figure with nothing but spaces between."""
+    starts = []
+    for figure in figures:
+        at = figure
+        while at > 0 and text[at - 1] == " ":
+            at -= 1
+        if at == 0:
+            starts.append(0)
+        elif text[at - 1] in _LIST_SEPARATORS:
+            starts.append(at - 1)
+    return starts
+
+
+# Every engine volume holds a decimal figure or a cubic-centimetre unit after 3-4 digits. (The decimal
+# separator between two digits, found from the separator, so that ``re`` skips ahead to "." and ",".)
+_DECIMAL = re.compile(r"[.,](?<=\d[.,])(?=\d)")
+_CUBIC_WORDS = ("см", "cc", "куб")  # what every unit of _ENGINE_CC begins with
+_ENGINE_CC_LOW = for_lower_case(_ENGINE_CC)
 # "грузоподъемность 1.5т" is a payload, not an engine.
 _PAYLOAD_LEFT = re.compile(r"(?:грузопод\w*|тоннаж\w*|масса|вес\w*)\s*[:\-]?\s*$", re.IGNORECASE)

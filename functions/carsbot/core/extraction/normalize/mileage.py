@@ -12,6 +12,7 @@ from carsbot.core.extraction.normalize.text import (
     for_lower_case,
     prepare_text,
 )
+from carsbot.core.extraction.normalize.year import digits_before, holds_any, matches_at, positions_of
 
 MAX_MILEAGE = 2_000_000
 
@@ -62,13 +63,21 @@ def mileage_hit(text: str) -> Hit | None:
     """The mileage and the rule that found it. Miles count only when no kilometre figure is stated."""
     text = prepare_text(text)
     low = text.lower()
-    if not any(word in low for word in _MILEAGE_MARKS) and not _GLUED_T.search(low):
+    if not holds_any(low, _MILEAGE_MARKS) and not _GLUED_T.search(low):
         return None  # no kilometre, mileage or mile word and no "98т": nothing to read
     miles: Hit | None = None
     # the patterns run on the lower-cased copy when it keeps every offset (faster without IGNORECASE)
     scan, low_case = (low, True) if len(low) == len(text) else (text, False)
-    before = _before_key(scan, with_unit=True, low_case=low_case)
-    for m in (_MILEAGE_KEY_LOW if low_case else _MILEAGE_KEY).finditer(scan):
+    # On the lower-cased copy a pattern can only match where its words are: a missing word skips a scan.
+    # (IGNORECASE on ``text`` also matches a few odd look-alike letters, so there every pattern runs.)
+    keyed = not low_case or "пробег" in low
+    before, unit_less = _before_key(scan, low_case=low_case) if keyed else (None, None)
+    keyword_matches = (
+        matches_at(_MILEAGE_KEY_LOW, low, positions_of(low, _KEYWORDS))  # only where a keyword starts
+        if low_case
+        else _MILEAGE_KEY.finditer(text)
+    )
+    for m in keyword_matches:
         unit = m.group("unit")
         value = _number(m.group("num"), decimal_unit=bool(unit) and _km(1, unit) == 1000)
         if value is None:
@@ -81,13 +90,11 @@ def mileage_hit(text: str) -> Hit | None:
             return before  # "180т пробег 620 тыщ": the figure before the keyword carried the unit
         if unit:
             km = _km(value, unit)
-        elif value < 1000 and not re.match(r"^\s*(?:м\b|миль)", text[m.end() : m.end() + 6]):
+        elif value < 1000 and not _METRES_OR_MILES.match(text, m.end(), m.end() + 6):
             km = round(value * 1000)  # shorthand "пробег 120" means thousands
         else:
             km = round(value)
-        if re.match(r"^\s*(?:₽|руб|р\.|млн)", right, re.IGNORECASE) or (
-            unit and re.match(r"^\.?\s?р(?![а-я])", right, re.IGNORECASE)
-        ):
+        if _MONEY_RIGHT.match(right) or (unit and _ROUBLES_RIGHT.match(right)):
             continue  # "пробег 430т.р." reads as money
         if not unit and (_MILEAGE_NOT_KM.match(right) or (value < 10 and _OWNERS_AFTER.match(right))):
             continue  # "пробег 1 сезон" (tyres), "пробег 2 года", "пробег 2 хоз": not kilometres
@@ -95,26 +102,28 @@ def mileage_hit(text: str) -> Hit | None:
             return Hit(km, "mileage:keyword", m.start(), m.end())
     if before is not None:
         return before
-    unit_less = _before_key(scan, with_unit=False, low_case=low_case)
     if unit_less is not None:
         return unit_less
-    for m in (_MILEAGE_UNIT_LOW if low_case else _MILEAGE_UNIT).finditer(scan):
-        line_start = text.rfind("\n", 0, m.start()) + 1
-        left = text[max(line_start, m.start() - 30) : m.start()]
-        if _MILEAGE_EXCLUDE_LEFT.search(left):
-            continue
-        if text[m.end() : m.end() + 2].startswith(("/ч", "/h")):
-            continue  # speed "км/ч"
-        thousands = _km(1, m.group("kunit")) == 1000
-        value = _number(m.group("num"), decimal_unit=thousands)
-        if value is None:
-            continue
-        km = _km(value, m.group("kunit"))
-        if km < 100 and not thousands:
-            continue  # "5 км от метро"
-        if km <= MAX_MILEAGE:
-            return Hit(km, "mileage:km-unit", m.start(), m.end())
-    if miles is None:
+    if not low_case or holds_any(low, ("км", "km", "километр")):  # every kilometre unit holds one
+        # In the lower-cased copy, the scan stops one character (the look-ahead) after the last unit.
+        end = _last_unit_end(low) + 1 if low_case else len(text)
+        for m in (_MILEAGE_UNIT_LOW if low_case else _MILEAGE_UNIT).finditer(scan, 0, end):
+            line_start = text.rfind("\n", 0, m.start()) + 1
+            left = text[max(line_start, m.start() - 30) : m.start()]
+            if _MILEAGE_EXCLUDE_LEFT.search(left):
+                continue
+            if text[m.end() : m.end() + 2].startswith(("/ч", "/h")):
+                continue  # speed "км/ч"
+            thousands = _km(1, m.group("kunit")) == 1000
+            value = _number(m.group("num"), decimal_unit=thousands)
+            if value is None:
+                continue
+            km = _km(value, m.group("kunit"))
+            if km < 100 and not thousands:
+                continue  # "5 км от метро"
+            if km <= MAX_MILEAGE:
+                return Hit(km, "mileage:km-unit", m.start(), m.end())
+    if miles is None and (not low_case or holds_any(low, ("миль", "mile"))):
         for m in (_MILES_UNIT_LOW if low_case else _MILES_UNIT).finditer(scan):
             value = _number(m.group("num"), decimal_unit=bool(m.group("unit")))
             if value is not None:
@@ -122,26 +131,57 @@ def mileage_hit(text: str) -> Hit | None:
                 break
     if miles is not None:
         return miles
-    for m in _GLUED_T.finditer(text):  # "195т 310тыс", "1.4тси, DSG, 130т, 790 тыщ"
+    # "195т 310тыс", "1.4тси, DSG, 130т, 790 тыщ": only at 2-3 digits (and a space) before a "т" (or what
+    # IGNORECASE takes for one)
+    glued = positions_of(text, _T_LETTERS)
+    for m in matches_at(
+        _GLUED_T, text, sorted(digits_before(text, glued, 3) + digits_before(text, glued, 2))
+    ):
         if _MONEY_LEFT.search(text, max(0, m.start() - 12), m.start()):
             continue
         return Hit(int(m.group("num")) * 1000, "mileage:glued-t", m.start(), m.end())
     return None
 
 
-def _before_key(text: str, *, with_unit: bool, low_case: bool = False) -> Hit | None:
+def _before_key(text: str, *, low_case: bool = False) -> tuple[Hit | None, Hit | None]:
+    """The first figure before "пробег" with a thousands unit ("87тыс пробег") and the first without one
+    ("120 000 км пробег"), each also read as thousands when small. One scan: the unit-less figure is only
+    wanted when no figure has a unit, so the scan stops at the first that has one."""
+    # Every match ends with a word "пробег...": in the lower-cased copy, the scan stops after the last
+    # one (the lookaheads inside a figure see no further than the "пробег" after it).
+    last = text.rfind("пробег") if low_case else -1
+    end = _word_end(text, last) if last >= 0 else len(text)
     pattern = _MILEAGE_BEFORE_KEY_LOW if low_case else _MILEAGE_BEFORE_KEY
-    for m in pattern.finditer(text):  # "87тыс пробег", "120 000 км пробег"
+    unit_less: Hit | None = None
+    for m in pattern.finditer(text, 0, end):
         unit = m.group("unit")
-        if with_unit != bool(unit):
+        if unit_less is not None and not unit:
             continue
         value = _number(m.group("num"), decimal_unit=bool(unit))
         if value is None:
             continue
         km = round(value * 1000) if unit or value < 1000 else round(value)
         if 0 < km <= MAX_MILEAGE:
-            return Hit(km, "mileage:before-keyword", m.start(), m.end())
-    return None
+            hit = Hit(km, "mileage:before-keyword", m.start(), m.end())
+            if unit:
+                return hit, unit_less
+            unit_less = hit
+    return None, unit_less
+
+
+def _word_end(text: str, at: int) -> int:
+    """Where the word (run of word characters) at ``at`` ends."""
+    while at < len(text) and (text[at].isalnum() or text[at] == "_"):
+        at += 1
+    return at
+
+
+def _last_unit_end(low: str) -> int:
+    """Where the last kilometre unit ("км", "km", "километр...") of ``low`` ends (-1 without one)."""
+    ends = [low.rfind(unit) + 2 for unit in ("км", "km") if unit in low]
+    if "километр" in low:
+        ends.append(_word_end(low, low.rfind("километр")))
+    return max(ends, default=-1)
 
 
 def _miles(value: float, unit: str | None, m: re.Match[str]) -> Hit:
@@ -153,6 +193,7 @@ KM_PER_MILE = 1.609344
 _MILEAGE_KEY_LOW = for_lower_case(_MILEAGE_KEY)
 _MILEAGE_UNIT_LOW = for_lower_case(_MILEAGE_UNIT)
 _MILEAGE_BEFORE_KEY_LOW = for_lower_case(_MILEAGE_BEFORE_KEY)
+_KEYWORDS = ("пробег", "🛣", "одометр", "mileage")  # what every match of _MILEAGE_KEY begins with
 # Every mileage statement holds one of these, or a glued "98т" (a quick test before the patterns run).
 _MILEAGE_MARKS = ("км", "km", "пробег", "одометр", "mileage", "🛣", "миль", "mile", "кило")
 _MILES = re.compile(r"^\s*(?:миль|miles?\b|mi\b)", re.IGNORECASE)
@@ -160,7 +201,13 @@ _MILES_UNIT = re.compile(
     rf"(?P<num>{_NUM_FROM_DIGIT})\s?(?P<unit>тыс\.?|т\.?|[кk])?\s?(?:миль|miles?\b)", re.IGNORECASE
 )
 # Thousands glued to "т", two or three digits, no money word before: "98т" (a 4-5 digit "1350т" is money).
-_GLUED_T = re.compile(r"(?<![\d.,])(?P<num>[1-9]\d{1,2})\s?т(?![а-яa-z.]|\.\s?р)", re.IGNORECASE)
+# (The check on the left comes after the first digit, so that ``re`` skips ahead to digits.)
+_GLUED_T = re.compile(r"(?P<num>[1-9](?<![\d.,][1-9])\d{1,2})\s?т(?![а-яa-z.]|\.\s?р)", re.IGNORECASE)
+# After the figure: "пробег 120 м" (metres) or "120 миль" is not shorthand for thousands of km.
+_METRES_OR_MILES = re.compile(r"\s*(?:м\b|миль)")
+_MONEY_RIGHT = re.compile(r"\s*(?:₽|руб|р\.|млн)", re.IGNORECASE)
+_ROUBLES_RIGHT = re.compile(r"\.?\s?р(?![а-я])", re.IGNORECASE)
+_T_LETTERS = ("т", "Т", "\u1c84", "\u1c85")  # what "т" matches with IGNORECASE (the last two: old forms)
 _MONEY_LEFT = re.compile(r"(?:цен\w*|стоимост\w*|за|прошу|💰)\s*[:\-]?\s*$", re.IGNORECASE)
 
 _MILES_UNIT_LOW = for_lower_case(_MILES_UNIT)

@@ -3,8 +3,24 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
+from typing import Any
 
-from carsbot.core.extraction.normalize.text import _NEGATIONS, Hit, Words, for_lower_case, prepare_text
+try:  # Python 3.11+ keeps the regex parser in re._parser
+    import re._parser as _sre_parser
+except ImportError:  # pragma: no cover
+    import sre_parse as _sre_parser  # type: ignore[no-redef]
+
+from carsbot.core.extraction.normalize.text import (
+    _NEGATIONS,
+    GATE_MIN_CHARS,
+    Hit,
+    Words,
+    for_lower_case,
+    prepare_text,
+    word_starts,
+)
+from carsbot.core.extraction.normalize.year import holds_any, matches_at, positions_of
 
 # Substrings every match of a pattern holds (its branches start with "\d?", so ``re`` cannot skip ahead).
 _ROBOT_NEEDLES: tuple[str, ...] = ("робот", "amt", "амт", "dsg", "dct", "преселектив", "ркпп", "дсг")
@@ -99,18 +115,173 @@ _GEARBOX_SCAN: tuple[tuple[str, Words], ...] = (
 _NOT_GEARBOX = re.compile(r"климат\w*(?:[\s-]*контрол\w*)?\s*[:\-]?\s*автомат\w*")
 
 
-def _first_of(named: tuple[tuple[str, Words], ...], low: str) -> tuple[str, re.Match[str]] | None:
-    """The earliest match of any of ``named`` in ``low`` and its name; at one position the order of
-    ``named`` decides. The same result as one alternation of named groups (a rejected word boundary or
-    negation depends only on where a match starts), but each pattern keeps its literal-prefix skip and
-    its word-beginning gate, which the joined alternation (its branches starting with groups or
-    ``\\d?``) loses: 3-4x less time on the corpus."""
-    best: tuple[str, re.Match[str]] | None = None
-    for name, words in named:
-        m = words.search(low)
-        if m is not None and (best is None or m.start() < best[1].start()):
-            best = (name, m)
-    return best
+HEAD_CHARS = 3  # a scanned word beginning: up to three characters
+
+
+class _KeywordScan:
+    """Where a set of keyword patterns (``Words`` with a word boundary) match, found in one scan.
+
+    A ``Words`` match is kept only where a word starts, so instead of one search per pattern, one regex
+    finds the word beginnings any of the patterns can begin with (their first one to three literal
+    characters, read from the parsed patterns, each kept only at a word start or right after a word's
+    leading digits: "6акпп"); only there are the patterns matched, one by one, in order. That finds what
+    ``Words.search`` finds for each pattern (whether a boundary or negation rejects a match depends only
+    on where it starts) for the cost of about one search instead of one per pattern."""
+
+    __slots__ = ("heads", "named")
+
+    def __init__(self, named: tuple[tuple[str, Words], ...]) -> None:
+        assert all(words.boundary for _, words in named)
+        self.named = named
+        heads: set[tuple[bool, str]] = set()
+        for _, words in named:
+            found = _heads(list(_sre_parser.parse(words.regex.pattern)), False, "")
+            # (every pattern here begins with literal characters, after leading digits at most)
+            assert found is not None and all(head for _, head, _ in found), words.regex.pattern
+            heads.update((after_digits, head) for after_digits, head, _ in found)
+        # "x(?<!\w.)(?=..)" keeps a head at a word start only, "x(?<![^\W\d].)(?=..)" also after digits. Each
+        # branch starts with the literal first character of its heads, so ``re`` skips ahead to those
+        # characters, and matches that character only (the rest is looked ahead): no word start is
+        # stepped over.
+        rests: dict[tuple[str, bool], set[str]] = {}
+        for after_digits, head in heads:
+            rests.setdefault((head[0], after_digits), set()).add(head[1:])
+        branches = []
+        for (first, after_digits), ends in sorted(rests.items()):
+            ahead = "" if "" in ends else "(?=" + "|".join(re.escape(end) for end in sorted(ends)) + ")"
+            branches.append(re.escape(first) + (r"(?<![^\W\d].)" if after_digits else r"(?<!\w.)") + ahead)
+        self.heads = re.compile("|".join(branches))
+
+    def _word_starts(self, low: str) -> Iterator[int]:
+        """The starts of the words that begin with a head (one or more times, in order)."""
+        for head in self.heads.finditer(low):
+            start = head.start()
+            while start > 0 and low[start - 1].isdecimal():  # "6акпп": the word starts at its digits
+                start -= 1
+            if start == 0 or not (low[start - 1].isalnum() or low[start - 1] == "_"):
+                yield start
+
+    def first(self, low: str) -> tuple[str, re.Match[str]] | None:
+        """The earliest match of any of the patterns and its name; at one position their order decides
+        (the earliest of each pattern's ``Words.search``)."""
+        for start in self._word_starts(low):
+            for name, words in self.named:
+                m = _match_at(low, start, words)
+                if m is not None:
+                    return name, m
+        return None
+
+    def names(self, low: str) -> list[str]:
+        """The names of the patterns that match anywhere (``Words.search`` finds them), in their order."""
+        if len(low) > GATE_MIN_CHARS:
+            # A longer text has its word beginnings indexed (``WordStarts``, shared with the classifier),
+            # which rules out most of the patterns at once (looked up once here, as ``Words.search``
+            # would for each): the search of the others is cheaper than a scan.
+            maybe = word_starts(low).candidates
+            return [
+                name
+                for name, words in self.named
+                if (words.gate is None or words.gate in maybe) and words.search(low)
+            ]
+        found: set[str] = set()
+        for start in self._word_starts(low):
+            for name, words in self.named:
+                if name not in found and _match_at(low, start, words) is not None:
+                    found.add(name)
+        return [name for name, _ in self.named if name in found]
+
+
+def _match_at(low: str, start: int, words: Words) -> re.Match[str] | None:
+    """The match of ``words`` at ``start`` (a word start) unless a negation comes right before it."""
+    m = words.regex.match(low, start)
+    if m is not None and words.negations and low[max(0, start - 6) : start].endswith(words.negations):
+        return None
+    return m
+
+
+def _first_at(words: Words, low: str, starts: list[int]) -> re.Match[str] | None:
+    """What ``words.search(low)`` finds when its matches can only start at ``starts`` (ascending)."""
+    for start in starts:
+        if start == 0 or not (low[start - 1].isalnum() or low[start - 1] == "_"):
+            m = _match_at(low, start, words)
+            if m is not None:
+                return m
+    return None
+
+
+def _heads(items: list[Any], after_digits: bool, head: str) -> set[tuple[bool, str, bool]] | None:
+    """The beginnings of every match of the parsed ``items`` that follows ``head``: (whether digits may
+    come first, the first up to HEAD_CHARS literal characters, whether all of ``items`` was read so
+    what follows may extend it). None when a match can begin with something else than a literal."""
+    for at, (op, av) in enumerate(items):
+        if len(head) >= HEAD_CHARS:
+            return {(after_digits, head, False)}
+        name = str(op)
+        rest: list[Any] | None = items[at + 1 :]
+        if name == "LITERAL":
+            head += chr(av)
+            continue
+        if name in {"AT", "ASSERT", "ASSERT_NOT"}:
+            continue  # zero-width: \b, look-arounds (a head may only be too short, never wrong)
+        if name in {"MAX_REPEAT", "MIN_REPEAT"} and not head and _is_digit_class(av[2]):
+            after_digits = True  # "\d?акпп", "\d(?:dsg...)": leading digits, then the word's letters
+            continue
+        if name == "IN" and not head and _is_digit_class([(op, av)]):
+            after_digits = True
+            continue
+        if name == "IN":
+            chars = _literal_chars(av)
+            ways = [[(_sre_parser.LITERAL, ord(ch))] for ch in chars] if chars else None
+        elif name == "SUBPATTERN":
+            ways = None if av[1] or av[2] else [list(av[-1])]  # (a group with its own flags: not read)
+        elif name == "BRANCH":
+            ways = [list(branch) for branch in av[1]]
+        elif name in {"MAX_REPEAT", "MIN_REPEAT"} and av[0] == 0 and av[1] == 1:
+            ways = [[], list(av[2])]  # optional: without it, or with it once
+        elif name in {"MAX_REPEAT", "MIN_REPEAT"} and av[0] >= 1:
+            ways = [list(av[2])]  # once at least; what follows may be it again, so the head ends there
+            rest = None
+        else:
+            ways = None
+        if ways is None:
+            return {(after_digits, head, False)} if head else None
+        out: set[tuple[bool, str, bool]] = set()
+        for way in ways:
+            got = _heads(way, after_digits, head)
+            if got is None:
+                return None
+            for digits, begun, open_ in got:
+                if rest is None or not open_:
+                    out.add((digits, begun, False))
+                    continue
+                more = _heads(rest, digits, begun)
+                if more is None:
+                    return None
+                out |= more
+        return out
+    return {(after_digits, head, True)}
+
+
+def _is_digit_class(items: Any) -> bool:
+    items = list(items)
+    return (
+        len(items) == 1
+        and str(items[0][0]) == "IN"
+        and [(str(op), str(arg)) for op, arg in items[0][1]] == [("CATEGORY", "CATEGORY_DIGIT")]
+    )
+
+
+def _literal_chars(members: Any) -> str | None:
+    """The characters of a small class of literals and ranges ("[xх]", "[- ]", "[аеуи]"), else None."""
+    chars = ""
+    for op, arg in members:
+        if str(op) == "LITERAL":
+            chars += chr(arg)
+        elif str(op) == "RANGE" and arg[1] - arg[0] < 8:
+            chars += "".join(chr(code) for code in range(arg[0], arg[1] + 1))
+        else:
+            return None
+    return chars
 
 
 def parse_transmission(text: str) -> str | None:
@@ -124,7 +295,7 @@ def transmission_hit(text: str) -> Hit | None:
     text = prepare_text(text).lower()
     if "климат" in text:
         text = _NOT_GEARBOX.sub(" ", text)
-    found = _first_of(_GEARBOX_SCAN, text)
+    found = _GEARBOX_WORDS.first(text)
     if found is None:
         return None
     best_name, best = found
@@ -132,12 +303,21 @@ def transmission_hit(text: str) -> Hit | None:
     if best_name == "automatic":
         line_end = text.find("\n", best.start())
         line = text[best.start() : line_end if line_end >= 0 else len(text)]
-        for name in ("robot", "variator"):
-            more = dict(_TRANSMISSIONS)[name].search(line)
+        for name, words in _MORE_SPECIFIC:
+            found = words.first(line)
+            more = found[1] if found else None
             if more:
                 start = best.start() + more.start()
                 return Hit(name, f"gearbox:{name}-beside-automatic", start, best.start() + more.end())
     return Hit(best_name, f"gearbox:{best_name}", best.start(), best.end())
+
+
+_GEARBOX_WORDS = _KeywordScan(_GEARBOX_SCAN)
+_TRANSMISSION_OF = dict(_TRANSMISSIONS)
+# The names that win beside "автомат", in that order, each with a scan of its own pattern.
+_MORE_SPECIFIC = tuple(
+    (name, _KeywordScan(((name, _TRANSMISSION_OF[name]),))) for name in ("robot", "variator")
+)
 
 
 _BOXES = ("акпп", "мкпп", "робот", "вариатор", "автомат", "механика", "at", "mt", "cvt")
@@ -185,6 +365,9 @@ _DRIVES: tuple[tuple[str, Words], ...] = (
 )
 
 
+_DRIVE_WORDS = _KeywordScan(_DRIVES)
+
+
 def parse_drive(text: str) -> str | None:
     """``fwd|rwd|awd`` from "полный привод", "4WD", "привод: передний", "заднеприводный"..."""
     hit = drive_hit(text)
@@ -193,7 +376,7 @@ def parse_drive(text: str) -> str | None:
 
 def drive_hit(text: str) -> Hit | None:
     """The drive and the words that named it (the first drive statement of the post)."""
-    found = _first_of(_DRIVES, prepare_text(text).lower())
+    found = _DRIVE_WORDS.first(prepare_text(text).lower())
     if found is None:
         return None
     name, m = found
@@ -210,7 +393,7 @@ _NUMBER_WORDS = {
     "пять": 5, "пятеро": 5, "пятый": 5,
 }  # fmt: skip
 _OWNERS_NUM_FIRST = re.compile(
-    r"(?<![\d.,])(?P<n>\d)\s?(?:-?\s?(?:х|ти|ий|ой|я|й|ая|ый))?\s?(?:хозя\w*|хоз\.?(?![а-я])|хоз(?![а-я])|владел\w*|вл\.?(?![а-я])"
+    r"(?P<n>\d(?<![\d.,]\d))\s?(?:-?\s?(?:х|ти|ий|ой|я|й|ая|ый))?\s?(?:хозя\w*|хоз\.?(?![а-я])|хоз(?![а-я])|владел\w*|вл\.?(?![а-я])"
     r"|влад\.?(?![а-я])|собственник\w*|собств\.?|owners?\b)",
     re.IGNORECASE,
 )
@@ -233,6 +416,50 @@ _OWNERS_WORD_AFTER = Words(
 _OWNERS_ME = Words(r"\bя\s+(?P<w>второй|третий|четвертый|пятый)\b(?!\s+(?:раз|год|день|месяц|час|сезон))")
 # Every owner statement holds one of these (a quick test before the patterns run).
 _OWNER_MARKS = ("хоз", "влад", "вл.", "вл ", "собств", "owner", "👤", "👥")
+# What every owner word of _OWNERS_NUM_FIRST and _OWNERS_KEY_FIRST begins with ("вл" for "владелец",
+# "влад.", "вл."); the digit of _OWNERS_NUM_FIRST comes at most seven characters before it ("2-ой хоз").
+_OWNER_STARTS = ("хоз", "вл", "собств", "owner", "👤", "👥")
+_NUMBER_BEFORE_OWNER = 7
+
+
+def _digits_shortly_before(low: str, owner_words: list[int]) -> list[int]:
+    """The digits at most _NUMBER_BEFORE_OWNER characters before an owner word (ascending, no repeats)."""
+    starts: set[int] = set()
+    for word in owner_words:
+        starts.update(at for at in range(max(0, word - _NUMBER_BEFORE_OWNER), word) if low[at].isdecimal())
+    return sorted(starts)
+
+
+def _number_words_before(low: str, owner_words: list[int]) -> list[int]:
+    """Where an ``_OWNERS_WORD`` match can start: it ends with spaces and an owner word, after the number
+    word alone ("один владелец") or after "<number> и единственный/последний" ("один и единственный
+    хозяин"), so at the start of the word before those spaces, or of the word before "и" before that."""
+    starts: set[int] = set()
+    for owner in owner_words:
+        end = _skip_spaces_back(low, owner)
+        if end == owner:
+            continue  # no space before the owner word
+        word = _word_start_back(low, end)
+        starts.add(word)
+        conjunction_end = _skip_spaces_back(low, word)
+        conjunction = _word_start_back(low, conjunction_end)
+        if conjunction_end < word and low[conjunction:conjunction_end] == "и":
+            starts.add(_word_start_back(low, _skip_spaces_back(low, conjunction)))
+    return sorted(starts)
+
+
+def _skip_spaces_back(low: str, end: int) -> int:
+    while end > 0 and low[end - 1].isspace():
+        end -= 1
+    return end
+
+
+def _word_start_back(low: str, end: int) -> int:
+    while end > 0 and (low[end - 1].isalnum() or low[end - 1] == "_"):
+        end -= 1
+    return end
+
+
 _OWNER_NEAR = Words(r"владел\w*|хозя\w*|собственник\w*", boundary=False)
 
 
@@ -247,24 +474,30 @@ def owners_hit(text: str) -> Hit | None:
     """The owner count and the rule that found it (the earliest statement wins)."""
     text = prepare_text(text)
     low = text.lower()
-    if not any(word in low for word in _OWNER_MARKS):
+    if not holds_any(low, _OWNER_MARKS):
         return None  # no owner word at all: most posts that state no count
     hits: list[Hit] = []
     lowered = len(low) == len(text)  # lower case is cheaper to search (when offsets are kept)
-    for rule, pattern in (
-        ("owners:number-first", _OWNERS_NUM_FIRST_LOW if lowered else _OWNERS_NUM_FIRST),
-        ("owners:keyword-first", _OWNERS_KEY_FIRST_LOW if lowered else _OWNERS_KEY_FIRST),
-    ):
-        for m in pattern.finditer(low if lowered else text):
+    owner_words = positions_of(low, _OWNER_STARTS)
+    if lowered:  # matched only where they can start: an owner word, or a digit just before one
+        number_first = matches_at(_OWNERS_NUM_FIRST_LOW, low, _digits_shortly_before(low, owner_words))
+        keyword_first = matches_at(_OWNERS_KEY_FIRST_LOW, low, owner_words)
+    else:
+        number_first, keyword_first = _OWNERS_NUM_FIRST.finditer(text), _OWNERS_KEY_FIRST.finditer(text)
+    for rule, matches in (("owners:number-first", number_first), ("owners:keyword-first", keyword_first)):
+        for m in matches:
             n = int(m.group("n"))
             if 1 <= n <= 9:
                 hits.append(Hit(n, rule, m.start(), m.end()))
                 break
-    for rule, words in (("owners:word", _OWNERS_WORD), ("owners:word-after", _OWNERS_WORD_AFTER)):
-        word = words.search(low)
+    # The word rules at the words they begin with ("один ...", "владелец ...", "я ...").
+    for rule, word in (
+        ("owners:word", _first_at(_OWNERS_WORD, low, _number_words_before(low, owner_words))),
+        ("owners:word-after", _first_at(_OWNERS_WORD_AFTER, low, owner_words)),
+    ):
         if word:
             hits.append(Hit(_NUMBER_WORDS[word.group("w")], rule, word.start(), word.end()))
-    me = _OWNERS_ME.search(low)
+    me = _first_at(_OWNERS_ME, low, positions_of(low, ("я",)))
     if me and _OWNER_NEAR.search(low[max(0, me.start() - 80) : me.end() + 30]):
         return Hit(_NUMBER_WORDS[me.group("w")], "owners:me", me.start(), me.end())  # the seller's own place
     return min(hits, key=lambda h: h.start) if hits else None
@@ -279,13 +512,20 @@ _FUELS: tuple[tuple[str, Words], ...] = (
 )
 
 
-def parse_fuel(text: str) -> str | None:
-    """``petrol|diesel|hybrid|electric|gas`` when stated (gas = LPG/CNG equipment)."""
-    text = prepare_text(text).lower()
-    for name, pattern in _FUELS:
-        if pattern.search(text):
+def _first_found(named: tuple[tuple[str, Words], ...], low: str) -> str | None:
+    """The name of the first of ``named`` that ``Words.search`` finds in ``low``. (A few patterns with rare
+    first letters: a search each is cheaper than a joint scan. The text's ``WordStarts``, shared with
+    the classifier, is looked up once instead of once per pattern.)"""
+    maybe = word_starts(low).candidates if len(low) > GATE_MIN_CHARS else None
+    for name, words in named:
+        if (maybe is None or words.gate is None or words.gate in maybe) and words.search(low):
             return name
     return None
+
+
+def parse_fuel(text: str) -> str | None:
+    """``petrol|diesel|hybrid|electric|gas`` when stated (gas = LPG/CNG equipment)."""
+    return _first_found(_FUELS, prepare_text(text).lower())
 
 
 _NOT = ("не ",)
@@ -299,11 +539,7 @@ _AUTOTEKA: tuple[tuple[str, Words], ...] = (
 
 def parse_autoteka(text: str) -> str | None:
     """Accident / Autoteka status as stated: "после ДТП", "были ДТП", "без ДТП", "автотека чистая"."""
-    text = prepare_text(text).lower()
-    for label, pattern in _AUTOTEKA:
-        if pattern.search(text):
-            return label
-    return None
+    return _first_found(_AUTOTEKA, prepare_text(text).lower())
 
 
 _EQUIPMENT: tuple[tuple[str, Words], ...] = tuple(
@@ -332,8 +568,9 @@ _EQUIPMENT: tuple[tuple[str, Words], ...] = tuple(
     )
 )
 
+_EQUIPMENT_WORDS = _KeywordScan(_EQUIPMENT)
+
 
 def parse_equipment(text: str) -> list[str]:
     """Equipment items stated in the text, as short Russian labels, in a stable order."""
-    text = prepare_text(text).lower()
-    return [label for label, pattern in _EQUIPMENT if pattern.search(text)]
+    return _EQUIPMENT_WORDS.names(prepare_text(text).lower())

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 
-from carsbot.core.extraction.normalize.text import Hit, prepare_text
+from carsbot.core.extraction.normalize.text import Hit, for_lower_case, prepare_text
 
 MAX_YEAR = datetime.now(UTC).year + 1
 MIN_YEAR = 1950
@@ -40,6 +41,14 @@ _YEAR_SHORT_EXCLUDE_LEFT = re.compile(
 )
 
 
+def _excluded_left(left: str) -> bool:
+    """Does ``left`` end with "с", "до", "куплен"... (and a space) or "№"/"#"? Each such ending has a space
+    or one of those signs last (or a line break), a quick test before the pattern."""
+    return (
+        bool(left) and (left[-1].isspace() or left[-1] in "№#") and bool(_YEAR_BARE_EXCLUDE_LEFT.search(left))
+    )
+
+
 def _valid_year(y: int) -> bool:
     return MIN_YEAR <= y <= MAX_YEAR
 
@@ -65,19 +74,42 @@ def parse_year(text: str, *, bare_ok: bool = False) -> int | None:
 def year_hit(text: str, *, bare_ok: bool = False) -> Hit | None:
     """The model year and the rule that found it (see ``parse_year``)."""
     text = prepare_text(text)
-    for m in _YEAR_KEYED.finditer(text):
+    # The scans run on the lower-cased copy without IGNORECASE when that matches exactly the same (``re``
+    # skips ahead to a pattern's first letters only in case-sensitive patterns); the checks around a
+    # match still read ``text`` at the same offsets.
+    low = text.lower()
+    exact = lowers_exactly(text, low)
+    # In the lower-cased copy, the keyword and suffix rules are matched only where they can start: at an
+    # "г" ("год выпуска", "г.в.") and two or four digits before an "г" or a "y" ("2018г", "18 год",
+    # "2018 year"); an emoji or a Latin "year" sends the keyword rule back to its full scan.
+    at_g = positions_of(low, ("г",)) if exact else []
+    if not exact:
+        keyed: Iterable[re.Match[str]] = _YEAR_KEYED.finditer(text)
+    elif holds_any(low, ("📅", "🗓", "year")):
+        keyed = _YEAR_KEYED_LOW.finditer(low)
+    else:
+        keyed = matches_at(_YEAR_KEYED_LOW, low, at_g)
+    for m in keyed:
         raw = m.group("y")
         y = int(raw) if len(raw) == 4 else _two_digit_year(int(raw))
         if y and _valid_year(y):
             return Hit(y, "year:keyword", m.start(), m.end())
-    for m in _YEAR_SUFFIXED.finditer(text):
+    if not exact:
+        suffixed: Iterable[re.Match[str]] = _YEAR_SUFFIXED.finditer(text)
+    else:  # the suffix is an "г..." or a Latin "year", "y.o."
+        suffixes = sorted(at_g + positions_of(low, ("y",))) if "y" in low else at_g
+        suffixed = matches_at(_YEAR_SUFFIXED_LOW, low, digits_before(low, suffixes, 4))
+    for m in suffixed:
         y = int(m.group("y"))
-        strong = re.match(r"\s?(?:г\.?\s?в|гв|г/в)", text[m.end("y") : m.end()], re.IGNORECASE)
-        if not strong and _YEAR_BARE_EXCLUDE_LEFT.search(text[max(0, m.start() - 12) : m.start()]):
+        strong = _STRONG_SUFFIX.match(text, m.end("y"), m.end())
+        if not strong and _excluded_left(text[max(0, m.start() - 12) : m.start()]):
             continue  # "куплена в 2019 году", "с 2020 г." are not the model year
         if _valid_year(y):
             return Hit(y, "year:suffixed", m.start(), m.end())
-    for m in _YEAR_SHORT.finditer(text):
+    short = (
+        matches_at(_YEAR_SHORT_LOW, low, digits_before(low, at_g, 2)) if exact else _YEAR_SHORT.finditer(text)
+    )
+    for m in short:
         left = text[max(0, m.start() - 20) : m.start()]
         if _YEAR_SHORT_EXCLUDE_LEFT.search(left):
             continue
@@ -90,14 +122,77 @@ def year_hit(text: str, *, bare_ok: bool = False) -> Hit | None:
             if y2 and _valid_year(y2):
                 return Hit(y2, "year:apostrophe", m.start(), m.end())
     if bare_ok:
-        for m in _YEAR_BARE.finditer(text):
-            left = text[max(0, m.start() - 12) : m.start()]
-            if _YEAR_BARE_EXCLUDE_LEFT.search(left):
+        for m in matches_at(_YEAR_BARE, text, positions_of(text, ("19", "20"))):  # "19xx", "20xx" only
+            if _excluded_left(text[max(0, m.start() - 12) : m.start()]):
                 continue
             y = int(m.group("y"))
             if _valid_year(y):
                 return Hit(y, "year:bare", m.start(), m.end())
     return None
+
+
+# "2018 г.в." (not a bare "2018 г."): the model year even after "с"/"в".
+_STRONG_SUFFIX = re.compile(r"\s?(?:г\.?\s?в|гв|г/в)", re.IGNORECASE)
+_YEAR_KEYED_LOW = for_lower_case(_YEAR_KEYED)
+_YEAR_SUFFIXED_LOW = for_lower_case(_YEAR_SUFFIXED)
+_YEAR_SHORT_LOW = for_lower_case(_YEAR_SHORT)
+# Characters that an IGNORECASE pattern matches to a Latin or Cyrillic letter although their ``lower()``
+# is not that letter ("ı" is "i", "ſ" is "s", the old Cyrillic forms "ᲀ"-"ᲈ" are "в", "д", "о"...); found
+# by matching every code point against every letter. With none of them and no change of length, an
+# IGNORECASE pattern matches ``text`` where its case-sensitive copy matches ``text.lower()``.
+_CASE_ODD = re.compile("[\u0131\u017f\u1c80-\u1c88]")
+
+
+def lowers_exactly(text: str, low: str) -> bool:
+    """Does searching ``low`` (``text.lower()``) case-sensitively find what IGNORECASE finds in ``text``?
+    (Shared with the other spec normalisers; it would belong in ``text``.)"""
+    return len(low) == len(text) and not _CASE_ODD.search(text)
+
+
+def positions_of(text: str, needles: tuple[str, ...]) -> list[int]:
+    """Every offset of any of ``needles`` in ``text``, ascending: where a pattern whose every match begins
+    with one of them can start (for ``matches_at``). (Shared with the other spec normalisers.)"""
+    found: list[int] = []
+    for needle in needles:
+        at = text.find(needle)
+        while at >= 0:
+            found.append(at)
+            at = text.find(needle, at + 1)
+    return sorted(found)
+
+
+def digits_before(low: str, suffixes: list[int], digits: int) -> list[int]:
+    """Where ``digits`` digits end right before a suffix at one of ``suffixes`` (ascending), or before
+    one space and the suffix: the starts of "2018г", "2018 г." (``digits=4``), "18 год" (2). (Shared
+    with ``engine``.)"""
+    starts = []
+    for at in suffixes:
+        if at > digits and low[at - 1].isspace() and low[at - 2].isdecimal():
+            starts.append(at - 1 - digits)
+        if at >= digits and low[at - 1].isdecimal():
+            starts.append(at - digits)
+    return starts
+
+
+def matches_at(pattern: re.Pattern[str], text: str, starts: list[int]) -> Iterator[re.Match[str]]:
+    """``pattern.finditer(text)`` when its matches can only start at ``starts`` (ascending, repeats
+    allowed): the same matches, without scanning the rest of the text. (Shared with ``engine``.)"""
+    end = 0
+    for start in starts:
+        if start >= end:
+            m = pattern.match(text, start)
+            if m is not None:
+                end = m.end()
+                yield m
+
+
+def holds_any(text: str, needles: tuple[str, ...]) -> bool:
+    """Does ``text`` hold one of ``needles``? (A quick test before a pattern that needs one of them runs:
+    a plain loop, cheaper than ``any()`` over a generator or one regex of them all.)"""
+    for needle in needles:  # noqa: SIM110 - the loop is the point
+        if needle in text:
+            return True
+    return False
 
 
 # "Соренто '17", "Camry ’19": an apostrophe and two digits is a model year.
