@@ -9,6 +9,7 @@ from functools import lru_cache
 from importlib import resources
 from typing import Any
 
+from carsbot.core.extraction.normalize.scan import lowers_exactly
 from carsbot.core.extraction.normalize.text import _TOKEN, Hit, for_lower_case, prepare_text
 
 try:  # Python 3.11+ keeps the regex parser in re._parser
@@ -152,8 +153,8 @@ _AT_END = next(item for item in _sre_parser.parse("$") if str(item[0]) == "AT")
 @lru_cache(maxsize=1)
 def _reversed_markers() -> dict[bool, tuple[re.Pattern[str], re.Pattern[str]]]:
     """The location label and place marker patterns reversed, for the text as written (False) and for
-    the lower-cased text, without IGNORECASE (True, faster: see _CASE_VARIANTS). Compiled on first use,
-    like the gazetteer (a few ms, kept out of the import)."""
+    the lower-cased text, without IGNORECASE (True, faster: see ``scan.lowers_exactly``). Compiled on
+    first use, like the gazetteer (a few ms, kept out of the import)."""
     return {
         False: (_reversed_at_end(_CITY_STRONG_CONTEXT), _reversed_at_end(_CITY_MARKER)),
         True: (
@@ -163,31 +164,19 @@ def _reversed_markers() -> dict[bool, tuple[re.Pattern[str], re.Pattern[str]]]:
     }
 
 
-# IGNORECASE also takes, for a few letters, variant forms that lower-casing leaves as they are: "ı" for
-# "i", "ſ" for "s", U+1C80-U+1C88 for "в", "д", "о", "с", "т", "ъ", "ѣ", "ꙋ" (Python's re._casefix). In a
-# lower-cased text that kept every offset and holds none of them, a pattern of lower-case letters
-# matches without IGNORECASE exactly where the IGNORECASE one matches the text, and ``re`` runs it
-# faster (an IGNORECASE alternation cannot rule out its branches by their first letter).
-_CASE_VARIANTS = re.compile("[\u0131\u017f\u1c80-\u1c88]")
-
-
-def _lower_is_exact(text: str, low: str) -> bool:
-    return len(low) == len(text) and _CASE_VARIANTS.search(low) is None
-
-
 # Cities the car can be delivered to are not where it is: "Доставка в Ростов, Ставрополь, Майкоп".
 _DELIVERY = re.compile(
     r"(?:доставк|доставим|доставляем|отправк|отправим|отправляем|привез[её]м|перегон|развоз)[^.!?\n]*",
     re.IGNORECASE,
 )
-# The same in lower-cased text (see _CASE_VARIANTS): ``re`` cannot skip ahead with an IGNORECASE pattern
-# of Cyrillic letters and tries it at every position (a 4,000-character card took 0.4 ms).
+# The same in lower-cased text (see ``scan.lowers_exactly``): ``re`` cannot skip ahead with an IGNORECASE
+# pattern of Cyrillic letters and tries it at every position (a 4,000-character card took 0.4 ms).
 _DELIVERY_LOW = for_lower_case(_DELIVERY)
 _DELIVERY_STEMS = ("достав", "отправ", "привез", "перегон", "развоз")  # every match holds one
 
 
 def _delivery_spans(text: str, low: str, exact: bool) -> list[tuple[int, int]]:
-    """Where a delivery list runs (see ``_DELIVERY``; ``exact``: see ``_lower_is_exact``)."""
+    """Where a delivery list runs (see ``_DELIVERY``; ``exact``: see ``scan.lowers_exactly``)."""
     if not exact:
         return [m.span() for m in _DELIVERY.finditer(text)]
     if not any(stem in low for stem in _DELIVERY_STEMS):
@@ -251,7 +240,7 @@ def city_hit(text: str) -> Hit | None:
     if not candidates:
         return None
     delivery: list[tuple[int, int]] | None = None
-    exact = _lower_is_exact(text, low)  # then the place markers are looked for in the lower-cased text
+    exact = lowers_exactly(text, low)  # then the place markers are looked for in the lower-cased text
     source = low if exact else text
     strong_at, marker_at = _reversed_markers()[exact]
     first: Hit | None = None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+from carsbot.core.extraction.normalize.scan import digits_before, holds_any, matches_at, positions_of
 from carsbot.core.extraction.normalize.text import (
     _NUM,
     _NUM_FROM_DIGIT,
@@ -12,7 +13,6 @@ from carsbot.core.extraction.normalize.text import (
     for_lower_case,
     prepare_text,
 )
-from carsbot.core.extraction.normalize.year import digits_before, holds_any, matches_at, positions_of
 
 MAX_MILEAGE = 2_000_000
 

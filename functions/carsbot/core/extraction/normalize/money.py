@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from itertools import groupby
 from operator import itemgetter
 
+from carsbot.core.extraction.normalize.scan import top_level
 from carsbot.core.extraction.normalize.text import (
     _NUM_FROM_DIGIT,
     Words,
@@ -57,24 +58,8 @@ _MONEY_LOW = for_lower_case(_MONEY)
 
 def _alternatives(pattern: str) -> list[str]:
     """``pattern`` split at its top-level ``|`` (outside groups and character classes)."""
-    parts: list[str] = []
-    depth, start, i, in_class = 0, 0, 0, False
-    while i < len(pattern):
-        ch = pattern[i]
-        if ch == "\\":
-            i += 2
-            continue
-        if in_class:
-            in_class = ch != "]"
-        elif ch == "[":
-            in_class = True
-        elif ch in "()":
-            depth += 1 if ch == "(" else -1
-        elif ch == "|" and depth == 0:
-            parts.append(pattern[start:i])
-            start = i + 1
-        i += 1
-    parts.append(pattern[start:])
+    parts = top_level(pattern)
+    assert parts is not None, pattern  # the money patterns are balanced
     return parts
 
 

@@ -11,6 +11,7 @@ try:  # Python 3.11+ keeps the regex parser in re._parser
 except ImportError:  # pragma: no cover
     import sre_parse as _sre_parser  # type: ignore[no-redef]
 
+from carsbot.core.extraction.normalize.scan import holds_any, matches_at, positions_of
 from carsbot.core.extraction.normalize.text import (
     _NEGATIONS,
     GATE_MIN_CHARS,
@@ -20,7 +21,6 @@ from carsbot.core.extraction.normalize.text import (
     prepare_text,
     word_starts,
 )
-from carsbot.core.extraction.normalize.year import holds_any, matches_at, positions_of
 
 # Substrings every match of a pattern holds (its branches start with "\d?", so ``re`` cannot skip ahead).
 _ROBOT_NEEDLES: tuple[str, ...] = ("робот", "amt", "амт", "dsg", "dct", "преселектив", "ркпп", "дсг")

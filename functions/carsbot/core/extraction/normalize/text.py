@@ -11,6 +11,8 @@ from itertools import islice
 from operator import or_
 from typing import Any
 
+from carsbot.core.extraction.normalize.scan import top_level
+
 try:  # Python 3.11+ keeps the regex parser in re._parser
     import re._parser as _sre_parser
 except ImportError:  # pragma: no cover
@@ -430,9 +432,9 @@ def _alternatives(regex: re.Pattern[str]) -> list[tuple[re.Pattern[str], frozens
     if regex.flags & re.VERBOSE:
         return None
     pattern = regex.pattern
-    branches = _top_level(pattern) or [pattern]
+    branches = top_level(pattern) or [pattern]
     if len(branches) == 1 and pattern.startswith("(?:") and pattern.endswith(")"):
-        branches = _top_level(pattern[3:-1]) or branches  # "(?:a|b)" -> "a", "b" (None: not one group)
+        branches = top_level(pattern[3:-1]) or branches  # "(?:a|b)" -> "a", "b" (None: not one group)
     if len(branches) < 2:
         return None
     out = []
@@ -465,45 +467,6 @@ def _inner_literal(regex: re.Pattern[str]) -> str:
             run += chr(av)
     runs.append(run)
     return max(runs, key=len)
-
-
-def _top_level(pattern: str) -> list[str] | None:
-    """``pattern`` cut at its top-level bars (outside groups and character classes); None when a group
-    closes that ``pattern`` did not open."""
-    parts: list[str] = []
-    depth = start = i = 0
-    while i < len(pattern):
-        ch = pattern[i]
-        if ch == "\\":
-            i += 2
-            continue
-        if ch == "[":
-            i = _class_end(pattern, i)
-            continue
-        if ch == "(":
-            depth += 1
-        elif ch == ")":
-            depth -= 1
-            if depth < 0:
-                return None
-        elif ch == "|" and depth == 0:
-            parts.append(pattern[start:i])
-            start = i + 1
-        i += 1
-    parts.append(pattern[start:])
-    return parts
-
-
-def _class_end(pattern: str, i: int) -> int:
-    """The index just past the character class that opens at ``i``."""
-    i += 1
-    if pattern.startswith("^", i):
-        i += 1
-    if pattern.startswith("]", i):  # a "]" first is a member
-        i += 1
-    while i < len(pattern) and pattern[i] != "]":
-        i += 2 if pattern[i] == "\\" else 1
-    return i + 1
 
 
 def _anchors(pattern: str) -> frozenset[str] | None:

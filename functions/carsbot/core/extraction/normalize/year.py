@@ -3,9 +3,16 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from datetime import UTC, datetime
 
+from carsbot.core.extraction.normalize.scan import (
+    digits_before,
+    holds_any,
+    lowers_exactly,
+    matches_at,
+    positions_of,
+)
 from carsbot.core.extraction.normalize.text import Hit, for_lower_case, prepare_text
 
 MAX_YEAR = datetime.now(UTC).year + 1
@@ -136,64 +143,5 @@ _STRONG_SUFFIX = re.compile(r"\s?(?:г\.?\s?в|гв|г/в)", re.IGNORECASE)
 _YEAR_KEYED_LOW = for_lower_case(_YEAR_KEYED)
 _YEAR_SUFFIXED_LOW = for_lower_case(_YEAR_SUFFIXED)
 _YEAR_SHORT_LOW = for_lower_case(_YEAR_SHORT)
-# Characters that an IGNORECASE pattern matches to a Latin or Cyrillic letter although their ``lower()``
-# is not that letter ("ı" is "i", "ſ" is "s", the old Cyrillic forms "ᲀ"-"ᲈ" are "в", "д", "о"...); found
-# by matching every code point against every letter. With none of them and no change of length, an
-# IGNORECASE pattern matches ``text`` where its case-sensitive copy matches ``text.lower()``.
-_CASE_ODD = re.compile("[\u0131\u017f\u1c80-\u1c88]")
-
-
-def lowers_exactly(text: str, low: str) -> bool:
-    """Does searching ``low`` (``text.lower()``) case-sensitively find what IGNORECASE finds in ``text``?
-    (Shared with the other spec normalisers; it would belong in ``text``.)"""
-    return len(low) == len(text) and not _CASE_ODD.search(text)
-
-
-def positions_of(text: str, needles: tuple[str, ...]) -> list[int]:
-    """Every offset of any of ``needles`` in ``text``, ascending: where a pattern whose every match begins
-    with one of them can start (for ``matches_at``). (Shared with the other spec normalisers.)"""
-    found: list[int] = []
-    for needle in needles:
-        at = text.find(needle)
-        while at >= 0:
-            found.append(at)
-            at = text.find(needle, at + 1)
-    return sorted(found)
-
-
-def digits_before(low: str, suffixes: list[int], digits: int) -> list[int]:
-    """Where ``digits`` digits end right before a suffix at one of ``suffixes`` (ascending), or before
-    one space and the suffix: the starts of "2018г", "2018 г." (``digits=4``), "18 год" (2). (Shared
-    with ``engine``.)"""
-    starts = []
-    for at in suffixes:
-        if at > digits and low[at - 1].isspace() and low[at - 2].isdecimal():
-            starts.append(at - 1 - digits)
-        if at >= digits and low[at - 1].isdecimal():
-            starts.append(at - digits)
-    return starts
-
-
-def matches_at(pattern: re.Pattern[str], text: str, starts: list[int]) -> Iterator[re.Match[str]]:
-    """``pattern.finditer(text)`` when its matches can only start at ``starts`` (ascending, repeats
-    allowed): the same matches, without scanning the rest of the text. (Shared with ``engine``.)"""
-    end = 0
-    for start in starts:
-        if start >= end:
-            m = pattern.match(text, start)
-            if m is not None:
-                end = m.end()
-                yield m
-
-
-def holds_any(text: str, needles: tuple[str, ...]) -> bool:
-    """Does ``text`` hold one of ``needles``? (A quick test before a pattern that needs one of them runs:
-    a plain loop, cheaper than ``any()`` over a generator or one regex of them all.)"""
-    for needle in needles:  # noqa: SIM110 - the loop is the point
-        if needle in text:
-            return True
-    return False
-
-
 # "Соренто '17", "Camry ’19": an apostrophe and two digits is a model year.
 _YEAR_APOSTROPHE = re.compile(r"(?<![\w'’])['’](?P<y>\d{2})(?![\d'’]|\s*(?:км|т\.|тыс|%|см|л\b))")
