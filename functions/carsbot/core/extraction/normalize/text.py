@@ -7,7 +7,7 @@ import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import lru_cache, reduce
-from itertools import islice
+from itertools import compress
 from operator import or_
 from typing import Any
 
@@ -37,7 +37,11 @@ _ZERO_WIDTH = re.compile(r"[\u200b-\u200d\u2060\ufeff\u00ad]")
 _DASHES = re.compile(r"[\u2010-\u2015\u2212]")
 
 
-_PREPARED = [""]  # the last text found already prepared (the same object, not an equal string)
+# The last few texts found already prepared: the post, its masked copies... (a text equal to one of them
+# is prepared too). Each normaliser prepares the text it is given, and the rules engine hands them a few
+# texts in turn: each is scanned once.
+_PREPARED = [""] * 4
+_PREPARED_NEXT = [0]  # the slot the next one replaces
 _NEEDS_PREP = re.compile(
     r"[\u00a0\u2000-\u200d\u202f\u205f\u3000\t\r\f\v\u2060\ufeff\u00ad\u2010-\u2015\u2212ёЁ]"
 )
@@ -46,10 +50,12 @@ _NEEDS_PREP = re.compile(
 def prepare_text(text: str) -> str:
     """Unify spaces, dashes and ``ё`` so the patterns below can stay simple. Idempotent and cheap on
     already-prepared text."""
-    if text is _PREPARED[0]:  # every normaliser prepares the post it is given: check it once
+    if text in _PREPARED:  # identity first, then equal length and characters (no hashing, no scan)
         return text
     if not _NEEDS_PREP.search(text):
-        _PREPARED[0] = text
+        slot = _PREPARED_NEXT[0]
+        _PREPARED[slot] = text
+        _PREPARED_NEXT[0] = (slot + 1) % len(_PREPARED)
         return text
     text = _ZERO_WIDTH.sub("", text)
     text = _ODD_SPACES.sub(" ", text)
@@ -70,7 +76,9 @@ class Words:
     begins a word of the text (``WordStarts``), the regex does not run at all. A text is gated so when it
     is longer than ``GATE_MIN_CHARS`` (a shorter one is searched directly: its index would cost more than
     a few searches), or whatever its length once its index was built (``word_starts``): the rules engine
-    builds it for the whole lower-cased post, which some fifty patterns then search.
+    builds it for the whole lower-cased post, which some fifty patterns then search. A pattern built with
+    ``indexed=False`` searches text that no other pattern does (the post as written, for links): it never
+    builds an index of its own, so it is gated only by one that was built already.
 
     A pattern of many alternatives ("ремонт\\w*|шиномонтаж\\w*|...") also gates each alternative: ``re``
     tries every alternative at every position where one could begin, so searching only the one or two
@@ -85,6 +93,7 @@ class Words:
         "bits",
         "boundary",
         "gate",
+        "indexed",
         "inner",
         "needles",
         "negations",
@@ -103,8 +112,10 @@ class Words:
         boundary: bool = True,
         negations: tuple[str, ...] = (),
         needles: tuple[str, ...] = (),
+        indexed: bool = True,
     ) -> None:
         self.regex = re.compile(self._LEADING_B.sub(r"\1", pattern))
+        self.indexed = indexed  # may build the index of a long text it searches
         self.whole: tuple[re.Pattern[str], ...] = (self.regex,)
         self.boundary = boundary
         self.negations = negations
@@ -133,7 +144,7 @@ class Words:
         gate = self.gate
         if gate is not None:
             starts = _STARTS.get(low)
-            if starts is None and len(low) > GATE_MIN_CHARS:
+            if starts is None and self.indexed and len(low) > GATE_MIN_CHARS:
                 starts = word_starts(low)
             if starts is not None:
                 bits = (starts.mask >> gate) & self.span  # the usual answer: none, so no search
@@ -202,7 +213,7 @@ class Words:
         regexes = self.whole
         if self.gate is not None:
             starts = _STARTS.get(low)
-            if starts is None and len(low) > GATE_MIN_CHARS:
+            if starts is None and self.indexed and len(low) > GATE_MIN_CHARS:
                 starts = word_starts(low)
             if starts is not None:
                 bits = (starts.mask >> self.gate) & self.span
@@ -238,7 +249,7 @@ PAIR_CHARS = 4  # after a word of one or two letters and a space: up to four let
 MAX_PARTS = 3  # with more of its alternatives possible, a pattern is searched whole (one pass is cheaper)
 _WORD_PREFIX = re.compile(r"\w*")
 _DIGITS = "0123456789"
-assert PAIR_CHARS <= ANCHOR_CHARS == 6  # _prefix_bits looks up beginnings of up to six characters
+assert PAIR_CHARS <= ANCHOR_CHARS
 _PUNCTUATION = ",.:;!?()[]{}<>\"'«»„“”-–—/\\|*+=#%&~^`$€₽…•·"  # no word character (checked at import)
 _SPLIT_MARKS = ",./-:()"  # the commonest punctuation in posts
 assert not _WORD.search(_PUNCTUATION + _SPLIT_MARKS)
@@ -254,6 +265,16 @@ _PATTERN_COUNT = 0  # bits handed out
 _PAIR_HEADS: set[str] = set()
 _PAIR_TAILS: dict[str, dict[str, int]] = {}
 _GATES: list[tuple[int, int]] = []  # every pattern's (gate, span)
+_GATE_OF_BIT: list[int] = []  # bit -> the gate of the pattern it belongs to
+
+# The same anchors as beginnings indexes, built from them on first use (``_beginnings``): every beginning
+# of an anchor (its first one to ANCHOR_CHARS characters) -> the bits of the anchors that begin it ("про"
+# -> those of "п" and "про"). Every beginning of a beginning is in the index too, so the anchors that
+# begin a word are those that begin its longest beginning found there, reached by one look-up per
+# character (usually two or three, not six). The one-word anchors, and those of each pair head's tails.
+_WORD_BEGINNINGS: dict[str, int] = {}
+_TAIL_BEGINNINGS: dict[str, dict[str, int]] = {}
+_LONGER = range(3, ANCHOR_CHARS + 1)  # the lengths of a beginning past its first two characters
 
 
 class WordStarts:
@@ -266,7 +287,8 @@ class WordStarts:
     A word (``\\w+``) never holds a space, so each lies within one of the text's space-separated tokens:
     the text is split at spaces (several times cheaper than finding its words with a regex) and each
     distinct token looked up in a memo of its words' bits; only a token with punctuation ("б/у,") is cut
-    into words, once. A pair across two tokens is checked for the few tokens that end with a pair head.
+    into words, once. Most tokens begin no anchor: only those that do (``_TOKEN_HITS``) are combined into
+    the mask. A pair across two tokens is checked for the few tokens that end with a pair head.
     """
 
     __slots__ = ("_candidates", "mask", "patterns")
@@ -279,19 +301,23 @@ class WordStarts:
         memo = _TOKEN_BITS
         if len(memo) > WORD_IDS_MAX:
             _forget_tokens()
-        for token in distinct.difference(memo):  # most tokens of a post were in earlier posts
-            # ``isalnum``: the usual token, one word (``\\w`` is what ``isalnum`` accepts, and "_")
-            memo[token] = _word_bits(token) if token.isalnum() else _punctuated_bits(token)
-        mask = reduce(or_, map(memo.__getitem__, distinct), 0)
-        for token in _PAIR_HEADS.intersection(distinct) | _HEAD_ENDED.intersection(distinct):
-            edges = _EDGES.get(token)
-            tails = _PAIR_TAILS[token if edges is None else edges[1]]
-            at = -1
-            for _ in range(tokens.count(token)):
-                at = tokens.index(token, at + 1)
-                after = _next_word(tokens, at + 1)
-                if after is not None:
-                    mask |= _pair_bits(tails, after)
+        new = distinct.difference(memo)  # most tokens of a post were in earlier posts
+        if new:
+            beginnings = _beginnings()
+            for token in new:
+                # ``isalnum``: the usual token, one word (``\\w`` is what ``isalnum`` accepts, and "_")
+                bits = (
+                    _word_bits(beginnings, token) if token.isalnum() else _punctuated_bits(beginnings, token)
+                )
+                memo[token] = bits
+                if bits:
+                    _TOKEN_HITS.add(token)
+        mask = reduce(or_, map(memo.__getitem__, _TOKEN_HITS.intersection(distinct)), 0)
+        heads = _PAIR_HEADS.intersection(distinct)
+        if _HEAD_ENDED:
+            heads |= _HEAD_ENDED.intersection(distinct)
+        if heads:
+            mask |= _pairs_bits(tokens, heads)
         self.mask = mask
         self.patterns = _PATTERN_COUNT  # how many bits the index knew
         self._candidates: set[int] | None = None
@@ -305,15 +331,25 @@ class WordStarts:
         """The ``gate`` of every pattern that may match the text (built on first use; ``may_match``, or
         ``mask`` against the ``bits`` of several patterns, is cheaper)."""
         if self._candidates is None:
-            self._candidates = {gate for gate, span in _GATES if (self.mask >> gate) & span}
+            # the patterns of the bits ``mask`` has set (a few dozen of hundreds): found in its binary
+            # digits, most significant first, rather than by testing every pattern
+            digits = format(self.mask, "b")
+            top = len(digits) - 1
+            found = set()
+            at = digits.find("1")
+            while at >= 0:
+                found.add(_GATE_OF_BIT[top - at])
+                at = digits.find("1", at + 1)
+            self._candidates = found
         return self._candidates
 
 
 # token -> the bits of its words' anchors and of the pairs inside it (shared by every text: most tokens
-# of a post were in earlier posts); for a token that is not one word, its first and last word ("" when
-# it has none), and the set of those whose last word is a pair head. Cleared when a pattern is built or
-# the memo grows past WORD_IDS_MAX.
+# of a post were in earlier posts), and the set of the tokens whose bits are not 0; for a token that is
+# not one word, its first and last word ("" when it has none), and the set of those whose last word is a
+# pair head. Cleared when a pattern is built or the memo grows past WORD_IDS_MAX.
 _TOKEN_BITS: dict[str, int] = {}
+_TOKEN_HITS: set[str] = set()
 _EDGES: dict[str, tuple[str, str]] = {}
 _HEAD_ENDED: set[str] = set()
 WORD_IDS_MAX = 50_000
@@ -321,19 +357,39 @@ WORD_IDS_MAX = 50_000
 
 def _forget_tokens() -> None:
     _TOKEN_BITS.clear()
+    _TOKEN_HITS.clear()
     _EDGES.clear()
     _HEAD_ENDED.clear()
 
 
-def _punctuated_bits(token: str) -> int:
+def _beginnings() -> dict[str, int]:
+    """The beginnings index of the one-word anchors (and of the pair tails), built after a new pattern."""
+    if not _WORD_BEGINNINGS and _ANCHOR_BITS:
+        _TAIL_BEGINNINGS.update((head, _beginnings_of(tails)) for head, tails in _PAIR_TAILS.items())
+        _WORD_BEGINNINGS.update(_beginnings_of({a: b for a, b in _ANCHOR_BITS.items() if " " not in a}))
+    return _WORD_BEGINNINGS
+
+
+def _beginnings_of(anchors: dict[str, int]) -> dict[str, int]:
+    """anchor -> bits, as a beginnings index (a word holds no space: pair anchors are left out)."""
+    beginnings = {anchor[:length] for anchor in anchors for length in range(1, len(anchor) + 1)}
+    return {
+        beginning: reduce(
+            or_, (anchors.get(beginning[:length], 0) for length in range(1, len(beginning) + 1))
+        )
+        for beginning in beginnings
+    }
+
+
+def _punctuated_bits(beginnings: dict[str, int], token: str) -> int:
     """The bits of a token that is not one word: of its words and the pairs inside it."""
     core = token.strip(_PUNCTUATION)  # "авто," "(новая)": one word between punctuation, without a regex
     words = ([core] if core else []) if not core or core.isalnum() else _WORD.findall(token)
     bits = 0
     for i, word in enumerate(words):
-        bits |= _word_bits(word)
+        bits |= _word_bits(beginnings, word)
         if i and words[i - 1] in _PAIR_TAILS:
-            bits |= _pair_bits(_PAIR_TAILS[words[i - 1]], word)
+            bits |= _pair_bits(words[i - 1], word)
     if words != [token]:
         _EDGES[token] = (words[0], words[-1]) if words else ("", "")
         if words and words[-1] in _PAIR_HEADS:
@@ -341,32 +397,56 @@ def _punctuated_bits(token: str) -> int:
     return bits
 
 
-def _word_bits(word: str) -> int:
+def _word_bits(beginnings: dict[str, int], word: str) -> int:
     """The bits of the anchors that begin ``word``, or ``word`` after its leading digits ("6акпп")."""
-    bits = _prefix_bits(_ANCHOR_BITS, word)
+    bits = _longest_bits(beginnings, word)
     if word[0].isdigit() and (rest := word.lstrip(_DIGITS)):
-        bits |= _prefix_bits(_ANCHOR_BITS, rest)
+        bits |= _longest_bits(beginnings, rest)
     return bits
 
 
-def _prefix_bits(index: dict[str, int], word: str) -> int:
-    """The bits ``index`` has for the beginnings of ``word``: one look-up per length, 1 to ANCHOR_CHARS
-    (an index of pair tails has keys of up to PAIR_CHARS, fewer)."""
-    get = index.get
-    bits = get(word[:1], 0) | get(word[:2], 0) | get(word[:3], 0)
-    if len(word) > 3:
-        bits |= get(word[:4], 0) | get(word[:5], 0) | get(word[:6], 0)
+def _longest_bits(beginnings: dict[str, int], word: str) -> int:
+    """The bits of the longest beginning of ``word`` in a beginnings index: of every anchor that begins
+    ``word``. Its first two characters first: most words begin a beginning of one or two characters, or
+    none. (A word shorter than ANCHOR_CHARS is found again as its own beginning: the same bits.)"""
+    get = beginnings.get
+    bits = get(word[:2])
+    if bits is None:
+        return get(word[:1], 0)
+    for length in _LONGER:
+        longer = get(word[:length])
+        if longer is None:
+            break
+        bits = longer
     return bits
 
 
-def _pair_bits(tails: dict[str, int], after: str) -> int:
-    """The bits of the pair anchors of one head (``tails``) that the next word ``after`` completes."""
-    return tails.get("#", 0) if after[0].isdigit() else _prefix_bits(tails, after)
+def _pair_bits(head: str, after: str) -> int:
+    """The bits of the pair anchors of ``head`` that the next word ``after`` completes."""
+    if after[0].isdigit():
+        return _PAIR_TAILS[head].get("#", 0)
+    return _longest_bits(_TAIL_BEGINNINGS[head], after)
+
+
+def _pairs_bits(tokens: list[str], heads: set[str]) -> int:
+    """The bits of the pairs across two tokens: after each token of ``heads`` (a pair head, or a token
+    whose last word is one) among ``tokens``, the next word."""
+    bits = 0
+    # the index after every token of ``heads``, found in one pass at C speed
+    for at in compress(range(1, len(tokens) + 1), map(heads.__contains__, tokens)):
+        after = _next_word(tokens, at)
+        if after is not None:
+            token = tokens[at - 1]
+            edges = _EDGES.get(token)
+            bits |= _pair_bits(token if edges is None else edges[1], after)
+    return bits
 
 
 def _next_word(tokens: list[str], start: int) -> str | None:
-    """The first word of the first token from ``start`` on that holds one."""
-    for token in islice(tokens, start, None):
+    """The first word of the first token from ``start`` on that holds one (by index: ``islice`` would
+    step through every token before ``start``)."""
+    for at in range(start, len(tokens)):
+        token = tokens[at]
         edges = _EDGES.get(token)
         if edges is None:
             return token  # a token that is one word
@@ -399,7 +479,7 @@ def clear_word_memo() -> None:
     with _INDEX_LOCK:
         _forget_tokens()
         _STARTS.clear()
-        _PREPARED[0] = ""
+        _PREPARED[:] = [""] * len(_PREPARED)
 
 
 def _register(anchor_sets: list[frozenset[str]]) -> tuple[int, int]:
@@ -409,6 +489,7 @@ def _register(anchor_sets: list[frozenset[str]]) -> tuple[int, int]:
     for anchors in anchor_sets:
         bit_id = _PATTERN_COUNT
         _PATTERN_COUNT += 1
+        _GATE_OF_BIT.append(gate)
         for anchor in anchors:
             _ANCHOR_INDEX.setdefault(anchor, []).append(bit_id)
             _ANCHOR_BITS[anchor] = _ANCHOR_BITS.get(anchor, 0) | 1 << bit_id
@@ -419,6 +500,8 @@ def _register(anchor_sets: list[frozenset[str]]) -> tuple[int, int]:
                 tails[tail] = tails.get(tail, 0) | 1 << bit_id
     span = (1 << len(anchor_sets)) - 1
     _GATES.append((gate, span))
+    _WORD_BEGINNINGS.clear()  # rebuilt with the new anchors on first use
+    _TAIL_BEGINNINGS.clear()
     clear_word_memo()
     return gate, span
 
