@@ -261,10 +261,30 @@ class _Analysis:
     trace: dict[str, str] = field(default_factory=dict)  # field -> 'rule «text that produced it»'
 
 
-_URL = _rx(r"(?:https?://|www\.)\S+|\b(?:t|telegram|wa|vk)\.(?:me|dog|com|ru)/\S+")
+# Searched in the post as written, which no keyword pattern searches: not worth an index of its own.
+_URL = nz.Words(r"(?:https?://|www\.)\S+|\b(?:t|telegram|wa|vk)\.(?:me|dog|com|ru)/\S+", indexed=False)
 _LINK_HINTS = ("http", "www.", ".me/", ".ru/", ".com/", ".dog/")  # every _URL match holds one
 _MENTION = re.compile(r"@[A-Za-z0-9_]{3,}")
 _EMAIL = re.compile(r"\b[\w.+-]+@[\w-]+\.[\w.]+\b")
+_EMAIL_LOCAL = "_.+-"  # the characters of an address's local part besides letters and digits ([\w.+-])
+
+
+def _email_spans(text: str) -> list[tuple[int, int]]:
+    """The spans of ``_EMAIL.finditer(text)``. The pattern begins with a class, so ``re`` would try it at
+    every position: each search starts instead where the local part before the next "@" may begin (no
+    match starts earlier: the characters before it are not of a local part, and an "@" is not either)."""
+    spans = []
+    pos = 0
+    while (at := text.find("@", pos)) >= 0:
+        start = at
+        while start > pos and (text[start - 1].isalnum() or text[start - 1] in _EMAIL_LOCAL):
+            start -= 1
+        m = _EMAIL.search(text, start)
+        if m is None:
+            break
+        spans.append(m.span())
+        pos = m.end()
+    return spans
 
 
 _NOT_NEWLINE = re.compile(r"[^\n]")
@@ -286,7 +306,8 @@ def _mask(text: str, spans: list[tuple[int, int]]) -> str:
     out: list[str] = []
     pos = 0
     for start, end in merged:
-        out += (text[pos:start], _NOT_NEWLINE.sub(" ", text[start:end]))
+        piece = text[start:end]
+        out += (text[pos:start], _NOT_NEWLINE.sub(" ", piece) if "\n" in piece else " " * (end - start))
         pos = end
     out.append(text[pos:])
     return "".join(out)
@@ -298,10 +319,15 @@ _NOT_TITLE = re.compile(r"^(?:#\S+[\s,]*)+$|^(?:переслано|forwarded|п�
 
 def _title(low: str) -> str:
     """The first line with letters that is not hashtags or a forwarding header (stripped)."""
-    for line in low.split("\n"):
-        line = line.strip()
+    pos = 0
+    while pos <= len(low):  # line by line, not ``split``: the title is usually the first line of many
+        end = low.find("\n", pos)
+        if end < 0:
+            end = len(low)
+        line = low[pos:end].strip()
         if line and _has_letters(line) and not _NOT_TITLE.match(line):
             return line
+        pos = end + 1
     return ""
 
 
@@ -326,7 +352,7 @@ def _analyse(raw: str) -> _Analysis:
     if any(map(text.__contains__, _LINK_HINTS)):
         spans += [m.span() for m in _URL.finditer(text)]  # a link holds one of these
     if "@" in text:  # an e-mail address or a mention holds one
-        spans += [m.span() for m in _EMAIL.finditer(text)]
+        spans += _email_spans(text)
         spans += [m.span() for m in _MENTION.finditer(text)]
     masked = _mask(text, spans)
     phones = list(dict.fromkeys(e for _, _, e in phone_spans))
@@ -635,13 +661,13 @@ def _classify(a: _Analysis) -> tuple[bool, str | None, float, str]:
 
 
 def _fields(a: _Analysis) -> ListingFields:
-    # ``model_validate`` of a dict validates exactly as the constructor does (the same validator, the same
-    # fields set), for about half its overhead.
+    # Validating a dict validates exactly as the constructor does (the same validator, the same fields
+    # set), for about half its overhead; the model's validator is what ``model_validate`` calls, without
+    # its keyword handling.
+    validate = ListingFields.__pydantic_validator__.validate_python
     if not a.is_sale:
-        return ListingFields.model_validate(
-            {"is_car_sale": False, "reason": a.reason, "confidence": a.confidence}
-        )
-    return ListingFields.model_validate(
+        return validate({"is_car_sale": False, "reason": a.reason, "confidence": a.confidence})
+    return validate(
         {
             "is_car_sale": True,
             "brand": a.vehicle.brand,
