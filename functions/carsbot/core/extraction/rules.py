@@ -662,9 +662,8 @@ def _classify(a: _Analysis) -> tuple[bool, str | None, float, str]:
 
 def _fields(a: _Analysis) -> ListingFields:
     # Validating a dict validates exactly as the constructor does (the same validator, the same fields
-    # set), for about half its overhead; the model's validator is what ``model_validate`` calls, without
-    # its keyword handling.
-    validate = ListingFields.__pydantic_validator__.validate_python
+    # set), for about half its overhead.
+    validate = ListingFields.model_validate
     if not a.is_sale:
         return validate({"is_car_sale": False, "reason": a.reason, "confidence": a.confidence})
     return validate(
