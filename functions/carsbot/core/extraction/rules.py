@@ -27,7 +27,7 @@ from functools import lru_cache
 from carsbot.core.contracts import ListingFields
 from carsbot.core.extraction import normalize as nz
 from carsbot.core.extraction.base import ExtractionResult
-from carsbot.core.extraction.normalize.text import WordStarts, word_starts
+from carsbot.core.extraction.normalize.keywords import WordStarts, word_starts
 
 __all__ = [
     "PREFILTER_MIN_CONFIDENCE",
@@ -698,10 +698,11 @@ def _analyse_cached(text: str) -> _Analysis:
 
 def clear_caches() -> None:
     """Forget every per-text and per-token memo of the engine (benchmarks measure real work with it)."""
-    from carsbot.core.extraction.normalize import contacts, text, vehicles
+    from carsbot.core.extraction.normalize import contacts, keywords, text, vehicles
 
     _analyse_cached.cache_clear()
-    text.clear_word_memo()
+    keywords.clear_word_memo()
+    text.forget_prepared()
     text._tokens.cache_clear()
     vehicles._hits.cache_clear()
     vehicles._fuzzy_brand_of.cache_clear()

@@ -14,14 +14,16 @@ an empty list when the value is not stated. Nothing is guessed. Units and canoni
 Regexes are compiled once at import; the catalogue and city indexes are built lazily on first use and
 cached for the life of the process. ``phonenumbers`` and ``rapidfuzz`` are plain libraries (no network).
 
-The package is split by topic: ``text`` (preparation, keyword patterns, numbers, tokens), ``money``,
-``mileage``, ``year``, ``engine``, ``specs`` (gearbox, drive, owners, fuel, accidents, equipment),
-``contacts``, ``vehicles`` (catalogue) and ``cities``. Every public name is re-exported here.
+The package is split by topic: ``text`` (preparation, numbers, tokens), ``keywords`` (keyword patterns
+and the per-text word index that gates them), ``scan`` (candidate-start matching, exact lower-case
+search), ``money``, ``mileage``, ``year``, ``engine``, ``specs`` (gearbox, drive, owners, fuel, accidents,
+equipment), ``contacts``, ``vehicles`` (catalogue) and ``cities``. Every public name is re-exported here.
 """
 
 from carsbot.core.extraction.normalize.cities import city_hit, find_city
 from carsbot.core.extraction.normalize.contacts import extract_phones, extract_usernames, find_phone_spans
 from carsbot.core.extraction.normalize.engine import engine_hit, parse_engine_volume
+from carsbot.core.extraction.normalize.keywords import Words
 from carsbot.core.extraction.normalize.mileage import MAX_MILEAGE, mileage_hit, parse_mileage
 from carsbot.core.extraction.normalize.money import (
     MAX_CAR_PRICE,
@@ -43,7 +45,7 @@ from carsbot.core.extraction.normalize.specs import (
     parse_transmission,
     transmission_hit,
 )
-from carsbot.core.extraction.normalize.text import Hit, Words, normalize_token, prepare_text
+from carsbot.core.extraction.normalize.text import Hit, normalize_token, prepare_text
 from carsbot.core.extraction.normalize.vehicles import Vehicle, find_vehicle, model_mentions
 from carsbot.core.extraction.normalize.year import MAX_YEAR, MIN_YEAR, parse_year, year_hit
 

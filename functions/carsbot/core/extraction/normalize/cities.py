@@ -4,18 +4,15 @@ from __future__ import annotations
 
 import json
 import re
+import re._parser as _sre_parser  # the stdlib's regex parser (private; the tests run on 3.11-3.13)
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
 from typing import Any
 
+from carsbot.core.extraction.normalize.keywords import for_lower_case
 from carsbot.core.extraction.normalize.scan import lowers_exactly
-from carsbot.core.extraction.normalize.text import _TOKEN, Hit, for_lower_case, prepare_text
-
-try:  # Python 3.11+ keeps the regex parser in re._parser
-    import re._parser as _sre_parser
-except ImportError:  # pragma: no cover
-    import sre_parse as _sre_parser  # type: ignore[no-redef]
+from carsbot.core.extraction.normalize.text import _TOKEN, Hit, prepare_text
 
 # Text split into separators and tokens (odd items): the tokens and, by adding up lengths, their offsets
 # from one pass of ``re`` (a match object per token would cost several times more).

@@ -7,7 +7,8 @@ from functools import lru_cache
 
 import phonenumbers
 
-from carsbot.core.extraction.normalize.text import Words, prepare_text
+from carsbot.core.extraction.normalize.keywords import Words
+from carsbot.core.extraction.normalize.text import prepare_text
 
 # A phone never spans lines ("Луганская 53/2\n8 (8332) 20-30-40" is an address, then a phone).
 # Written to begin with a character class (so ``re`` skips ahead to "+" and digits) and with the check on

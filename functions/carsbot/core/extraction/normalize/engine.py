@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import re
 
+from carsbot.core.extraction.normalize.keywords import for_lower_case
 from carsbot.core.extraction.normalize.scan import (
     digits_before,
     lowers_exactly,
     matches_at,
     positions_of,
 )
-from carsbot.core.extraction.normalize.text import Hit, for_lower_case, prepare_text
+from carsbot.core.extraction.normalize.text import Hit, prepare_text
 
 _ENGINE_UNIT = re.compile(
     r"(?P<v>\d(?<![\d.,]\d)[.,]\d)\s?(?:л(?![а-я.]|\.\s?с)|л\.(?!\s?с)|литр\w*|l(?![a-z]))", re.IGNORECASE

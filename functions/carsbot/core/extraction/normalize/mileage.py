@@ -4,15 +4,9 @@ from __future__ import annotations
 
 import re
 
+from carsbot.core.extraction.normalize.keywords import for_lower_case
 from carsbot.core.extraction.normalize.scan import digits_before, holds_any, matches_at, positions_of
-from carsbot.core.extraction.normalize.text import (
-    _NUM,
-    _NUM_FROM_DIGIT,
-    Hit,
-    _number,
-    for_lower_case,
-    prepare_text,
-)
+from carsbot.core.extraction.normalize.text import _NUM, _NUM_FROM_DIGIT, Hit, _number, prepare_text
 
 MAX_MILEAGE = 2_000_000
 

@@ -9,14 +9,9 @@ from dataclasses import dataclass
 from itertools import groupby
 from operator import itemgetter
 
+from carsbot.core.extraction.normalize.keywords import Words, for_lower_case
 from carsbot.core.extraction.normalize.scan import top_level
-from carsbot.core.extraction.normalize.text import (
-    _NUM_FROM_DIGIT,
-    Words,
-    _number,
-    for_lower_case,
-    prepare_text,
-)
+from carsbot.core.extraction.normalize.text import _NUM_FROM_DIGIT, _number, prepare_text
 
 MIN_CAR_PRICE = 15_000
 MAX_CAR_PRICE = 500_000_000

@@ -3,24 +3,19 @@
 from __future__ import annotations
 
 import re
+import re._parser as _sre_parser  # the stdlib's regex parser (private; the tests run on 3.11-3.13)
 from collections.abc import Iterator
 from typing import Any
 
-try:  # Python 3.11+ keeps the regex parser in re._parser
-    import re._parser as _sre_parser
-except ImportError:  # pragma: no cover
-    import sre_parse as _sre_parser  # type: ignore[no-redef]
-
-from carsbot.core.extraction.normalize.scan import holds_any, matches_at, positions_of
-from carsbot.core.extraction.normalize.text import (
+from carsbot.core.extraction.normalize.keywords import (
     _NEGATIONS,
     GATE_MIN_CHARS,
-    Hit,
     Words,
     for_lower_case,
-    prepare_text,
     word_starts,
 )
+from carsbot.core.extraction.normalize.scan import holds_any, matches_at, positions_of
+from carsbot.core.extraction.normalize.text import Hit, prepare_text
 
 # Substrings every match of a pattern holds (its branches start with "\d?", so ``re`` cannot skip ahead).
 _ROBOT_NEEDLES: tuple[str, ...] = ("робот", "amt", "амт", "dsg", "dct", "преселектив", "ркпп", "дсг")

@@ -6,6 +6,7 @@ import re
 from collections.abc import Iterable
 from datetime import UTC, datetime
 
+from carsbot.core.extraction.normalize.keywords import for_lower_case
 from carsbot.core.extraction.normalize.scan import (
     digits_before,
     holds_any,
@@ -13,7 +14,7 @@ from carsbot.core.extraction.normalize.scan import (
     matches_at,
     positions_of,
 )
-from carsbot.core.extraction.normalize.text import Hit, for_lower_case, prepare_text
+from carsbot.core.extraction.normalize.text import Hit, prepare_text
 
 MAX_YEAR = datetime.now(UTC).year + 1
 MIN_YEAR = 1950

@@ -1,0 +1,610 @@
+"""Keyword patterns (``Words``) and the per-text word index (``WordStarts``) that gates them.
+
+A ``Words`` pattern is searched in lower-cased text; each of its top-level alternatives gets anchor bits
+(the literal beginnings of its matches, up to ``ANCHOR_CHARS`` letters, read from the parsed pattern),
+and a text's ``WordStarts`` holds the bits of every word beginning it contains. A pattern (or an
+alternative) whose anchors begin no word of the text is not searched; the earliest match, the first
+alternative winning ties, is exactly what the whole regex returns.
+"""
+
+from __future__ import annotations
+
+import re
+import re._parser as _sre_parser  # the stdlib's regex parser (private; the tests run on 3.11-3.13)
+import threading
+from collections.abc import Iterator
+from functools import reduce
+from itertools import compress
+from operator import or_
+from typing import Any
+
+from carsbot.core.extraction.normalize.scan import top_level
+
+
+class Words:
+    """A lower-case keyword pattern, searched in lower-cased text.
+
+    Python's ``re`` skips ahead with a first-character prefilter only when a pattern starts with plain
+    characters; a leading ``\\b`` or look-behind disables it and makes a keyword alternation 10-20x
+    slower. So leading ``\\b`` are stripped at compile time and the left word boundary (and an optional
+    negation such as "не ") is checked in Python on the rare candidate matches.
+
+    Most keywords are absent from most posts, so each pattern also knows the literal beginnings of its
+    alternatives (``anchors``, up to ANCHOR_CHARS characters, read from the parsed pattern). When none of them
+    begins a word of the text (``WordStarts``), the regex does not run at all. A text is gated so when it
+    is longer than ``GATE_MIN_CHARS`` (a shorter one is searched directly: its index would cost more than
+    a few searches), or whatever its length once its index was built (``word_starts``): the rules engine
+    builds it for the whole lower-cased post, which some fifty patterns then search. A pattern built with
+    ``indexed=False`` searches text that no other pattern does (the post as written, for links): it never
+    builds an index of its own, so it is gated only by one that was built already.
+
+    A pattern of many alternatives ("ремонт\\w*|шиномонтаж\\w*|...") also gates each alternative: ``re``
+    tries every alternative at every position where one could begin, so searching only the one or two
+    whose anchors the text holds is several times cheaper. The earliest match of the alternatives (the
+    first of them on a tie) is the match of the whole pattern, so the result is the same. An alternative
+    whose matches all hold some plain characters past their beginning (``inner``: "контрактн") is not
+    searched in a text without them.
+    """
+
+    __slots__ = (
+        "anchors",
+        "bits",
+        "boundary",
+        "gate",
+        "indexed",
+        "inner",
+        "needles",
+        "negations",
+        "parts",
+        "regex",
+        "span",
+        "whole",
+    )
+
+    _LEADING_B = re.compile(r"(^|\||\(\?:|\(\?P<\w+>|\()\\b")
+
+    def __init__(
+        self,
+        pattern: str,
+        *,
+        boundary: bool = True,
+        negations: tuple[str, ...] = (),
+        needles: tuple[str, ...] = (),
+        indexed: bool = True,
+    ) -> None:
+        self.regex = re.compile(self._LEADING_B.sub(r"\1", pattern))
+        self.indexed = indexed  # may build the index of a long text it searches
+        self.whole: tuple[re.Pattern[str], ...] = (self.regex,)
+        self.boundary = boundary
+        self.negations = negations
+        anchors = _anchors(self.regex.pattern)
+        # only anchors that begin with a word character can be checked against the words' beginnings
+        usable = bool(boundary and anchors and all(a[0].isalnum() for a in anchors))
+        self.anchors = anchors if usable else None
+        # ``gate``: the first of the pattern's bits in a text's ``WordStarts.mask``; one bit per gated
+        # alternative (``parts``), or a single bit for the whole pattern when it is not split.
+        self.parts: tuple[re.Pattern[str], ...] = ()
+        self.inner: tuple[str, ...] = ()  # per alternative: characters every match of it holds, or ""
+        self.gate: int | None = None
+        self.span = 0
+        if usable and anchors:
+            split = _alternatives(self.regex)
+            self.parts = tuple(regex for regex, _ in split) if split else ()
+            self.inner = tuple(_inner_literal(regex) for regex in self.parts)
+            self.gate, self.span = _register([a for _, a in split] if split else [anchors])
+        self.bits = self.span << self.gate if self.gate is not None else 0  # its bits in a ``mask``
+        # Substrings every match holds one of (given by hand for a pattern whose branches do not all begin
+        # with a letter, so ``re`` cannot skip ahead and tries it at every position): none, no search.
+        self.needles = needles
+
+    def search(self, low: str) -> re.Match[str] | None:
+        """The first match of ``finditer`` (without a generator: most calls find nothing)."""
+        gate = self.gate
+        if gate is not None:
+            starts = _STARTS.get(low)
+            if starts is None and self.indexed and len(low) > GATE_MIN_CHARS:
+                starts = word_starts(low)
+            if starts is not None:
+                bits = (starts.mask >> gate) & self.span  # the usual answer: none, so no search
+                return self._search_bits(low, bits) if bits else None
+        if self.needles and not any(map(low.__contains__, self.needles)):
+            return None
+        return self._first(self.regex, low, 0)
+
+    def search_part(self, part: str, starts: WordStarts) -> re.Match[str] | None:
+        """``search(part)`` for a piece of a larger text whose index is ``starts``: a piece that begins
+        at the text's start or after a space (a stripped line, the head of the text). Its words are
+        words of the text (the last one perhaps cut short), so the text's index gates it too."""
+        if self.gate is None:
+            if self.needles and not any(map(part.__contains__, self.needles)):
+                return None
+            return self._first(self.regex, part, 0)
+        bits = (starts.mask >> self.gate) & self.span
+        return self._search_bits(part, bits) if bits else None
+
+    def _search_bits(self, low: str, bits: int) -> re.Match[str] | None:
+        """``search`` once the gate let ``bits`` (of ``parts``, or the one bit of the whole) through."""
+        if self.needles and not any(map(low.__contains__, self.needles)):
+            return None
+        if not bits & (bits - 1) and self.parts:  # one alternative: the usual case
+            i = bits.bit_length() - 1
+            if self.inner[i] and self.inner[i] not in low:
+                return None
+            return self._first(self.parts[i], low, 0)
+        best = None
+        for regex in self._regexes(bits, low):  # in pattern order: on a tie the earlier alternative wins
+            m = self._first(regex, low, 0)
+            if m is not None and (best is None or m.start() < best.start()):
+                best = m
+        return best
+
+    def _regexes(self, bits: int, low: str) -> tuple[re.Pattern[str], ...]:
+        """The alternatives ``bits`` names whose inner characters ``low`` holds, or the whole pattern
+        when it is not split or when so many alternatives may match that one pass of it is cheaper."""
+        if not self.parts:
+            return self.whole
+        parts, inner = self.parts, self.inner
+        out = []
+        while bits:
+            lowest = bits & -bits
+            i = lowest.bit_length() - 1
+            if not inner[i] or inner[i] in low:
+                out.append(parts[i])
+            bits ^= lowest
+        return tuple(out) if len(out) <= MAX_PARTS else self.whole
+
+    def _first(self, regex: re.Pattern[str], low: str, pos: int) -> re.Match[str] | None:
+        """The first match of ``regex`` from ``pos`` at a word boundary and after no negation."""
+        search = regex.search
+        boundary, negations = self.boundary, self.negations
+        while (m := search(low, pos)) is not None:
+            start = m.start()
+            if (boundary and start > 0 and (low[start - 1].isalnum() or low[start - 1] == "_")) or (
+                negations and low[max(0, start - 6) : start].endswith(negations)
+            ):
+                pos = start + 1  # a rejected candidate may hide a good match inside it ("amt, полный")
+                continue
+            return m
+        return None
+
+    def finditer(self, low: str) -> Iterator[re.Match[str]]:
+        regexes = self.whole
+        if self.gate is not None:
+            starts = _STARTS.get(low)
+            if starts is None and self.indexed and len(low) > GATE_MIN_CHARS:
+                starts = word_starts(low)
+            if starts is not None:
+                bits = (starts.mask >> self.gate) & self.span
+                if not bits:
+                    return
+                regexes = self._regexes(bits, low)
+        if self.needles and not any(map(low.__contains__, self.needles)):
+            return
+        ahead = [self._first(regex, low, 0) for regex in regexes]  # each regex's next match from pos
+        pos = 0
+        while True:
+            best = None
+            for i, m in enumerate(ahead):
+                if m is not None and m.start() < pos:
+                    m = ahead[i] = self._first(regexes[i], low, pos)
+                if m is not None and (best is None or m.start() < best.start()):
+                    best = m
+            if best is None:
+                return
+            yield best
+            pos = best.end() if best.end() > best.start() else best.start() + 1
+
+    def count(self, low: str) -> int:
+        if self.search(low) is None:  # the usual answer, without a generator
+            return 0
+        return sum(1 for _ in self.finditer(low))
+
+
+_WORD = re.compile(r"\w+")
+ANCHOR_CHARS = 6  # a word anchor: up to six letters ("прод" would let "продам" open "продан")
+GATE_MIN_CHARS = 120  # a shorter text is searched directly unless its index was built already
+PAIR_CHARS = 4  # after a word of one or two letters and a space: up to four letters of the next word
+MAX_PARTS = 3  # with more of its alternatives possible, a pattern is searched whole (one pass is cheaper)
+_WORD_PREFIX = re.compile(r"\w*")
+_DIGITS = "0123456789"
+assert PAIR_CHARS <= ANCHOR_CHARS
+_PUNCTUATION = ",.:;!?()[]{}<>\"'«»„“”-–—/\\|*+=#%&~^`$€₽…•·"  # no word character (checked at import)
+_SPLIT_MARKS = ",./-:()"  # the commonest punctuation in posts
+assert not _WORD.search(_PUNCTUATION + _SPLIT_MARKS)
+
+
+# Every anchor of every gated ``Words`` pattern -> the bits of the patterns (or alternatives) it belongs
+# to, and the ids of those bits (filled as the patterns are built, at import).
+_ANCHOR_INDEX: dict[str, list[int]] = {}
+_ANCHOR_BITS: dict[str, int] = {}
+_PATTERN_COUNT = 0  # bits handed out
+# The first words of the pair anchors ("в про" -> "в"): words of one or two letters; and for each, the
+# rest of its anchors ("про", or "#" for a number) -> their bits.
+_PAIR_HEADS: set[str] = set()
+_PAIR_TAILS: dict[str, dict[str, int]] = {}
+_GATES: list[tuple[int, int]] = []  # every pattern's (gate, span)
+_GATE_OF_BIT: list[int] = []  # bit -> the gate of the pattern it belongs to
+
+# The same anchors as beginnings indexes, built from them on first use (``_beginnings``): every beginning
+# of an anchor (its first one to ANCHOR_CHARS characters) -> the bits of the anchors that begin it ("про"
+# -> those of "п" and "про"). Every beginning of a beginning is in the index too, so the anchors that
+# begin a word are those that begin its longest beginning found there, reached by one look-up per
+# character (usually two or three, not six). The one-word anchors, and those of each pair head's tails.
+_WORD_BEGINNINGS: dict[str, int] = {}
+_TAIL_BEGINNINGS: dict[str, dict[str, int]] = {}
+_LONGER = range(3, ANCHOR_CHARS + 1)  # the lengths of a beginning past its first two characters
+
+
+class WordStarts:
+    """Which gated ``Words`` patterns (and alternatives) may match one text: those with an anchor among
+    the text's word beginnings — the first one to ANCHOR_CHARS characters of every word (also of a word
+    after its leading digits: "6акпп" starts "акп"), and for a word of one or two letters, the word, a
+    space and the first one to PAIR_CHARS characters of the next word ("в прод"), or "#" when the next
+    word is a number ("с #"). ``mask`` has their bits set.
+
+    A word (``\\w+``) never holds a space, so each lies within one of the text's space-separated tokens:
+    the text is split at spaces (several times cheaper than finding its words with a regex) and each
+    distinct token looked up in a memo of its words' bits; only a token with punctuation ("б/у,") is cut
+    into words, once. Most tokens begin no anchor: only those that do (``_TOKEN_HITS``) are combined into
+    the mask. A pair across two tokens is checked for the few tokens that end with a pair head.
+    """
+
+    __slots__ = ("_candidates", "mask", "patterns")
+
+    def __init__(self, low: str) -> None:
+        for mark in _SPLIT_MARKS:  # no word holds one: cut there too, so that most tokens are one word
+            low = low.replace(mark, " ")
+        tokens = low.split()
+        distinct = set(tokens)
+        memo = _TOKEN_BITS
+        if len(memo) > WORD_IDS_MAX:
+            _forget_tokens()
+        new = distinct.difference(memo)  # most tokens of a post were in earlier posts
+        if new:
+            beginnings = _beginnings()
+            for token in new:
+                # ``isalnum``: the usual token, one word (``\\w`` is what ``isalnum`` accepts, and "_")
+                bits = (
+                    _word_bits(beginnings, token) if token.isalnum() else _punctuated_bits(beginnings, token)
+                )
+                memo[token] = bits
+                if bits:
+                    _TOKEN_HITS.add(token)
+        mask = reduce(or_, map(memo.__getitem__, _TOKEN_HITS.intersection(distinct)), 0)
+        heads = _PAIR_HEADS.intersection(distinct)
+        if _HEAD_ENDED:
+            heads |= _HEAD_ENDED.intersection(distinct)
+        if heads:
+            mask |= _pairs_bits(tokens, heads)
+        self.mask = mask
+        self.patterns = _PATTERN_COUNT  # how many bits the index knew
+        self._candidates: set[int] | None = None
+
+    def may_match(self, words: Words) -> bool:
+        """Can ``words`` (a gated pattern) match the text?"""
+        return words.gate is not None and bool((self.mask >> words.gate) & words.span)
+
+    @property
+    def candidates(self) -> set[int]:
+        """The ``gate`` of every pattern that may match the text (built on first use; ``may_match``, or
+        ``mask`` against the ``bits`` of several patterns, is cheaper)."""
+        if self._candidates is None:
+            # the patterns of the bits ``mask`` has set (a few dozen of hundreds): found in its binary
+            # digits, most significant first, rather than by testing every pattern
+            digits = format(self.mask, "b")
+            top = len(digits) - 1
+            found = set()
+            at = digits.find("1")
+            while at >= 0:
+                found.add(_GATE_OF_BIT[top - at])
+                at = digits.find("1", at + 1)
+            self._candidates = found
+        return self._candidates
+
+
+# token -> the bits of its words' anchors and of the pairs inside it (shared by every text: most tokens
+# of a post were in earlier posts), and the set of the tokens whose bits are not 0; for a token that is
+# not one word, its first and last word ("" when it has none), and the set of those whose last word is a
+# pair head. Cleared when a pattern is built or the memo grows past WORD_IDS_MAX.
+_TOKEN_BITS: dict[str, int] = {}
+_TOKEN_HITS: set[str] = set()
+_EDGES: dict[str, tuple[str, str]] = {}
+_HEAD_ENDED: set[str] = set()
+WORD_IDS_MAX = 50_000
+
+
+def _forget_tokens() -> None:
+    _TOKEN_BITS.clear()
+    _TOKEN_HITS.clear()
+    _EDGES.clear()
+    _HEAD_ENDED.clear()
+
+
+def _beginnings() -> dict[str, int]:
+    """The beginnings index of the one-word anchors (and of the pair tails), built after a new pattern."""
+    if not _WORD_BEGINNINGS and _ANCHOR_BITS:
+        _TAIL_BEGINNINGS.update((head, _beginnings_of(tails)) for head, tails in _PAIR_TAILS.items())
+        _WORD_BEGINNINGS.update(_beginnings_of({a: b for a, b in _ANCHOR_BITS.items() if " " not in a}))
+    return _WORD_BEGINNINGS
+
+
+def _beginnings_of(anchors: dict[str, int]) -> dict[str, int]:
+    """anchor -> bits, as a beginnings index (a word holds no space: pair anchors are left out)."""
+    beginnings = {anchor[:length] for anchor in anchors for length in range(1, len(anchor) + 1)}
+    return {
+        beginning: reduce(
+            or_, (anchors.get(beginning[:length], 0) for length in range(1, len(beginning) + 1))
+        )
+        for beginning in beginnings
+    }
+
+
+def _punctuated_bits(beginnings: dict[str, int], token: str) -> int:
+    """The bits of a token that is not one word: of its words and the pairs inside it."""
+    core = token.strip(_PUNCTUATION)  # "авто," "(новая)": one word between punctuation, without a regex
+    words = ([core] if core else []) if not core or core.isalnum() else _WORD.findall(token)
+    bits = 0
+    for i, word in enumerate(words):
+        bits |= _word_bits(beginnings, word)
+        if i and words[i - 1] in _PAIR_TAILS:
+            bits |= _pair_bits(words[i - 1], word)
+    if words != [token]:
+        _EDGES[token] = (words[0], words[-1]) if words else ("", "")
+        if words and words[-1] in _PAIR_HEADS:
+            _HEAD_ENDED.add(token)
+    return bits
+
+
+def _word_bits(beginnings: dict[str, int], word: str) -> int:
+    """The bits of the anchors that begin ``word``, or ``word`` after its leading digits ("6акпп")."""
+    bits = _longest_bits(beginnings, word)
+    if word[0].isdigit() and (rest := word.lstrip(_DIGITS)):
+        bits |= _longest_bits(beginnings, rest)
+    return bits
+
+
+def _longest_bits(beginnings: dict[str, int], word: str) -> int:
+    """The bits of the longest beginning of ``word`` in a beginnings index: of every anchor that begins
+    ``word``. Its first two characters first: most words begin a beginning of one or two characters, or
+    none. (A word shorter than ANCHOR_CHARS is found again as its own beginning: the same bits.)"""
+    get = beginnings.get
+    bits = get(word[:2])
+    if bits is None:
+        return get(word[:1], 0)
+    for length in _LONGER:
+        longer = get(word[:length])
+        if longer is None:
+            break
+        bits = longer
+    return bits
+
+
+def _pair_bits(head: str, after: str) -> int:
+    """The bits of the pair anchors of ``head`` that the next word ``after`` completes."""
+    if after[0].isdigit():
+        return _PAIR_TAILS[head].get("#", 0)
+    return _longest_bits(_TAIL_BEGINNINGS[head], after)
+
+
+def _pairs_bits(tokens: list[str], heads: set[str]) -> int:
+    """The bits of the pairs across two tokens: after each token of ``heads`` (a pair head, or a token
+    whose last word is one) among ``tokens``, the next word."""
+    bits = 0
+    # the index after every token of ``heads``, found in one pass at C speed
+    for at in compress(range(1, len(tokens) + 1), map(heads.__contains__, tokens)):
+        after = _next_word(tokens, at)
+        if after is not None:
+            token = tokens[at - 1]
+            edges = _EDGES.get(token)
+            bits |= _pair_bits(token if edges is None else edges[1], after)
+    return bits
+
+
+def _next_word(tokens: list[str], start: int) -> str | None:
+    """The first word of the first token from ``start`` on that holds one (by index: ``islice`` would
+    step through every token before ``start``)."""
+    for at in range(start, len(tokens)):
+        token = tokens[at]
+        edges = _EDGES.get(token)
+        if edges is None:
+            return token  # a token that is one word
+        if edges[0]:
+            return edges[0]
+    return None
+
+
+# The indexes of the last few texts searched (the lower-cased post, its lines...); all forgotten when full.
+_STARTS: dict[str, WordStarts] = {}
+STARTS_MAX = 16
+_INDEX_LOCK = threading.Lock()
+
+
+def word_starts(low: str) -> WordStarts:
+    """The ``WordStarts`` of ``low``, built once per text; from then on every gated pattern searching
+    ``low`` (or an equal string) checks its gate first, however short ``low`` is."""
+    got = _STARTS.get(low)
+    if got is None:
+        with _INDEX_LOCK:  # the token memo is filled, then read: not by two threads at once
+            if len(_STARTS) >= STARTS_MAX:
+                _STARTS.clear()
+            got = _STARTS[low] = WordStarts(low)
+    return got
+
+
+def clear_word_memo() -> None:
+    """Forget every token's anchor bits and every text's index (``rules.clear_caches`` calls it, so a
+    benchmark measures work; building a pattern calls it, so no index lacks the new pattern)."""
+    with _INDEX_LOCK:
+        _forget_tokens()
+        _STARTS.clear()
+
+
+def _register(anchor_sets: list[frozenset[str]]) -> tuple[int, int]:
+    """Give a pattern one bit per set of anchors (per alternative); its gate (first bit) and span."""
+    global _PATTERN_COUNT
+    gate = _PATTERN_COUNT
+    for anchors in anchor_sets:
+        bit_id = _PATTERN_COUNT
+        _PATTERN_COUNT += 1
+        _GATE_OF_BIT.append(gate)
+        for anchor in anchors:
+            _ANCHOR_INDEX.setdefault(anchor, []).append(bit_id)
+            _ANCHOR_BITS[anchor] = _ANCHOR_BITS.get(anchor, 0) | 1 << bit_id
+            head, space, tail = anchor.partition(" ")
+            if space:
+                _PAIR_HEADS.add(head)
+                tails = _PAIR_TAILS.setdefault(head, {})
+                tails[tail] = tails.get(tail, 0) | 1 << bit_id
+    span = (1 << len(anchor_sets)) - 1
+    _GATES.append((gate, span))
+    _WORD_BEGINNINGS.clear()  # rebuilt with the new anchors on first use
+    _TAIL_BEGINNINGS.clear()
+    clear_word_memo()
+    return gate, span
+
+
+def _alternatives(regex: re.Pattern[str]) -> list[tuple[re.Pattern[str], frozenset[str]]] | None:
+    """The top-level alternatives of ``regex`` (of the one group it is, if so), each compiled, with its
+    anchors; None when there is one, when some alternative has no usable anchors, or when the pattern
+    has groups (a match of an alternative alone would number them differently)."""
+    if regex.groups:
+        return None
+    if regex.flags & re.VERBOSE:
+        return None
+    pattern = regex.pattern
+    branches = top_level(pattern) or [pattern]
+    if len(branches) == 1 and pattern.startswith("(?:") and pattern.endswith(")"):
+        branches = top_level(pattern[3:-1]) or branches  # "(?:a|b)" -> "a", "b" (None: not one group)
+    if len(branches) < 2:
+        return None
+    out = []
+    for branch in branches:
+        anchors = _anchors(branch)
+        if not anchors or not all(a[0].isalnum() for a in anchors):
+            return None
+        try:
+            out.append((re.compile(branch, regex.flags), anchors))
+        except re.error:  # pragma: no cover - a piece of a valid pattern between top-level bars compiles
+            return None
+    return out
+
+
+def _inner_literal(regex: re.Pattern[str]) -> str:
+    """The longest run of plain characters at the top level of ``regex`` after its literal beginning (which
+    an anchor stands for), so in every match ("контрактн" in "(?:двигател\\w*|мотор\\w*)
+    [^.\\n]{0,40}\\bконтрактн\\w*", ":" in "1\\s?:\\s?\\d"); "" when there is none or case is ignored."""
+    if regex.flags & re.IGNORECASE:
+        return ""
+    runs: list[str] = []
+    run = ""
+    leading = True  # the literal beginning, which the anchor stands for
+    for op, av in _sre_parser.parse(regex.pattern):
+        if str(op) != "LITERAL":
+            leading = False
+            runs.append(run)
+            run = ""
+        elif not leading:
+            run += chr(av)
+    runs.append(run)
+    return max(runs, key=len)
+
+
+def _anchors(pattern: str) -> frozenset[str] | None:
+    """The literal beginnings of every way ``pattern`` can match (see ``word_starts``), or None when some
+    alternative starts with a class, a repeat or anything else that is not a literal."""
+    try:
+        parsed = _sre_parser.parse(pattern)
+    except Exception:  # pragma: no cover - a pattern re compiled always parses
+        return None
+    found = _prefixes(list(parsed), {""})
+    if not found:
+        return None
+    cut = set()
+    for anchor in found:
+        head, _, tail = anchor.partition(" ")
+        head = _WORD_PREFIX.match(head).group(0)  # type: ignore[union-attr]  # "б/у" begins the word "б"
+        tail = "#" if tail.startswith("#") else _WORD_PREFIX.match(tail).group(0)  # type: ignore[union-attr]
+        if not head:
+            return None
+        pair = tail and len(head) <= 2 and anchor[len(head)] == " "
+        cut.add(f"{head} {tail[:PAIR_CHARS]}" if pair else head[:ANCHOR_CHARS])
+    return frozenset(cut)
+
+
+def _done(prefix: str) -> bool:
+    head, space, tail = prefix.partition(" ")
+    return len(tail) >= PAIR_CHARS if space else len(head) >= ANCHOR_CHARS
+
+
+def _prefixes(items: list[Any], current: set[str]) -> set[str] | None:
+    for op, av in items:
+        if all(_done(c) for c in current):
+            break
+        name = str(op)
+        digits_or_spaces = (name == "IN" and _is_category([(op, av)], {"SPACE", "DIGIT"})) or (
+            name in {"MAX_REPEAT", "MIN_REPEAT"} and _is_category(av[2], {"SPACE", "DIGIT"})
+        )
+        if name == "LITERAL":
+            ch = chr(av)
+            current = {c if _done(c) else (c + " " if ch == " " and " " in c else c + ch) for c in current}
+            if ch == " " and any(c.count(" ") > 1 for c in current):
+                break
+        elif name == "AT" or name in {"ASSERT", "ASSERT_NOT"}:
+            continue  # zero-width: ^, \\b, look-arounds
+        elif digits_or_spaces and current == {""}:
+            continue  # leading digits and spaces: the anchor is the first word after them ("\\d\\s+дтп")
+        elif digits_or_spaces and all(c.endswith(" ") for c in current) and _is_digits(op, av):
+            current = {c + "#" for c in current}  # "с 1 января": a short word, then a number
+            break
+        elif name in {"MAX_REPEAT", "MIN_REPEAT"} and av[0] == 0 and digits_or_spaces:
+            continue  # "\\s*", "\\d?": words are looked up after spaces and after leading digits
+        elif name in {"MAX_REPEAT", "MIN_REPEAT"} and av[0] >= 1 and _is_category(av[2], {"SPACE"}):
+            if any(" " in c or not c or len(c) > 2 for c in current):
+                break  # only a word of one or two letters is followed into the next word
+            current = {c + " " for c in current}
+        elif name == "SUBPATTERN":
+            sub = _prefixes(list(av[-1]), current)
+            if sub is None:
+                return None
+            current = sub
+        elif name == "BRANCH" and all(
+            all(str(o) in {"AT", "ASSERT", "ASSERT_NOT"} for o, _ in branch) for branch in av[1]
+        ):
+            continue  # alternative look-behinds: "(?:(?<=•)|(?<=• ))передний"
+        elif name == "BRANCH":
+            out: set[str] = set()
+            for branch in av[1]:
+                got = _prefixes(list(branch), set(current))
+                if got is None:
+                    return None
+                out |= got
+            return out
+        else:
+            break  # a class, a repeat...: the beginning so far must do
+    return {c.rstrip(" ") if c.endswith(" ") else c for c in current}
+
+
+def _is_digits(op: Any, av: Any) -> bool:
+    body = [(op, av)] if str(op) == "IN" else av[2]
+    return _is_category(body, {"DIGIT"})
+
+
+def _is_category(items: Any, categories: set[str]) -> bool:
+    """Is ``items`` (a parsed repeat's body) one character class of the given categories (\\s, \\d)?"""
+    items = list(items)
+    if len(items) != 1 or str(items[0][0]) != "IN":
+        return False
+    members = items[0][1]
+    return all(str(op) == "CATEGORY" and str(arg).rsplit("_", 1)[-1] in categories for op, arg in members)
+
+
+def for_lower_case(pattern: re.Pattern[str]) -> re.Pattern[str]:
+    """``pattern`` without IGNORECASE, for lower-cased text (``re`` searches it faster), when its letters
+    are all lower case already; else ``pattern`` itself."""
+    letters = re.sub(r"\\.|\(\?P[<=]\w+>?", "", pattern.pattern)  # escapes and group names aside
+    if not pattern.flags & re.IGNORECASE or any(ch.isupper() for ch in letters):
+        return pattern
+    return re.compile(pattern.pattern, pattern.flags & ~re.IGNORECASE)
+
+
+_NEGATIONS = ("не ", "не  ", "нет ", "без ")
