@@ -53,6 +53,7 @@ LEASE = "tests/monitor/test_lease.py"
 CALLBACK = "tests/payments/test_callback.py"
 LIFECYCLE = "tests/payments/test_lifecycle.py"
 CHECKOUT = "tests/payments/test_checkout.py"
+CONTACTS = "tests/bot/test_contacts.py"
 
 
 @dataclass(frozen=True)
@@ -332,6 +333,34 @@ MUTANTS: tuple[Mutant, ...] = (
         '        return "stale"\n',
         "",
         (f"{CHECKOUT}::test_stars_pre_checkout_stale_rejected",),
+    ),
+    # ------------------------------------------------------------------ contact reveal: counted, within the cap
+    Mutant(
+        "contact-cap-unconditional",
+        "reveal",
+        "a new card is counted without checking today's counter (parallel requests pass the daily cap)",
+        "functions/carsbot/bot/contact_log.py",
+        "                condition=BotStateModel.counter.does_not_exist() | (BotStateModel.counter < daily_cap),\n",
+        "",
+        (f"{CONTACTS}::test_parallel_new_cards_stop_at_cap", f"{CONTACTS}::test_lost_race_is_decided_again"),
+    ),
+    Mutant(
+        "contact-logged-twice",
+        "reveal",
+        "the request row is written without attribute_not_exists (one card counted twice)",
+        "functions/carsbot/bot/contact_log.py",
+        "                condition=ContactRequestModel.listing_id.does_not_exist(),\n",
+        "",
+        (f"{CONTACTS}::test_parallel_new_cards_stop_at_cap",),
+    ),
+    Mutant(
+        "contact-kept-on-failure",
+        "reveal",
+        "a card Telegram refused stays counted (the reservation is not released)",
+        "functions/carsbot/bot/contact_flow.py",
+        "            contact_log.release(int(user.user_id), listing_id, now)\n",
+        "            pass\n",
+        (f"{CONTACTS}::test_a_card_is_counted_only_if_it_was_sent",),
     ),
     # ------------------------------------------------------------------ monitor: no post lost, one owner
     Mutant(
