@@ -334,15 +334,19 @@ MUTANTS: tuple[Mutant, ...] = (
         "",
         (f"{CHECKOUT}::test_stars_pre_checkout_stale_rejected",),
     ),
-    # ------------------------------------------------------------------ contact reveal: counted, within the cap
+    # ------------------------------------------------------------------ contact reveal: once, within the cap
     Mutant(
         "contact-cap-unconditional",
         "reveal",
-        "a new card is counted without checking today's counter (parallel requests pass the daily cap)",
+        "a new card is counted without checking today's counter (parallel requests pass the cap)",
         "functions/carsbot/bot/contact_log.py",
-        "                condition=BotStateModel.counter.does_not_exist() | (BotStateModel.counter < daily_cap),\n",
+        "                condition=BotStateModel.counter.does_not_exist()"
+        " | (BotStateModel.counter < daily_cap),\n",
         "",
-        (f"{CONTACTS}::test_parallel_new_cards_stop_at_cap", f"{CONTACTS}::test_lost_race_is_decided_again"),
+        (
+            f"{CONTACTS}::test_parallel_new_cards_stop_at_cap",
+            f"{CONTACTS}::test_lost_race_is_decided_again",
+        ),
     ),
     Mutant(
         "contact-logged-twice",
