@@ -53,12 +53,13 @@ def test_lease_exclusive_renewable_expires(monitor_env: MonitorEnv) -> None:
     clock = ManualClock()
     first = Lease(duration=2.0, margin=0.5, owner="first", clock=clock)
     second = Lease(duration=2.0, margin=0.5, owner="second", clock=clock)
-    # `held` is a wall-time window (1.5 s here), not on the manual clock: a loaded machine may outlast it
+    # `held` is a wall-time window (1.5 s here), not on the manual clock: a loaded machine may outlast it,
+    # so this test reads the stored lease (fencing token, expiry) on the manual clock only
     assert first.try_acquire() and first.version is not None
     assert not second.try_acquire()
     assert first.renew()
     holder = second.holder()
-    assert holder is not None and holder.owner == "first" and holder.is_live()
+    assert holder is not None and holder.owner == "first" and holder.is_live(clock())
     assert first.release()
     assert second.try_acquire()  # released: taken at once
     assert not first.try_acquire()
