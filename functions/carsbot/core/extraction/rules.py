@@ -703,7 +703,6 @@ def clear_caches() -> None:
     _analyse_cached.cache_clear()
     keywords.clear_word_memo()
     text.forget_prepared()
-    text._tokens.cache_clear()
     vehicles._hits.cache_clear()
     vehicles._fuzzy_brand_of.cache_clear()
     vehicles._fuzzy_model_of.cache_clear()

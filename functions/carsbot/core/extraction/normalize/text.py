@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from functools import lru_cache
 from typing import Any
 
 
@@ -117,18 +116,5 @@ def normalize_token(token: str) -> str:
     return token
 
 
-@lru_cache(maxsize=8)
-def _tokens(text: str) -> list[tuple[str, int, int]]:
-    """Catalogue tokens of ``text`` (prepared) as ``normalize_token`` forms with their spans (memoised:
-    the vehicle finder and the list detector read the same text). Treat the result as read-only."""
-    low = text.lower().replace("’", "'")
-    coded = {m.start() for m in _CODED_TOKEN.finditer(low)}  # tokens with a digit or a Latin letter
-    return [
-        (m.group(0).translate(_LOOKALIKE) if m.start() in coded else m.group(0), m.start(), m.end())
-        for m in _CAT_TOKEN_LOW.finditer(low)
-    ]
-
-
-_CAT_TOKEN_LOW = re.compile(_CAT_TOKEN.pattern)  # the same tokens in lower-cased text, without IGNORECASE
 # The start of every catalogue token that holds a digit or a Latin letter (same boundaries as _CAT_TOKEN).
 _CODED_TOKEN = re.compile(r"(?<![0-9a-zа-я'])(?=[а-я']*[0-9a-z])[0-9a-zа-я]+")

@@ -166,7 +166,7 @@ _DIGIT_MODEL_BLOCK = re.compile(
 )
 
 
-# Catalogue tokens of a text as ``text._tokens`` has them, in parallel lists: the ``normalize_token``
+# Catalogue tokens of a text (see ``_tokenize``), in parallel lists: the ``normalize_token``
 # forms, their starts and their ends.
 _Tokens = tuple[list[str], list[int], list[int]]
 # Alias hits: (token index, n-gram size, the aliases); a model hit also has its first distinctive alias
@@ -183,9 +183,10 @@ _MIXED = re.compile(r"[0-9a-z](?:[а-я]|(?<=[а-я].)|'[а-я]|(?<=[а-я]'.))"
 
 
 def _tokenize(text: str) -> _Tokens:
-    """``text._tokens(text)`` (prepared text), computed with one ``split``.
+    """The catalogue tokens of ``text`` (prepared; ``_CAT_TOKEN`` in its lower-cased copy), computed with
+    one ``split``.
 
-    ``_tokens`` maps the tokens that begin a ``_CODED_TOKEN`` match through ``_LOOKALIKE``. The mapping
+    Tokens that begin a ``_CODED_TOKEN`` match are mapped through ``_LOOKALIKE``. The mapping
     only changes Cyrillic letters, and such a token is coded exactly when it also holds a digit or a Latin
     letter and no apostrophe precedes it, unless the text holds a run of apostrophes (the pattern's
     look-ahead then reaches across tokens): that rare case asks ``_CODED_TOKEN`` itself."""
