@@ -8,9 +8,13 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from pynamodb.connection.base import Connection
 
 from carsbot.adapters import events, moderation
-from carsbot.adapters.db import ChannelModel, ListingModel
+from carsbot.adapters.db import ChannelModel, ListingModel, PostModel
+from carsbot.adapters.db.listings import ListingsRepository
+from carsbot.adapters.db.orders import PaymentModel
+from carsbot.adapters.db.posts import PostsRepository
 from carsbot.adapters.db.users import UserModel
 from carsbot.adapters.filters_source import FiltersSource
 from carsbot.adapters.secrets import reset_secrets_cache
@@ -18,6 +22,7 @@ from carsbot.adapters.sheets import SheetsGateway, open_gateway
 from carsbot.channels import ChannelRegistry
 from carsbot.commands.sheets import run_init
 from carsbot.config import get_settings
+from carsbot.sheets import analytics
 from carsbot.sheets.sync import SheetsSync, run_sync
 from carsbot.sheets.template import TemplateBuilder
 from carsbot_dev.local.sheets_grid import col_index
@@ -518,3 +523,79 @@ def test_analytics_daily_row_and_top_models(console, standin) -> None:  # type: 
     assert today[header.index("Новых пользователей")] == "1"
     top = header.index("Топ моделей за 7 дней")
     assert values[1][top : top + 3] == ["Toyota M", "2", "1100000"]
+
+
+def _post(channel_id: int, message_id: int, at: datetime) -> PostModel:
+    return PostModel(
+        f"{channel_id}:{message_id}", channel_id=channel_id, message_id=message_id, date=at, received_at=at
+    )
+
+
+def _payment(payment_id: str, amount: str, currency: str, at: datetime) -> PaymentModel:
+    return PaymentModel(
+        payment_id, provider="yookassa", order_id=f"o-{payment_id}", user_id=2002, plan="month", days=30,
+        amount=amount, currency=currency, paid_day=at.strftime("%Y-%m-%d"), credited_at=at, new_end=at,
+    )  # fmt: skip
+
+
+def test_analytics_by_day_indexes_never_scan(console, standin, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """Аналитика and "Постов получено" come from the by-day indexes and the channels' counters: the
+    posts, listings and payments tables are never scanned, so their history is never read."""
+    now = datetime(2025, 3, 10, 12, 0, tzinfo=UTC)
+    yesterday_late = datetime(2025, 3, 9, 23, 59, 59, tzinfo=UTC)
+    posts = PostsRepository()
+    for row in (
+        _post(7, 1, now),
+        _post(7, 2, now),
+        _post(8, 1, yesterday_late),
+        _post(7, 3, now - timedelta(30)),
+    ):
+        posts.create(row)
+    posts.create(_post(7, 1, now))  # a redelivery: counted once
+    posts.mark_rejected(PostModel.get("7:2"), "no_car", "rules")
+    posts.mark_duplicate(PostModel.get("8:1"), "L0", "rules")
+    listings = ListingsRepository()
+    for listing_id, created in (("L1", now), ("L2", now - timedelta(10))):
+        listing = ListingModel(
+            listing_id, post_id="7:1", channel_id=7, brand="Kia", model="Rio", price=900_000
+        )
+        listing.created_at = created
+        listings.create(listing)
+        assert listings.claim_for_publish(listing, now)
+        assert listings.mark_published(listing, [1], now)
+    for payment in (_payment("p1", "990.00", "RUB", now), _payment("p2", "100", "XTR", now)):
+        payment.save()
+    _payment("p3", "990.00", "RUB", now - timedelta(10)).save()
+    for ref, channel_id in (("@seven", 7), ("@eight", 8)):
+        add_channel_row(standin, channel_id - 5, ref)
+    sync(console, now=now)
+    for ref, channel_id in (("@seven", 7), ("@eight", 8)):
+        ChannelRegistry().save_resolution(
+            ref, channel_id=channel_id, access_hash=1, title=ref, username=ref[1:]
+        )
+    calls: list[tuple[str, str, str]] = []
+    dispatch = Connection.dispatch
+
+    def spy(self: Connection, operation_name: str, operation_kwargs: dict) -> dict:  # type: ignore[type-arg]
+        calls.append(
+            (operation_name, *(str(operation_kwargs.get(k, "")) for k in ("TableName", "IndexName")))
+        )
+        return dispatch(self, operation_name, operation_kwargs)
+
+    monkeypatch.setattr(Connection, "dispatch", spy)
+    sync(console, now=now + analytics.REFRESH)  # the analytics computation is due again
+    scanned = {table for op, table, _ in calls if op == "Scan"}
+    queried = {index for op, _, index in calls if op == "Query"}
+    assert {"by-received-day", "by-created-day", "by-published-day", "by-day"} <= queried
+    assert not {t for t in scanned if t.endswith(("-posts", "-listings", "-payments", "-orders"))}, scanned
+    by_day = {r["Дата"]: r for r in rows(standin, "Аналитика") if r.get("Дата")}
+    today, before = by_day["2025-03-10"], by_day["2025-03-09"]
+    assert (today["Постов"], today["Отклонено"], before["Постов"], before["Дубликатов"]) == (
+        "2",
+        "1",
+        "1",
+        "1",
+    )
+    assert (today["Объявлений"], today["Опубликовано"], today["Выручка, ₽"]) == ("1", "2", "990")
+    seen = {r["Ссылка"]: r["Постов получено"] for r in rows(standin, "Каналы")}
+    assert (seen["@seven"], seen["@eight"]) == ("3", "1")

@@ -1,9 +1,11 @@
 """Admin statistics (``/stats``): today (Moscow day) and the last 7 days.
 
-Posts, listings, users and contact requests come from their tables: posts/listings/users by a filtered,
-projected scan (an admin command, run by hand; the tables carry no date index), contact requests by the
-``by-day`` index, active subscribers by the ``by-subscription-end`` index (a range query). Revenue comes
-from the payments records through an injected ``revenue(since, until) -> RUB`` (``None`` until wired).
+Posts and listings come from their tables' by-day indexes (``carsbot.adapters.db.daily``: one query per
+UTC day of the window, never a scan of their whole history), new users from a filtered, projected scan of
+the users table (it grows with the users, not with time; an admin command, run by hand), contact requests
+by the ``by-day`` index, active subscribers by the ``by-subscription-end`` index (a range query). Revenue
+comes from the payments records through an injected ``revenue(since, until) -> RUB`` (``None`` until
+wired).
 """
 
 from __future__ import annotations
@@ -12,8 +14,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from carsbot.adapters.db import daily
 from carsbot.adapters.db.bot import ContactRequestModel
-from carsbot.adapters.db.models import ListingModel, PostModel
 from carsbot.adapters.db.users import SUB_BUCKET, UserModel
 from carsbot.core.entitlements import MOSCOW, day_key
 
@@ -57,20 +59,15 @@ def collect(now: datetime, revenue: Revenue | None = None) -> Stats:
         if when >= today_start:
             setattr(stats.today, name, getattr(stats.today, name) + 1)
 
-    for post in PostModel.scan(
-        filter_condition=PostModel.received_at >= week_start,
-        attributes_to_get=["post_id", "received_at", "status"],
-    ):
+    for post in daily.posts(week_start, now):
         add(post.received_at, "posts")
         if post.status == "rejected":
             add(post.received_at, "rejected")
         elif post.status == "duplicate":
             add(post.received_at, "duplicates")
-    for listing in ListingModel.scan(
-        filter_condition=(ListingModel.created_at >= week_start) | (ListingModel.published_at >= week_start),
-        attributes_to_get=["listing_id", "created_at", "published_at"],
-    ):
+    for listing in daily.listings_created(week_start, now):
         add(listing.created_at, "listings")
+    for listing in daily.listings_published(week_start, now):
         add(listing.published_at, "published")
     for user in UserModel.scan(
         filter_condition=UserModel.registered_at >= week_start, attributes_to_get=["user_id", "registered_at"]

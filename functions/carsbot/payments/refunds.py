@@ -10,9 +10,10 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from decimal import Decimal
 
+from carsbot.adapters.db import daily
 from carsbot.adapters.db.orders import PaymentModel
 from carsbot.adapters.yookassa import YooKassaClient
 from carsbot.core import payments as rules
@@ -111,12 +112,7 @@ def revenue(since: datetime, until: datetime) -> int:
     """Net RUB revenue (payments credited in ``[since, until)`` minus their refunds), by the ``by-day``
     index of the payments table: one query per day, never a scan. Stars payments are not roubles."""
     total = Decimal(0)
-    day = since.date()
-    while day <= until.date():
-        for record in PaymentModel.by_day.query(
-            day.isoformat(), range_key_condition=PaymentModel.credited_at.between(since, until)
-        ):
-            if record.currency == rules.RUB and record.credited_at < until:
-                total += Decimal(record.amount) - Decimal(record.refunded_amount)
-        day += timedelta(days=1)
+    for record in daily.payments(since, until):
+        if record.currency == rules.RUB and record.credited_at < until:
+            total += Decimal(record.amount) - Decimal(record.refunded_amount)
     return int(total)

@@ -1,11 +1,12 @@
 """Аналитика: one row per day plus "top models and median price this week" (bot-owned tab).
 
-The figures are counted from the tables themselves (posts by ``received_at``, listings by
-``created_at``, users by ``registered_at``, credited RUB orders by ``credited_at``), projected to the few
-attributes needed. Scans read whole tables, so they run at most every ``REFRESH`` (10 minutes) and the
-rows in between come from the last computation stored in the StateTable (``sheets#analytics``); the
-Фильтры/Каналы/Подписчики part of the sync stays cheap every minute. Only the last ``DAYS`` days are
-rewritten; older rows stay as they were written.
+The figures are counted from the tables' by-day indexes (``carsbot.adapters.db.daily``: posts by
+``received_at``, listings by ``created_at`` and ``published_at``, RUB payments by ``credited_at``), one
+query per day of the window, so a computation reads the last ``DAYS`` days' items whatever the tables'
+history; users (new per day, active subscribers) come from the list the sync has read anyway, and each
+channel's posts received from its counter. A computation runs at most every ``REFRESH`` (10 minutes); the
+syncs in between use the last one, stored in the StateTable (``sheets#analytics``). Only the last
+``DAYS`` days are rewritten; older rows stay as they were written.
 """
 
 from __future__ import annotations
@@ -17,8 +18,8 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from carsbot.adapters.db.models import ListingModel, PostModel, StateModel
-from carsbot.adapters.db.orders import OrderModel
+from carsbot.adapters.db import daily
+from carsbot.adapters.db.models import ChannelModel, StateModel
 from carsbot.adapters.db.users import UserModel
 from carsbot.core.subscriptions import is_active
 from carsbot.sheets.grid import Plan, TabView
@@ -37,42 +38,40 @@ def _day(value: datetime | None) -> str | None:
 def compute(users: Iterable[UserModel], now: datetime) -> dict[str, Any]:
     """Daily rows (last ``DAYS`` days), the week's top models and posts per channel (all time)."""
     days = [(now - timedelta(days=i)).strftime("%Y-%m-%d") for i in range(DAYS - 1, -1, -1)]
+    since = datetime.fromisoformat(days[0]).replace(tzinfo=UTC)
+    until = since + timedelta(days=DAYS) - timedelta(microseconds=1)  # the whole of today
     rows: dict[str, Counter[str]] = {d: Counter() for d in days}
-    per_channel: Counter[int] = Counter()
-    for post in PostModel.scan(attributes_to_get=["post_id", "channel_id", "status", "received_at"]):
-        per_channel[int(post.channel_id)] += 1
-        day = _day(post.received_at)
+
+    def count(when: datetime | None, name: str, amount: int = 1) -> None:
+        day = _day(when)
         if day in rows:
-            rows[day]["posts"] += 1
-            if post.status == "rejected":
-                rows[day]["rejected"] += 1
-            elif post.status == "duplicate":
-                rows[day]["duplicates"] += 1
+            rows[day][name] += amount
+
+    for post in daily.posts(since, until):
+        count(post.received_at, "posts")
+        if post.status == "rejected":
+            count(post.received_at, "rejected")
+        elif post.status == "duplicate":
+            count(post.received_at, "duplicates")
     week: dict[str, list[int]] = defaultdict(list)
-    week_start = days[0]
-    attrs = ["listing_id", "brand", "model", "price", "status", "created_at", "published_at"]
-    for listing in ListingModel.scan(attributes_to_get=attrs):
-        day = _day(listing.created_at)
-        if day in rows:
-            rows[day]["listings"] += 1
-        published = _day(listing.published_at)
-        if published in rows:
-            rows[published]["published"] += 1
-        if day and day >= week_start and listing.brand and listing.model:
+    for listing in daily.listings_created(since, until):
+        count(listing.created_at, "listings")
+        if listing.brand and listing.model:
             week[f"{listing.brand} {listing.model}"].append(int(listing.price or 0))
+    for listing in daily.listings_published(since, until):
+        count(listing.published_at, "published")
     for user in users:
-        day = _day(user.registered_at)
-        if day in rows:
-            rows[day]["new_users"] += 1
-    active = sum(1 for u in users if is_active(u.subscription_end, now))
-    rows[days[-1]]["active_subs"] = active
-    for order in OrderModel.scan(attributes_to_get=["order_id", "amount", "currency", "credited_at"]):
-        day = _day(order.credited_at)
-        if day in rows and order.currency == "RUB":
+        count(user.registered_at, "new_users")
+    rows[days[-1]]["active_subs"] = sum(1 for u in users if is_active(u.subscription_end, now))
+    for payment in daily.payments(since, until):
+        if payment.currency == "RUB":
             try:
-                rows[day]["revenue"] += int(Decimal(order.amount))
+                count(payment.credited_at, "revenue", int(Decimal(payment.amount)))
             except (InvalidOperation, TypeError):
                 continue
+    channel_ids = [
+        int(c.channel_id) for c in ChannelModel.scan(attributes_to_get=["ref", "channel_id"]) if c.channel_id
+    ]
     top = sorted(week.items(), key=lambda kv: (-len(kv[1]), kv[0]))[:TOP_ROWS]
     return {
         "computed_at": now.isoformat(),
@@ -81,7 +80,7 @@ def compute(users: Iterable[UserModel], now: datetime) -> dict[str, Any]:
             [name, len(prices), int(statistics.median([p for p in prices if p] or [0]))]
             for name, prices in top
         ],
-        "posts_seen": {str(k): v for k, v in per_channel.items()},
+        "posts_seen": {str(k): v for k, v in daily.posts_seen(channel_ids).items()},
     }
 
 

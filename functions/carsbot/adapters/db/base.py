@@ -11,6 +11,11 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+def day_of(when: datetime) -> str:
+    """The UTC day of ``when`` as the daily indexes key it: "2025-01-31"."""
+    return when.astimezone(UTC).strftime("%Y-%m-%d")
+
+
 class NowAttribute(UTCDateTimeAttribute):
     """A UTC timestamp attribute that defaults to the time of object creation."""
 

@@ -14,6 +14,7 @@ from typing import Any, cast
 
 from pynamodb.exceptions import DoesNotExist, PutError, UpdateError
 
+from carsbot.adapters.db.base import day_of
 from carsbot.adapters.db.conditions import is_conditional_failure
 from carsbot.adapters.db.models import ChannelModel, ListingModel
 from carsbot.core.states import ACTIVE_LISTING, WITHDRAWN_LISTING, ListingStatus
@@ -132,6 +133,7 @@ class ListingsRepository:
         stored: list[Any] = [
             ListingModel.published_message_ids.set(cast(Any, list(message_ids))),
             ListingModel.published_at.set(now),
+            ListingModel.published_day.set(day_of(now)),  # the by-published-day index
             ListingModel.publish_error.remove(),
             ListingModel.updated_at.set(now),
         ]

@@ -2,14 +2,24 @@
 
 Access patterns (docs/data-model.md):
 * channels — by ref (``@name`` / ``+HASH``); by numeric channel id (GSI ``by-channel-id``) for events.
-* posts — by post id ``channel_id:message_id`` (state of every source post, rejected ones included).
+* posts — by post id ``channel_id:message_id`` (state of every source post, rejected ones included);
+  by UTC day of arrival (GSI ``by-received-day``: ``received_day`` + ``received_at``) for daily figures.
 * listings — by listing id (deep links, publishing); comparables by ``brand_model`` + ``year`` (GSI
-  ``by-model``) for the market estimate.
+  ``by-model``) for the market estimate; by UTC day of creation and of publication (GSIs
+  ``by-created-day``, ``by-published-day``) for daily figures.
 * dedup — by fingerprint (conditional put: the first listing owns it; TTL ``expires_at``).
-* state — small singleton items by key: the monitor lease, rate-limit windows, circuit breakers.
+* state — small singleton items by key: the monitor lease, rate-limit windows, circuit breakers, and
+  every channel's count of posts received (``posts-seen#<channel id>``).
+
+The day attributes (``received_day``, ``created_day``, ``published_day``: "2025-01-31", UTC) are stamped
+from their timestamps whenever an item is saved (``_stamp_days``) and set beside ``published_at`` by the
+publish transition, so the daily indexes hold every item without each writer remembering them.
 """
 
 from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
 
 from pynamodb.attributes import (
     BooleanAttribute,
@@ -21,10 +31,18 @@ from pynamodb.attributes import (
     UnicodeSetAttribute,
     UTCDateTimeAttribute,
 )
-from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, KeysOnlyProjection
+from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, IncludeProjection, KeysOnlyProjection
 from pynamodb.models import Model
 
-from carsbot.adapters.db.base import NowAttribute
+from carsbot.adapters.db.base import NowAttribute, day_of
+
+
+def _stamp_days(item: Model, pairs: tuple[tuple[str, str], ...]) -> None:
+    """Set each day attribute of ``pairs`` (day name, timestamp name) from its timestamp when it has one."""
+    for day_name, at_name in pairs:
+        at: datetime | None = getattr(item, at_name)
+        if at is not None:
+            setattr(item, day_name, day_of(at))
 
 
 class ChannelIdIndex(GlobalSecondaryIndex["ChannelModel"]):
@@ -60,6 +78,15 @@ class ChannelModel(Model):
     by_channel_id = ChannelIdIndex()
 
 
+class PostsByDayIndex(GlobalSecondaryIndex["PostModel"]):
+    class Meta:
+        index_name = "by-received-day"
+        projection = IncludeProjection(["status", "channel_id"])
+
+    received_day = UnicodeAttribute(hash_key=True)
+    received_at = UTCDateTimeAttribute(range_key=True)
+
+
 class PostModel(Model):
     """Every source post and what became of it."""
 
@@ -83,7 +110,14 @@ class PostModel(Model):
     date = UTCDateTimeAttribute()
     edit_date = UTCDateTimeAttribute(null=True)
     received_at = NowAttribute()
+    received_day = UnicodeAttribute(null=True)  # UTC day of received_at (GSI by-received-day)
     updated_at = NowAttribute()
+
+    by_received_day = PostsByDayIndex()
+
+    def save(self, *args: Any, **kwargs: Any) -> Any:
+        _stamp_days(self, (("received_day", "received_at"),))
+        return super().save(*args, **kwargs)
 
 
 class ModelYearIndex(GlobalSecondaryIndex["ListingModel"]):
@@ -93,6 +127,24 @@ class ModelYearIndex(GlobalSecondaryIndex["ListingModel"]):
 
     brand_model = UnicodeAttribute(hash_key=True)
     year = NumberAttribute(range_key=True)
+
+
+class ListingsByCreatedDayIndex(GlobalSecondaryIndex["ListingModel"]):
+    class Meta:
+        index_name = "by-created-day"
+        projection = IncludeProjection(["brand", "model", "price", "status"])
+
+    created_day = UnicodeAttribute(hash_key=True)
+    created_at = UTCDateTimeAttribute(range_key=True)
+
+
+class ListingsByPublishedDayIndex(GlobalSecondaryIndex["ListingModel"]):
+    class Meta:
+        index_name = "by-published-day"
+        projection = KeysOnlyProjection()
+
+    published_day = UnicodeAttribute(hash_key=True)
+    published_at = UTCDateTimeAttribute(range_key=True)
 
 
 class ListingModel(Model):
@@ -140,9 +192,17 @@ class ListingModel(Model):
     publish_claimed_at = UTCDateTimeAttribute(null=True)
     publish_error = UnicodeAttribute(null=True)
     created_at = NowAttribute()
+    created_day = UnicodeAttribute(null=True)  # UTC day of created_at (GSI by-created-day)
+    published_day = UnicodeAttribute(null=True)  # UTC day of published_at (GSI by-published-day)
     updated_at = NowAttribute()
 
     by_model = ModelYearIndex()
+    by_created_day = ListingsByCreatedDayIndex()
+    by_published_day = ListingsByPublishedDayIndex()
+
+    def save(self, *args: Any, **kwargs: Any) -> Any:
+        _stamp_days(self, (("created_day", "created_at"), ("published_day", "published_at")))
+        return super().save(*args, **kwargs)
 
 
 class DedupModel(Model):

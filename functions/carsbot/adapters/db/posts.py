@@ -1,7 +1,10 @@
 """The posts table's transitions, by name (states: ``carsbot.core.states.PostStatus``).
 
 A post row is created once (conditionally: a redelivery finds the stored row and, if it is decided,
-returns its outcome); each decision is one update that also stamps ``updated_at``.
+returns its outcome); each decision is one update that also stamps ``updated_at``. Creating a row also
+counts it in its channel's ``posts-seen#<channel id>`` state item (the Каналы tab's "Постов получено"):
+only the delivery whose conditional put won counts it, so a redelivery never counts twice (a crash
+between the two writes loses that one count, never adds one).
 """
 
 from __future__ import annotations
@@ -11,12 +14,17 @@ from datetime import UTC, datetime
 from pynamodb.exceptions import DoesNotExist, PutError
 
 from carsbot.adapters.db.conditions import is_conditional_failure
-from carsbot.adapters.db.models import PostModel
+from carsbot.adapters.db.models import PostModel, StateModel
 from carsbot.core.states import PostStatus
 
 
 def _now() -> datetime:
     return datetime.now(UTC)
+
+
+def posts_seen_key(channel_id: float) -> str:
+    """The state item counting the posts received from a channel (its id as stored: a number)."""
+    return f"posts-seen#{int(channel_id)}"
 
 
 class PostsRepository:
@@ -36,6 +44,7 @@ class PostsRepository:
             if not is_conditional_failure(exc):
                 raise
             return PostModel.get(row.post_id), False
+        StateModel(posts_seen_key(row.channel_id)).update(actions=[StateModel.counter.add(1)])
         return row, True
 
     def mark_rejected(self, row: PostModel, reason: str, engine: str) -> None:
