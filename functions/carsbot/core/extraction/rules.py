@@ -355,6 +355,7 @@ def _analyse(raw: str) -> _Analysis:
         spans += _email_spans(text)
         spans += [m.span() for m in _MENTION.finditer(text)]
     masked = _mask(text, spans)
+    nz.mark_prepared(masked)  # spaces over a prepared text: every normaliser handed it skips the scan
     phones = list(dict.fromkeys(e for _, _, e in phone_spans))
     usernames = nz.extract_usernames(text)
 
@@ -382,6 +383,7 @@ def _analyse(raw: str) -> _Analysis:
     # Mileage/year/engine parsers see the text with money amounts masked too, and a model named by digits
     # ("Peugeot 2008", "ВАЗ 2107") masked for the year.
     masked_no_money = _mask(masked, [(m.start, m.end) for m in money if m.role in {"price", "market"}])
+    nz.mark_prepared(masked_no_money)
     mileage_h = note("mileage", nz.mileage_hit(masked_no_money), masked_no_money)
     mileage = mileage_h.value if mileage_h else None
     if mileage is None and price_m is not None and price_m.keyed:
