@@ -355,6 +355,7 @@ def _analyse(raw: str) -> _Analysis:
         spans += _email_spans(text)
         spans += [m.span() for m in _MENTION.finditer(text)]
     masked = _mask(text, spans)
+    nz.mark_prepared(masked)  # spaces over a prepared text: every normaliser handed it skips the scan
     phones = list(dict.fromkeys(e for _, _, e in phone_spans))
     usernames = nz.extract_usernames(text)
 
@@ -382,6 +383,7 @@ def _analyse(raw: str) -> _Analysis:
     # Mileage/year/engine parsers see the text with money amounts masked too, and a model named by digits
     # ("Peugeot 2008", "ВАЗ 2107") masked for the year.
     masked_no_money = _mask(masked, [(m.start, m.end) for m in money if m.role in {"price", "market"}])
+    nz.mark_prepared(masked_no_money)
     mileage_h = note("mileage", nz.mileage_hit(masked_no_money), masked_no_money)
     mileage = mileage_h.value if mileage_h else None
     if mileage is None and price_m is not None and price_m.keyed:
@@ -558,7 +560,14 @@ def _classify(a: _Analysis) -> tuple[bool, str | None, float, str]:
     # A concrete used car described the way a seller does (a dealer card too): its mileage or owners,
     # or two specs, beside the brand. Credit, trade-in and insurance words in such a post are extras.
     described = specific_car and (a.mileage is not None or a.owners is not None or specs >= 2)
-    example = _EXAMPLE.search(masked)
+    # "например" is read only by the insurance, credit and service rules, and most posts reach none of
+    # them: searched once, when one asks (the same answer, so the order of the rules does not matter).
+    examples: list[re.Match[str] | None] = []
+
+    def example() -> re.Match[str] | None:
+        if not examples:
+            examples.append(_EXAMPLE.search(masked))
+        return examples[0]
 
     # Hard signals: the post is about a car but is not an offer to sell it now.
     toy = _TOY.search(masked)
@@ -606,27 +615,28 @@ def _classify(a: _Analysis) -> tuple[bool, str | None, float, str]:
         names = ", ".join(dict.fromkeys(name for name, _, _ in models))
         return False, "list", 0.9, f"list: {distinct} models ({names})" + _said(listing)
     insurance = _INSURANCE.search(masked)
-    if insurance and (insurance.start() < 120 or example) and not (described and not example):
+    if insurance and (insurance.start() < 120 or example()) and not (described and not example()):
         return False, "insurance", 0.9, "insurance" + _said(insurance)
     credit = _CREDIT.search(masked)
-    if credit and (not described or example) and (credit.start() < 160 or not specific_car):
+    if credit and (not described or example()) and (credit.start() < 160 or not specific_car):
         return False, "credit", 0.92, "credit" + _said(credit)
     question = _QUESTION.search(masked)
     if question and not (a.phones or a.usernames) and (question.start() < 160 or not sale_verb):
         return False, "question", 0.9, "question" + _said(question)
     if "?" in body and not (a.phones or a.usernames) and a.price is None:
         return False, "question", 0.85, "question: a question mark, no contact, no price"
-    news_hits = _NEWS.count(masked)
-    if news_hits >= 2 and not (a.phones or a.usernames) and a.mileage is None:
+    # Counting news words needs a pass over every match: done here only when the count can decide (no
+    # contact, no mileage), else in the tail below, which a sale never reaches; the same for tyre words.
+    news_hits = _NEWS.count(masked) if not (a.phones or a.usernames) and a.mileage is None else None
+    if news_hits is not None and news_hits >= 2:
         return False, "news", 0.9, f"news: {news_hits} news words" + _said(_NEWS.search(masked))
 
-    tyre_hits = _TYRES.count(masked)
     tyres_title = _TYRES.search(title, starts)
     if tyres_title and a.mileage is None and a.owners is None:
         return False, "tyres", 0.9, "tyres" + _said(tyres_title)
     service = _SERVICE.search(masked)
     offer = _SERVICE_OFFER.search(masked) if service else None
-    if service and (offer or example) and ((a.mileage is None and a.year is None) or example):
+    if service and (offer or example()) and ((a.mileage is None and a.year is None) or example()):
         return False, "service", 0.9, "service" + _said(service)
     if service and _SERVICE.search_part(title, starts) and a.mileage is None and a.owners is None:
         return False, "service", 0.85, "service" + _said(service)
@@ -642,7 +652,7 @@ def _classify(a: _Analysis) -> tuple[bool, str | None, float, str]:
 
     # Not enough evidence of a specific car for sale: name the most likely kind of post.
     weak = f"car score {score:g} < {threshold:g}" if evidence else "no brand, no price with year/mileage"
-    if tyre_hits:
+    if _TYRES.count(masked):
         return False, "tyres", 0.85 if score < 3 else 0.6, f"tyres ({weak})"
     if service:
         return False, "service", 0.85 if score < 3 else 0.6, f"service ({weak})" + _said(service)
@@ -650,7 +660,7 @@ def _classify(a: _Analysis) -> tuple[bool, str | None, float, str]:
         return False, "credit", 0.85, f"credit ({weak})" + _said(credit)
     if insurance:
         return False, "insurance", 0.85, f"insurance ({weak})" + _said(insurance)
-    if news_hits:
+    if news_hits or (news_hits is None and _NEWS.search(masked) is not None):
         return False, "news", 0.8 if score < 3 else 0.6, f"news ({weak})"
     if question or body.endswith("?"):
         return False, "question", 0.85 if score < 3 else 0.6, f"question ({weak})"

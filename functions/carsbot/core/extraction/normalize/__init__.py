@@ -45,7 +45,7 @@ from carsbot.core.extraction.normalize.specs import (
     parse_transmission,
     transmission_hit,
 )
-from carsbot.core.extraction.normalize.text import Hit, normalize_token, prepare_text
+from carsbot.core.extraction.normalize.text import Hit, mark_prepared, normalize_token, prepare_text
 from carsbot.core.extraction.normalize.vehicles import Vehicle, find_vehicle, model_mentions
 from carsbot.core.extraction.normalize.year import MAX_YEAR, MIN_YEAR, parse_year, year_hit
 
@@ -69,6 +69,7 @@ __all__ = [
     "find_money",
     "find_phone_spans",
     "find_vehicle",
+    "mark_prepared",
     "mileage_hit",
     "model_mentions",
     "normalize_token",

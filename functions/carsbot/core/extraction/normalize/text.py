@@ -40,15 +40,23 @@ def forget_prepared() -> None:
     _PREPARED[:] = [""] * len(_PREPARED)
 
 
+def mark_prepared(text: str) -> None:
+    """Remember ``text`` as prepared without scanning it: for a text made from a prepared one by
+    replacing characters with spaces (the rules engine's masked copies). Preparation leaves none of the
+    characters ``_NEEDS_PREP`` finds and a space is not one of them, so such a text is prepared."""
+    if text not in _PREPARED:
+        slot = _PREPARED_NEXT[0]
+        _PREPARED[slot] = text
+        _PREPARED_NEXT[0] = (slot + 1) % len(_PREPARED)
+
+
 def prepare_text(text: str) -> str:
     """Unify spaces, dashes and ``ё`` so the patterns below can stay simple. Idempotent and cheap on
     already-prepared text."""
     if text in _PREPARED:  # identity first, then equal length and characters (no hashing, no scan)
         return text
     if not _NEEDS_PREP.search(text):
-        slot = _PREPARED_NEXT[0]
-        _PREPARED[slot] = text
-        _PREPARED_NEXT[0] = (slot + 1) % len(_PREPARED)
+        mark_prepared(text)
         return text
     text = _ZERO_WIDTH.sub("", text)
     text = _ODD_SPACES.sub(" ", text)
