@@ -147,51 +147,52 @@ class Words:
                 return None
             if len(low) <= LEAD_MIN_CHARS or len(self.leads[i] or "?") == 1:
                 return self._first(self.parts[i], low, 0)  # ``re`` skips ahead to one literal by itself
-        if len(low) > LEAD_MIN_CHARS and (needles := self._lead_needles(bits, low, starts)) is not None:
+        alive = self._alive(bits, low)
+        if len(low) > LEAD_MIN_CHARS and (needles := self._lead_needles(alive, starts)) is not None:
             return self._first_led(low, needles)
         best = None
-        for regex in self._regexes(bits, low):  # in pattern order: on a tie the earlier alternative wins
+        for regex in self._regexes(alive):  # in pattern order: on a tie the earlier alternative wins
             m = self._first(regex, low, 0)
             if m is not None and (best is None or m.start() < best.start()):
                 best = m
         return best
 
-    def _regexes(self, bits: int, low: str) -> tuple[re.Pattern[str], ...]:
-        """The alternatives ``bits`` names whose inner characters ``low`` holds, or the whole pattern
-        when it is not split or when so many alternatives may match that one pass of it is cheaper."""
+    def _alive(self, bits: int, low: str) -> list[int]:
+        """The alternatives ``bits`` names (in pattern order) whose inner characters ``low`` holds; the
+        one bit of a pattern that is not split."""
         if not self.parts:
-            return self.whole
-        parts, inner = self.parts, self.inner
+            return [0]
+        inner = self.inner
         out = []
         while bits:
             lowest = bits & -bits
             i = lowest.bit_length() - 1
             if not inner[i] or inner[i] in low:
-                out.append(parts[i])
+                out.append(i)
             bits ^= lowest
-        return tuple(out) if len(out) <= MAX_PARTS else self.whole
+        return out
 
-    def _lead_needles(self, bits: int, low: str, starts: WordStarts) -> list[str] | None:
-        """The literal beginnings (``_leads``) of the alternatives ``bits`` names that may match ``low``:
-        every match of them starts at an offset of one. None when some of them may begin otherwise,
-        or when one begins with a word and a space and ``low`` holds other white space than spaces and
-        newlines (a beginning "в" + ``_SPACE`` stands for "в " and "в\\n")."""
+    def _regexes(self, alive: list[int]) -> tuple[re.Pattern[str], ...]:
+        """The ``alive`` alternatives, or the whole pattern when it is not split or when so many
+        alternatives may match that one pass of it is cheaper."""
+        if not self.parts or len(alive) > MAX_PARTS:
+            return self.whole
+        return tuple(map(self.parts.__getitem__, alive))
+
+    def _lead_needles(self, alive: list[int], starts: WordStarts) -> list[str] | None:
+        """The literal beginnings (``_leads``) of the ``alive`` alternatives: every match of them starts
+        at an offset of one. None when some of them may begin otherwise, when ``re`` finds them as
+        fast (a few alternatives of one literal beginning each: it skips ahead to it), or when one
+        begins with a word and a space and the text holds other white space than spaces and newlines
+        (a beginning "в" + ``_SPACE`` stands for "в " and "в\\n")."""
         leads: set[str] = set()
-        inner = self.inner
-        alternatives = 0
-        while bits:
-            lowest = bits & -bits
-            i = lowest.bit_length() - 1
-            bits ^= lowest
-            if self.parts and inner[i] and inner[i] not in low:
-                continue  # the alternative cannot match
+        for i in alive:
             got = self.leads[i]
             if got is None:
                 return None
             leads.update(got)
-            alternatives += 1
-        if alternatives <= MAX_PARTS and len(leads) == alternatives:
-            return None  # a few alternatives of one literal beginning each: ``re`` skips ahead to it
+        if len(alive) <= MAX_PARTS and len(leads) == len(alive):
+            return None
         needles = [lead for lead in leads if lead[-1] != _SPACE]
         if len(needles) < len(leads):
             if not starts.plain_spaces():
@@ -265,7 +266,8 @@ class Words:
             yield from self._iter_at(low, self._offset_starts(low))
             return
         if starts is not None and bits > 0:
-            needles = self._lead_needles(bits, low, starts) if len(low) > LEAD_MIN_CHARS else None
+            alive = self._alive(bits, low)
+            needles = self._lead_needles(alive, starts) if len(low) > LEAD_MIN_CHARS else None
             if needles is not None:
                 found: list[int] = []
                 for needle in needles:
@@ -273,7 +275,7 @@ class Words:
                 found.sort()
                 yield from self._iter_at(low, found)
                 return
-            regexes = self._regexes(bits, low)
+            regexes = self._regexes(alive)
         ahead = [self._first(regex, low, 0) for regex in regexes]  # each regex's next match from pos
         pos = 0
         while True:
