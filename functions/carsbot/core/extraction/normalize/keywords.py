@@ -193,12 +193,15 @@ class Words:
             leads.update(got)
         if len(alive) <= MAX_PARTS and len(leads) == len(alive):
             return None
-        needles = [lead for lead in leads if lead[-1] != _SPACE]
-        if len(needles) < len(leads):
+        # a longer word before the space is rare enough to be found alone (one scan, not two)
+        needles = {lead[:-1] if lead[-1] == _SPACE and len(lead) > SPACED_CHARS else lead for lead in leads}
+        spaced = [lead[:-1] for lead in needles if lead[-1] == _SPACE]
+        if spaced:
             if not starts.plain_spaces():
                 return None
-            needles += [lead[:-1] + space for lead in leads if lead[-1] == _SPACE for space in " \n"]
-        return needles
+            needles.difference_update([head + _SPACE for head in spaced])
+            needles.update(head + space for head in spaced for space in " \n")
+        return list(needles)
 
     def _first_led(self, low: str, needles: list[str]) -> re.Match[str] | None:
         """``search`` in a long text where every match starts at an offset of one of ``needles``: the
@@ -298,7 +301,9 @@ class Words:
             pos = m.end() if m.end() > m.start() else m.start() + 1
 
     def count(self, low: str) -> int:
-        if self.search(low) is None:  # the usual answer, without a generator
+        # a short text: the usual answer, none, without a generator; a long one: one pass, not a
+        # ``search`` that ``finditer`` would repeat
+        if len(low) <= LEAD_MIN_CHARS and self.search(low) is None:
             return 0
         return sum(1 for _ in self.finditer(low))
 
@@ -314,6 +319,7 @@ PAIR_CHARS = 4  # after a word of one or two letters and a space: up to four let
 MAX_PARTS = 3  # with more of its alternatives possible, a pattern is searched whole (one pass is cheaper)
 LEAD_MIN_CHARS = 1000  # a longer text is searched at the literal beginnings of a pattern's matches
 LEAD_WINDOW = 512  # the first window of such a search (then twice as long each time)
+SPACED_CHARS = 4  # a literal beginning of up to three letters and a space is found with the space
 LEAD_CHARS = 8  # a literal beginning of a match: up to eight characters (``_leads``)
 MAX_LEADS = 16  # an alternative with more literal beginnings is searched by ``re``
 _WORD_PREFIX = re.compile(r"\w*")
