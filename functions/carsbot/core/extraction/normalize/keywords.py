@@ -119,7 +119,13 @@ class Words:
                 starts = word_starts(low)
             if starts is not None:
                 bits = (starts.mask >> gate) & self.span  # the usual answer: none, so no search
-                return self._search_bits(low, bits, starts) if bits else None
+                if not bits:
+                    return None
+                return (
+                    self._search_bits(low, bits)
+                    if len(low) <= LEAD_MIN_CHARS
+                    else self._search_long(low, bits, starts)
+                )
         if self.needles and not any(map(low.__contains__, self.needles)):
             return None
         if self.offset is not None and len(low) > LEAD_MIN_CHARS:
@@ -135,9 +141,15 @@ class Words:
                 return None
             return self._first(self.regex, part, 0)
         bits = (starts.mask >> self.gate) & self.span
-        return self._search_bits(part, bits, starts) if bits else None
+        if not bits:
+            return None
+        return (
+            self._search_bits(part, bits)
+            if len(part) <= LEAD_MIN_CHARS
+            else self._search_long(part, bits, starts)
+        )
 
-    def _search_bits(self, low: str, bits: int, starts: WordStarts) -> re.Match[str] | None:
+    def _search_bits(self, low: str, bits: int) -> re.Match[str] | None:
         """``search`` once the gate let ``bits`` (of ``parts``, or the one bit of the whole) through."""
         if self.needles and not any(map(low.__contains__, self.needles)):
             return None
@@ -145,21 +157,52 @@ class Words:
             i = bits.bit_length() - 1
             if self.inner[i] and self.inner[i] not in low:
                 return None
-            if len(low) <= LEAD_MIN_CHARS or len(self.leads[i] or "?") == 1:
-                return self._first(self.parts[i], low, 0)  # ``re`` skips ahead to one literal by itself
+            return self._first(self.parts[i], low, 0)
+        return self._earliest(self._regexes(bits, low), low)
+
+    def _search_long(self, low: str, bits: int, starts: WordStarts) -> re.Match[str] | None:
+        """``_search_bits`` in a long text: at the literal beginnings of the alternatives when ``re``
+        would try them at nearly every position."""
+        if self.needles and not any(map(low.__contains__, self.needles)):
+            return None
         alive = self._alive(bits, low)
-        if len(low) > LEAD_MIN_CHARS and (needles := self._lead_needles(alive, starts)) is not None:
+        if len(alive) == 1 and self.parts and len(self.leads[alive[0]] or "?") == 1:
+            return self._first(self.parts[alive[0]], low, 0)  # ``re`` skips ahead to one literal itself
+        needles = self._lead_needles(alive, starts)
+        if needles is not None:
             return self._first_led(low, needles)
+        if not self.parts or len(alive) > MAX_PARTS:
+            return self._first(self.regex, low, 0)
+        return self._earliest(tuple(map(self.parts.__getitem__, alive)), low)
+
+    def _earliest(self, regexes: tuple[re.Pattern[str], ...], low: str) -> re.Match[str] | None:
+        """The earliest ``_first`` of ``regexes`` (alternatives in pattern order: on a tie the earlier
+        one wins)."""
         best = None
-        for regex in self._regexes(alive):  # in pattern order: on a tie the earlier alternative wins
+        for regex in regexes:
             m = self._first(regex, low, 0)
             if m is not None and (best is None or m.start() < best.start()):
                 best = m
         return best
 
+    def _regexes(self, bits: int, low: str) -> tuple[re.Pattern[str], ...]:
+        """The alternatives ``bits`` names whose inner characters ``low`` holds, or the whole pattern
+        when it is not split or when so many alternatives may match that one pass of it is cheaper."""
+        if not self.parts:
+            return self.whole
+        parts, inner = self.parts, self.inner
+        out = []
+        while bits:
+            lowest = bits & -bits
+            i = lowest.bit_length() - 1
+            if not inner[i] or inner[i] in low:
+                out.append(parts[i])
+            bits ^= lowest
+        return tuple(out) if len(out) <= MAX_PARTS else self.whole
+
     def _alive(self, bits: int, low: str) -> list[int]:
-        """The alternatives ``bits`` names (in pattern order) whose inner characters ``low`` holds; the
-        one bit of a pattern that is not split."""
+        """The alternatives ``bits`` names whose inner characters ``low`` holds, by index (as
+        ``_regexes`` finds them, for a long text); the one bit of a pattern that is not split."""
         if not self.parts:
             return [0]
         inner = self.inner
@@ -171,13 +214,6 @@ class Words:
                 out.append(i)
             bits ^= lowest
         return out
-
-    def _regexes(self, alive: list[int]) -> tuple[re.Pattern[str], ...]:
-        """The ``alive`` alternatives, or the whole pattern when it is not split or when so many
-        alternatives may match that one pass of it is cheaper."""
-        if not self.parts or len(alive) > MAX_PARTS:
-            return self.whole
-        return tuple(map(self.parts.__getitem__, alive))
 
     def _lead_needles(self, alive: list[int], starts: WordStarts) -> list[str] | None:
         """The literal beginnings (``_leads``) of the ``alive`` alternatives: every match of them starts
@@ -269,16 +305,17 @@ class Words:
             yield from self._iter_at(low, self._offset_starts(low))
             return
         if starts is not None and bits > 0:
-            alive = self._alive(bits, low)
-            needles = self._lead_needles(alive, starts) if len(low) > LEAD_MIN_CHARS else None
-            if needles is not None:
-                found: list[int] = []
-                for needle in needles:
-                    _offsets(low, needle, found, 0, len(low))
-                found.sort()
-                yield from self._iter_at(low, found)
-                return
-            regexes = self._regexes(alive)
+            if len(low) > LEAD_MIN_CHARS:
+                alive = self._alive(bits, low)
+                needles = self._lead_needles(alive, starts)
+                if needles is not None:
+                    found: list[int] = []
+                    for needle in needles:
+                        _offsets(low, needle, found, 0, len(low))
+                    found.sort()
+                    yield from self._iter_at(low, found)
+                    return
+            regexes = self._regexes(bits, low)
         ahead = [self._first(regex, low, 0) for regex in regexes]  # each regex's next match from pos
         pos = 0
         while True:
