@@ -346,8 +346,9 @@ class Words:
 
 
 _WORD = re.compile(r"\w+")
-# Every white-space character (what "\s" matches) but the space and the newline; and the mark that ends
-# a literal beginning followed by one ("в\s+россии" begins "в" + _SPACE).
+# Every white-space character (what "\s" and ``str.isspace`` match, the same since Unicode 6.3) but the
+# space and the newline; and the mark that ends a literal beginning followed by one ("в\s+россии" begins
+# "в" + _SPACE).
 _OTHER_SPACE = re.compile("[\t\x0b\x0c\r\x1c-\x1f\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]")
 _SPACE = "\x00"
 ANCHOR_CHARS = 6  # a word anchor: up to six letters ("прод" would let "продам" open "продан")
