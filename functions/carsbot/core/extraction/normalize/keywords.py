@@ -12,9 +12,10 @@ from __future__ import annotations
 import re
 import re._parser as _sre_parser  # the stdlib's regex parser (private; the tests run on 3.11-3.13)
 import threading
+from bisect import bisect_left
 from collections.abc import Iterator
 from functools import reduce
-from itertools import compress
+from itertools import compress, islice
 from operator import or_
 from typing import Any
 
@@ -281,9 +282,7 @@ class Words:
         """``_first(self.regex, low, pos)`` when every match starts at one of ``starts`` (ascending):
         the whole pattern, matched there."""
         match, boundary, negations = self.regex.match, self.boundary, self.negations
-        for start in starts:
-            if start < pos:
-                continue
+        for start in islice(starts, bisect_left(starts, pos), None):  # (``finditer``: past the last match)
             if boundary and start > 0 and (low[start - 1].isalnum() or low[start - 1] == "_"):
                 continue
             if negations and low[max(0, start - 6) : start].endswith(negations):
