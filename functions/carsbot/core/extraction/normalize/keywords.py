@@ -297,6 +297,7 @@ class Words:
         starts = _STARTS.get(low) if self.gate is not None else None
         if starts is None and self.gate is not None and self.indexed and len(low) > GATE_MIN_CHARS:
             starts = word_starts(low)
+        # the gated alternatives, or -1 when no index gates the search (an ungated pattern, a short text)
         bits = (starts.mask >> self.gate) & self.span if starts is not None and self.gate is not None else -1
         if not bits or (self.needles and not any(map(low.__contains__, self.needles))):
             return
