@@ -12,10 +12,9 @@ from __future__ import annotations
 import re
 import re._parser as _sre_parser  # the stdlib's regex parser (private; the tests run on 3.11-3.13)
 import threading
-from bisect import bisect_left
 from collections.abc import Iterator
 from functools import reduce
-from itertools import compress, islice
+from itertools import compress
 from operator import or_
 from typing import Any
 
@@ -130,7 +129,7 @@ class Words:
         if self.needles and not any(map(low.__contains__, self.needles)):
             return None
         if self.offset is not None and len(low) > LEAD_MIN_CHARS:
-            return self._first_at(low, self._offset_starts(low), 0)
+            return self._first_at(low, self._offset_starts(low))
         return self._first(self.regex, low, 0)
 
     def search_part(self, part: str, starts: WordStarts) -> re.Match[str] | None:
@@ -251,7 +250,7 @@ class Words:
             for needle in needles:
                 _offsets(low, needle, found, start, end + len(needle) - 1)  # the offsets before ``end``
             found.sort()
-            m = self._first_at(low, found, 0)
+            m = self._first_at(low, found)
             if m is not None:
                 return m
             start, size = end, 2 * size
@@ -278,19 +277,9 @@ class Words:
         _offsets(low, literal, found, width, len(low))
         return [at - width for at in found]
 
-    def _first_at(self, low: str, starts: list[int], pos: int) -> re.Match[str] | None:
-        """``_first(self.regex, low, pos)`` when every match starts at one of ``starts`` (ascending):
-        the whole pattern, matched there."""
-        match, boundary, negations = self.regex.match, self.boundary, self.negations
-        for start in islice(starts, bisect_left(starts, pos), None):  # (``finditer``: past the last match)
-            if boundary and start > 0 and (low[start - 1].isalnum() or low[start - 1] == "_"):
-                continue
-            if negations and low[max(0, start - 6) : start].endswith(negations):
-                continue
-            m = match(low, start)
-            if m is not None:
-                return m
-        return None
+    def _first_at(self, low: str, starts: list[int]) -> re.Match[str] | None:
+        """``_first(self.regex, low, 0)`` when every match starts at one of ``starts`` (ascending)."""
+        return next(self._iter_at(low, starts), None)
 
     def finditer(self, low: str) -> Iterator[re.Match[str]]:
         regexes = self.whole
@@ -331,11 +320,22 @@ class Words:
             pos = best.end() if best.end() > best.start() else best.start() + 1
 
     def _iter_at(self, low: str, starts: list[int]) -> Iterator[re.Match[str]]:
-        """``finditer`` when every match starts at one of ``starts`` (ascending)."""
+        """``finditer`` when every match starts at one of ``starts`` (ascending, maybe repeated): the
+        whole pattern matched there, past the end of the last match, at a word boundary (when the
+        pattern checks one) and after no negation."""
+        match, boundary, negations = self.regex.match, self.boundary, self.negations
         pos = 0
-        while (m := self._first_at(low, starts, pos)) is not None:
-            yield m
-            pos = m.end() if m.end() > m.start() else m.start() + 1
+        for start in starts:
+            if start < pos:
+                continue
+            if boundary and start > 0 and (low[start - 1].isalnum() or low[start - 1] == "_"):
+                continue
+            if negations and low[max(0, start - 6) : start].endswith(negations):
+                continue
+            m = match(low, start)
+            if m is not None:
+                yield m
+                pos = m.end() if m.end() > start else start + 1
 
     def count(self, low: str) -> int:
         # a short text: the usual answer, none, without a generator; a long one: one pass, not a
