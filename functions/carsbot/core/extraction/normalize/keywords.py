@@ -44,6 +44,12 @@ class Words:
     first of them on a tie) is the match of the whole pattern, so the result is the same. An alternative
     whose matches all hold some plain characters past their beginning (``inner``: "контрактн") is not
     searched in a text without them.
+
+    In a long text (``LEAD_MIN_CHARS``) a pattern whose possible alternatives are many, or begin in
+    several ways, is matched only where one of their literal beginnings (``leads``: "предлага",
+    "в" and a space...) is, found by ``str.find``: ``re`` would try it at nearly every letter. An
+    ungated pattern with plain characters at a fixed offset in every match (``offset``) is matched
+    only there. Either way every match starts at one of those offsets, so the matches are the same.
     """
 
     __slots__ = (
@@ -53,8 +59,10 @@ class Words:
         "gate",
         "indexed",
         "inner",
+        "leads",
         "needles",
         "negations",
+        "offset",
         "parts",
         "regex",
         "span",
@@ -92,10 +100,15 @@ class Words:
             self.parts = tuple(regex for regex, _ in split) if split else ()
             self.inner = tuple(_inner_literal(regex) for regex in self.parts)
             self.gate, self.span = _register([a for _, a in split] if split else [anchors])
+        # per bit: the literal beginnings of its matches (``_leads``; None: not all literal)
+        self.leads = tuple(map(_leads, self.parts or self.whole)) if self.gate is not None else ()
         self.bits = self.span << self.gate if self.gate is not None else 0  # its bits in a ``mask``
         # Substrings every match holds one of (given by hand for a pattern whose branches do not all begin
         # with a letter, so ``re`` cannot skip ahead and tries it at every position): none, no search.
         self.needles = needles
+        # An ungated pattern whose matches all hold some plain characters at a fixed offset from their
+        # start ("/" three characters in, in "\\d{3}/\\d{2}"): a long text is searched only there.
+        self.offset = _offset_literal(self.regex) if self.gate is None else None
 
     def search(self, low: str) -> re.Match[str] | None:
         """The first match of ``finditer`` (without a generator: most calls find nothing)."""
@@ -106,9 +119,17 @@ class Words:
                 starts = word_starts(low)
             if starts is not None:
                 bits = (starts.mask >> gate) & self.span  # the usual answer: none, so no search
-                return self._search_bits(low, bits) if bits else None
+                if not bits:
+                    return None
+                return (
+                    self._search_bits(low, bits)
+                    if len(low) <= LEAD_MIN_CHARS
+                    else self._search_long(low, bits, starts)
+                )
         if self.needles and not any(map(low.__contains__, self.needles)):
             return None
+        if self.offset is not None and len(low) > LEAD_MIN_CHARS:
+            return self._first_at(low, self._offset_starts(low))
         return self._first(self.regex, low, 0)
 
     def search_part(self, part: str, starts: WordStarts) -> re.Match[str] | None:
@@ -120,7 +141,13 @@ class Words:
                 return None
             return self._first(self.regex, part, 0)
         bits = (starts.mask >> self.gate) & self.span
-        return self._search_bits(part, bits) if bits else None
+        if not bits:
+            return None
+        return (
+            self._search_bits(part, bits)
+            if len(part) <= LEAD_MIN_CHARS
+            else self._search_long(part, bits, starts)
+        )
 
     def _search_bits(self, low: str, bits: int) -> re.Match[str] | None:
         """``search`` once the gate let ``bits`` (of ``parts``, or the one bit of the whole) through."""
@@ -131,8 +158,28 @@ class Words:
             if self.inner[i] and self.inner[i] not in low:
                 return None
             return self._first(self.parts[i], low, 0)
+        return self._earliest(self._regexes(bits, low), low)
+
+    def _search_long(self, low: str, bits: int, starts: WordStarts) -> re.Match[str] | None:
+        """``_search_bits`` in a long text: at the literal beginnings of the alternatives when ``re``
+        would try them at nearly every position."""
+        if self.needles and not any(map(low.__contains__, self.needles)):
+            return None
+        alive = self._alive(bits, low)
+        if len(alive) == 1 and self.parts and len(self.leads[alive[0]] or "?") == 1:
+            return self._first(self.parts[alive[0]], low, 0)  # ``re`` skips ahead to one literal itself
+        needles = self._lead_needles(alive, starts)
+        if needles is not None:
+            return self._first_led(low, needles)
+        if not self.parts or len(alive) > MAX_PARTS:
+            return self._first(self.regex, low, 0)
+        return self._earliest(tuple(map(self.parts.__getitem__, alive)), low)
+
+    def _earliest(self, regexes: tuple[re.Pattern[str], ...], low: str) -> re.Match[str] | None:
+        """The earliest ``_first`` of ``regexes`` (alternatives in pattern order: on a tie the earlier
+        one wins)."""
         best = None
-        for regex in self._regexes(bits, low):  # in pattern order: on a tie the earlier alternative wins
+        for regex in regexes:
             m = self._first(regex, low, 0)
             if m is not None and (best is None or m.start() < best.start()):
                 best = m
@@ -153,6 +200,62 @@ class Words:
             bits ^= lowest
         return tuple(out) if len(out) <= MAX_PARTS else self.whole
 
+    def _alive(self, bits: int, low: str) -> list[int]:
+        """The alternatives ``bits`` names whose inner characters ``low`` holds, by index (as
+        ``_regexes`` finds them, for a long text); the one bit of a pattern that is not split."""
+        if not self.parts:
+            return [0]
+        inner = self.inner
+        out = []
+        while bits:
+            lowest = bits & -bits
+            i = lowest.bit_length() - 1
+            if not inner[i] or inner[i] in low:
+                out.append(i)
+            bits ^= lowest
+        return out
+
+    def _lead_needles(self, alive: list[int], starts: WordStarts) -> list[str] | None:
+        """The literal beginnings (``_leads``) of the ``alive`` alternatives: every match of them starts
+        at an offset of one. None when some of them may begin otherwise, when ``re`` finds them as
+        fast (a few alternatives of one literal beginning each: it skips ahead to it), or when one
+        begins with a word and a space and the text holds other white space than spaces and newlines
+        (a beginning "в" + ``_SPACE`` stands for "в " and "в\\n")."""
+        leads: set[str] = set()
+        for i in alive:
+            got = self.leads[i]
+            if got is None:
+                return None
+            leads.update(got)
+        if len(alive) <= MAX_PARTS and len(leads) == len(alive):
+            return None
+        # a longer word before the space is rare enough to be found alone (one scan, not two)
+        needles = {lead[:-1] if lead[-1] == _SPACE and len(lead) > SPACED_CHARS else lead for lead in leads}
+        spaced = [lead[:-1] for lead in needles if lead[-1] == _SPACE]
+        if spaced:
+            if not starts.plain_spaces():
+                return None
+            needles.difference_update([head + _SPACE for head in spaced])
+            needles.update(head + space for head in spaced for space in " \n")
+        return list(needles)
+
+    def _first_led(self, low: str, needles: list[str]) -> re.Match[str] | None:
+        """``search`` in a long text where every match starts at an offset of one of ``needles``: the
+        whole pattern matched at those offsets (``re`` would try it at nearly every position), looked
+        for in windows of growing size, so that an early match costs a short scan."""
+        start, size = 0, LEAD_WINDOW
+        while start < len(low):
+            end = start + size
+            found: list[int] = []
+            for needle in needles:
+                _offsets(low, needle, found, start, end + len(needle) - 1)  # the offsets before ``end``
+            found.sort()
+            m = self._first_at(low, found)
+            if m is not None:
+                return m
+            start, size = end, 2 * size
+        return None
+
     def _first(self, regex: re.Pattern[str], low: str, pos: int) -> re.Match[str] | None:
         """The first match of ``regex`` from ``pos`` at a word boundary and after no negation."""
         search = regex.search
@@ -167,19 +270,41 @@ class Words:
             return m
         return None
 
+    def _offset_starts(self, low: str) -> list[int]:
+        """Where a match of a pattern with an ``offset`` literal can start in ``low`` (ascending)."""
+        literal, width = self.offset  # type: ignore[misc]  # only called when it has one
+        found: list[int] = []
+        _offsets(low, literal, found, width, len(low))
+        return [at - width for at in found]
+
+    def _first_at(self, low: str, starts: list[int]) -> re.Match[str] | None:
+        """``_first(self.regex, low, 0)`` when every match starts at one of ``starts`` (ascending)."""
+        return next(self._iter_at(low, starts), None)
+
     def finditer(self, low: str) -> Iterator[re.Match[str]]:
         regexes = self.whole
-        if self.gate is not None:
-            starts = _STARTS.get(low)
-            if starts is None and self.indexed and len(low) > GATE_MIN_CHARS:
-                starts = word_starts(low)
-            if starts is not None:
-                bits = (starts.mask >> self.gate) & self.span
-                if not bits:
-                    return
-                regexes = self._regexes(bits, low)
-        if self.needles and not any(map(low.__contains__, self.needles)):
+        starts = _STARTS.get(low) if self.gate is not None else None
+        if starts is None and self.gate is not None and self.indexed and len(low) > GATE_MIN_CHARS:
+            starts = word_starts(low)
+        # the gated alternatives, or -1 when no index gates the search (an ungated pattern, a short text)
+        bits = (starts.mask >> self.gate) & self.span if starts is not None and self.gate is not None else -1
+        if not bits or (self.needles and not any(map(low.__contains__, self.needles))):
             return
+        if bits < 0 and self.offset is not None and len(low) > LEAD_MIN_CHARS:
+            yield from self._iter_at(low, self._offset_starts(low))
+            return
+        if starts is not None and bits > 0:
+            if len(low) > LEAD_MIN_CHARS:
+                alive = self._alive(bits, low)
+                needles = self._lead_needles(alive, starts)
+                if needles is not None:
+                    found: list[int] = []
+                    for needle in needles:
+                        _offsets(low, needle, found, 0, len(low))
+                    found.sort()
+                    yield from self._iter_at(low, found)
+                    return
+            regexes = self._regexes(bits, low)
         ahead = [self._first(regex, low, 0) for regex in regexes]  # each regex's next match from pos
         pos = 0
         while True:
@@ -194,17 +319,47 @@ class Words:
             yield best
             pos = best.end() if best.end() > best.start() else best.start() + 1
 
+    def _iter_at(self, low: str, starts: list[int]) -> Iterator[re.Match[str]]:
+        """``finditer`` when every match starts at one of ``starts`` (ascending, maybe repeated): the
+        whole pattern matched there, past the end of the last match, at a word boundary (when the
+        pattern checks one) and after no negation."""
+        match, boundary, negations = self.regex.match, self.boundary, self.negations
+        pos = 0
+        for start in starts:
+            if start < pos:
+                continue
+            if boundary and start > 0 and (low[start - 1].isalnum() or low[start - 1] == "_"):
+                continue
+            if negations and low[max(0, start - 6) : start].endswith(negations):
+                continue
+            m = match(low, start)
+            if m is not None:
+                yield m
+                pos = m.end() if m.end() > start else start + 1
+
     def count(self, low: str) -> int:
-        if self.search(low) is None:  # the usual answer, without a generator
+        # a short text: the usual answer, none, without a generator; a long one: one pass, not a
+        # ``search`` that ``finditer`` would repeat
+        if len(low) <= LEAD_MIN_CHARS and self.search(low) is None:
             return 0
         return sum(1 for _ in self.finditer(low))
 
 
 _WORD = re.compile(r"\w+")
+# Every white-space character (what "\s" and ``str.isspace`` match, the same since Unicode 6.3) but the
+# space and the newline; and the mark that ends a literal beginning followed by one ("в\s+россии" begins
+# "в" + _SPACE).
+_OTHER_SPACE = re.compile("[\t\x0b\x0c\r\x1c-\x1f\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]")
+_SPACE = "\x00"
 ANCHOR_CHARS = 6  # a word anchor: up to six letters ("прод" would let "продам" open "продан")
 GATE_MIN_CHARS = 120  # a shorter text is searched directly unless its index was built already
 PAIR_CHARS = 4  # after a word of one or two letters and a space: up to four letters of the next word
 MAX_PARTS = 3  # with more of its alternatives possible, a pattern is searched whole (one pass is cheaper)
+LEAD_MIN_CHARS = 1000  # a longer text is searched at the literal beginnings of a pattern's matches
+LEAD_WINDOW = 512  # the first window of such a search (then twice as long each time)
+SPACED_CHARS = 4  # a literal beginning of up to three letters and a space is found with the space
+LEAD_CHARS = 8  # a literal beginning of a match: up to eight characters (``_leads``)
+MAX_LEADS = 16  # an alternative with more literal beginnings is searched by ``re``
 _WORD_PREFIX = re.compile(r"\w*")
 _DIGITS = "0123456789"
 assert PAIR_CHARS <= ANCHOR_CHARS
@@ -249,9 +404,10 @@ class WordStarts:
     the mask. A pair across two tokens is checked for the few tokens that end with a pair head.
     """
 
-    __slots__ = ("_candidates", "mask", "patterns")
+    __slots__ = ("_candidates", "_plain", "mask", "patterns", "text")
 
-    def __init__(self, low: str) -> None:
+    def __init__(self, text: str) -> None:
+        low = text
         for mark in _SPLIT_MARKS:  # no word holds one: cut there too, so that most tokens are one word
             low = low.replace(mark, " ")
         tokens = low.split()
@@ -279,6 +435,14 @@ class WordStarts:
         self.mask = mask
         self.patterns = _PATTERN_COUNT  # how many bits the index knew
         self._candidates: set[int] | None = None
+        self.text = text
+        self._plain: bool | None = None
+
+    def plain_spaces(self) -> bool:
+        """Are all the text's white-space characters spaces and newlines? (Found on first use.)"""
+        if self._plain is None:
+            self._plain = _OTHER_SPACE.search(self.text) is None
+        return self._plain
 
     def may_match(self, words: Words) -> bool:
         """Can ``words`` (a gated pattern) match the text?"""
@@ -487,6 +651,95 @@ def _alternatives(regex: re.Pattern[str]) -> list[tuple[re.Pattern[str], frozens
         except re.error:  # pragma: no cover - a piece of a valid pattern between top-level bars compiles
             return None
     return out
+
+
+def _leads(regex: re.Pattern[str]) -> tuple[str, ...] | None:
+    """The literal beginnings of every match of ``regex`` (up to LEAD_CHARS characters; one that a
+    white-space character follows ends with ``_SPACE``: "в" + _SPACE for "в\\s+россии"), or None when
+    some match may begin otherwise (with a class, a repeat, a digit...) or case is ignored."""
+    if regex.flags & re.IGNORECASE:
+        return None
+    found = _literal_beginnings(list(_sre_parser.parse(regex.pattern)), {""})
+    if found is None or len(found) > MAX_LEADS:
+        return None
+    if any(not lead or lead[0] == _SPACE or lead[0].isdigit() for lead in found):
+        return None  # (a digit begins too many places of an ad to be worth finding)
+    return tuple(sorted(found))
+
+
+def _literal_beginnings(items: list[Any], current: set[str]) -> set[str] | None:
+    """``current`` extended with the literal beginnings of ``items`` (a parsed pattern); None when a
+    branch holds a group with flags of its own."""
+    for op, av in items:
+        if all(len(lead) >= LEAD_CHARS or lead.endswith(_SPACE) for lead in current):
+            break
+        name = str(op)
+        if name == "LITERAL" and chr(av) != _SPACE:
+            current = {lead if lead.endswith(_SPACE) else lead + chr(av) for lead in current}
+        elif name in {"AT", "ASSERT", "ASSERT_NOT"}:
+            continue  # zero-width: the match still begins here
+        elif name == "SUBPATTERN":
+            if av[1] or av[2]:
+                return None  # "(?i:...)"
+            sub = _literal_beginnings(list(av[-1]), current)
+            if sub is None:
+                return None
+            current = sub
+        elif name == "BRANCH":
+            out: set[str] = set()
+            for branch in av[1]:
+                got = _literal_beginnings(list(branch), set(current))
+                if got is None:
+                    return None
+                out |= got
+            return out
+        elif (name == "IN" and _is_category([(op, av)], {"SPACE"})) or (
+            name in {"MAX_REPEAT", "MIN_REPEAT"} and av[0] >= 1 and _is_category(av[2], {"SPACE"})
+        ):
+            return {lead if lead.endswith(_SPACE) else lead + _SPACE for lead in current}
+        else:
+            break  # a class, a repeat...: the beginning so far must do
+    return current
+
+
+def _offset_literal(regex: re.Pattern[str]) -> tuple[str, int] | None:
+    """The plain characters every match of ``regex`` holds at one offset from its start past a run of
+    single characters ("/" and 3 for "\\d{3}/\\d{2}"), and that offset; None when there are none, or
+    at offset 0 (``re`` skips ahead to a literal beginning by itself) or case is ignored."""
+    if regex.flags & re.IGNORECASE:
+        return None
+    width = 0
+    literal = ""
+    for op, av in _sre_parser.parse(regex.pattern):
+        name = str(op)
+        if name == "LITERAL" and width:
+            literal += chr(av)
+            continue
+        if literal:
+            break
+        if name in {"AT", "ASSERT", "ASSERT_NOT"}:
+            continue  # zero-width
+        if name in {"IN", "ANY"}:
+            width += 1
+        elif name in {"MAX_REPEAT", "MIN_REPEAT"} and av[0] == av[1] and _single_character(av[2]):
+            width += av[0]
+        else:
+            return None
+    return (literal, width) if literal else None
+
+
+def _single_character(items: Any) -> bool:
+    """Does ``items`` (a parsed repeat's body) match exactly one character?"""
+    items = list(items)
+    return len(items) == 1 and str(items[0][0]) in {"IN", "ANY", "LITERAL", "NOT_LITERAL"}
+
+
+def _offsets(text: str, needle: str, found: list[int], start: int, end: int) -> None:
+    """Append to ``found`` every offset of ``needle`` within ``text[start:end]``."""
+    at = text.find(needle, start, end)
+    while at >= 0:
+        found.append(at)
+        at = text.find(needle, at + 1, end)
 
 
 def _inner_literal(regex: re.Pattern[str]) -> str:
