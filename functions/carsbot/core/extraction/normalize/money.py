@@ -26,10 +26,11 @@ _RUBLE = r"(?:₽|руб(?:лей|ля|ль|\.)?|р\.|р(?![а-я])|rub|rur)"
 # An amount: a number, then a unit or, for a number of two characters or more, nothing. A single digit
 # alone is never an amount ("2 хозяина", "4WD"; "цена 1.2" has a dot), so it is not matched at all: a
 # number's last character is a digit and, when it has more, the one before it a digit or a separator
-# (``(?<=[\d.,]\d)`` after it). Without a unit the match still takes one space after the number.
+# (``(?<=[\d.,]\d)`` after it). Without a unit the match still takes one space after the number. The
+# units are tried only after a character one of them starts with (most numbers have none).
 _MONEY = re.compile(
-    rf"(?P<num>{_NUM_FROM_DIGIT})(?:[ ]?(?:(?P<mln>{_MILLION})(?:[ ]*(?P<num2>\d{{1,3}})[ ]*(?:тыс\.?"
-    rf"|т\.?р\.?|к)(?![а-я]))?"
+    rf"(?P<num>{_NUM_FROM_DIGIT})(?:(?=[ ]?[млкmтkр₽r])[ ]?"
+    rf"(?:(?P<mln>{_MILLION})(?:[ ]*(?P<num2>\d{{1,3}})[ ]*(?:тыс\.?|т\.?р\.?|к)(?![а-я]))?"
     rf"|(?P<thou>{_THOUSAND})|(?P<rub>{_RUBLE}))|(?<=[\d.,]\d)[ ]?)",
     re.IGNORECASE,
 )
@@ -213,11 +214,13 @@ class _Events:
                 stop = past.end() if (past := _BREAK_AFTER.search(low, end)) is not None else len(low)
             else:
                 stop = end + 1
+            # the keywords one by one (as ``finditer`` finds them; most windows hold none or one, and a search
+            # costs less than setting up ``finditer``), up to the last one ending by the amount
             key = None
-            for e in _MONEY_EVENTS.finditer(low, after, stop):
-                if e.end() > end:
-                    break
+            search = _MONEY_EVENTS.search
+            while (e := search(low, after, stop)) is not None and e.end() <= end:
                 key = e
+                after = e.end()
             if key is None:
                 return None
             role = _MONEY_EVENT_ROLES[(key.lastindex or 0) - 1]
