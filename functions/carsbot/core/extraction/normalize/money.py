@@ -23,10 +23,15 @@ _THOUSAND = (
 )
 _RUBLE = r"(?:₽|руб(?:лей|ля|ль|\.)?|р\.|р(?![а-я])|rub|rur)"
 
+# An amount: a number, then a unit or, for a number of two characters or more, nothing. A single digit
+# alone is never an amount ("2 хозяина", "4WD"; "цена 1.2" has a dot), so it is not matched at all: a
+# number's last character is a digit and, when it has more, the one before it a digit or a separator
+# (``(?<=[\d.,]\d)`` after it). Without a unit the match still takes one space after the number. The
+# units are tried only after a character one of them starts with (most numbers have none).
 _MONEY = re.compile(
-    rf"(?P<num>{_NUM_FROM_DIGIT})[ ]?(?:(?P<mln>{_MILLION})(?:[ ]*(?P<num2>\d{{1,3}})[ ]*(?:тыс\.?"
-    rf"|т\.?р\.?|к)(?![а-я]))?"
-    rf"|(?P<thou>{_THOUSAND})|(?P<rub>{_RUBLE}))?",
+    rf"(?P<num>{_NUM_FROM_DIGIT})(?:(?=[ ]?[млкmтkр₽r])[ ]?"
+    rf"(?:(?P<mln>{_MILLION})(?:[ ]*(?P<num2>\d{{1,3}})[ ]*(?:тыс\.?|т\.?р\.?|к)(?![а-я]))?"
+    rf"|(?P<thou>{_THOUSAND})|(?P<rub>{_RUBLE}))|(?<=[\d.,]\d)[ ]?)",
     re.IGNORECASE,
 )
 # Keywords in the left context of an amount; the last one before the amount (with no other number in
@@ -134,7 +139,7 @@ _BARE_EXCLUDE_RIGHT = re.compile(r"^\s*(?:г\.|г\b|года?\b|год\b)", re.I
 _BARE_GROUPED = re.compile(r"^\d{1,3}(?:[ .]\d{3}){1,2}$")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # slots: cheaper to make (one per amount found)
 class MoneyMention:
     """One amount of money found in a text."""
 
@@ -172,11 +177,6 @@ _BREAK_BEFORE = re.compile(r"(?s:.*)[^\w\s]")
 _BREAK_AFTER = re.compile(r"[^\w\s]|(?<!\w)\d")
 
 
-def _glued(low: str, i: int) -> bool:
-    """Whether the digit at ``i`` is glued to a word character on its left ("DQ500")."""
-    return i > 0 and (low[i - 1].isalnum() or low[i - 1] == "_")
-
-
 class _Events:
     """The money keywords of a text; ``last(start, end, after, glued)`` is the role keyword of the amount
     at ``end`` whose left context begins at ``start``: the last keyword there with no digits after it.
@@ -204,39 +204,33 @@ class _Events:
             self.whole = list(_MONEY_EVENTS_ANY_CASE.finditer(text))
             self.whole_ends = [e.end() for e in self.whole]
 
-    def _last_keyword(self, start: int, end: int, after: int, glued: bool) -> tuple[int, int, str] | None:
-        """The last keyword ending by ``end``, or None when none can lead the amount there."""
-        if not self.lowered:
-            i = bisect_right(self.whole_ends, end) - 1
-            return (
-                (self.whole[i].start(), self.whole_ends[i], str(self.whole[i].lastgroup)) if i >= 0 else None
-            )
-        low = self.low
-        if start - after > 32 and (brk := _BREAK_BEFORE.match(low, after, start)) is not None:
-            after = brk.end()
-        if glued:
-            stop = past.end() if (past := _BREAK_AFTER.search(low, end)) is not None else len(low)
-        else:
-            stop = end + 1
-        key = None
-        for e in _MONEY_EVENTS.finditer(low, after, stop):
-            if e.end() > end:
-                break
-            key = e
-        return (key.start(), key.end(), _MONEY_EVENT_ROLES[(key.lastindex or 0) - 1]) if key else None
-
-    def may_key(self, start: int, end: int, after: int, glued: bool) -> bool:
-        """False when no price, market or new-price keyword can lead the amount at ``end`` (``glued`` to a
-        word or not): none starts in its left context from ``start`` (cheaper than ``last``)."""
-        if not self.lowered or glued:
-            return True
-        return _KEYING_EVENTS.search(self.low, after if after > start else start, end + 1) is not None
-
     def last(self, start: int, end: int, after: int, glued: bool) -> str | None:
-        key = self._last_keyword(start, end, after, glued)
-        if key is None:
-            return None
-        last_start, last_end, role = key
+        """The role the keywords give the amount at ``end`` (left context from ``start``), or None."""
+        if self.lowered:
+            low = self.low
+            if start - after > 32 and (brk := _BREAK_BEFORE.match(low, after, start)) is not None:
+                after = brk.end()
+            if glued:
+                stop = past.end() if (past := _BREAK_AFTER.search(low, end)) is not None else len(low)
+            else:
+                stop = end + 1
+            # the keywords one by one (as ``finditer`` finds them; most windows hold none or one, and a search
+            # costs less than setting up ``finditer``), up to the last one ending by the amount
+            key = None
+            search = _MONEY_EVENTS.search
+            while (e := search(low, after, stop)) is not None and e.end() <= end:
+                key = e
+                after = e.end()
+            if key is None:
+                return None
+            role = _MONEY_EVENT_ROLES[(key.lastindex or 0) - 1]
+        else:
+            i = bisect_right(self.whole_ends, end) - 1
+            if i < 0:
+                return None
+            key = self.whole[i]
+            role = str(key.lastgroup)
+        last_start, last_end = key.span()
         if last_start < start:
             return None
         text = self.text
@@ -266,18 +260,19 @@ def find_money(text: str) -> list[MoneyMention]:
     events: _Events | None = None
     low = text.lower()
     # amounts are found in the lower-cased copy when it keeps every offset (faster without IGNORECASE)
-    scan, pattern = (low, _MONEY_LOW) if len(low) == len(text) else (text, _MONEY)
+    lowered = len(low) == len(text)
+    scan, pattern = (low, _MONEY_LOW) if lowered else (text, _MONEY)
+    may_key = _KEYING_EVENTS.search
     after_number = 0  # the end of the digits of the last number not glued to a word (see _Events)
     for m in pattern.finditer(scan):
         num, mln, num2, thou, rub = m.groups()
         start, end = m.span()
         after = after_number
-        glued = _glued(scan, start)
+        # glued to a word character on its left ("DQ500"): ``\w`` is what ``isalnum`` accepts, and "_"
+        glued = start > 0 and ((before := scan[start - 1]).isalnum() or before == "_")
         if not glued:
             after_number = start + len(num)
-        has_unit = bool(mln or thou or rub)
-        if not has_unit and len(num) == 1:
-            continue  # "2 хозяина", "4WD": a single digit alone is never an amount ("цена 1.2" has a dot)
+        has_unit = bool(mln or thou or rub)  # else ``num`` has two characters or more (see _MONEY)
         # a space-grouped amount ("1 300 000") may stand alone; only asked of amounts without a unit, and
         # of five characters or more with a separator ("1.6" is none)
         grouped = (
@@ -286,21 +281,30 @@ def find_money(text: str) -> list[MoneyMention]:
             and ("." in num or " " in num)
             and _BARE_GROUPED.match(num) is not None
         )
-        left_start = text.rfind("\n", 0, start) + 1  # the line start, or 40 characters back
+        # the line start, or 40 characters back (so no need to look for a newline further back)
+        left_start = text.rfind("\n", start - 41 if start > 41 else 0, start) + 1
         if left_start < start - 40:
             left_start = start - 40
-        if events is None:
-            events = _Events(text, low)
-        if not has_unit and not grouped and not events.may_key(left_start, start, after, glued):
-            continue  # a bare number with no price keyword before it (as below, found sooner)
-        line_end = text.find("\n", end)
-        right = text[end : min(end + 14, line_end if line_end >= 0 else len(text))]
+        # a bare number with no price, market or new-price keyword starting in its left context (after the
+        # number before it) is no amount: said here at the cost of one search (``last`` would say it too)
+        if (
+            not has_unit
+            and not grouped
+            and lowered
+            and not glued
+            and may_key(low, after if after > left_start else left_start, start + 1) is None
+        ):
+            continue
+        line_end = text.find("\n", end, end + 14)
+        right = text[end : line_end if line_end >= 0 else end + 14]
         told = bool(right) and not right.isspace()  # the patterns of the right context all need a non-space
         # the checks that do not need the keyword first (they reject either way)
         if thou and told and _KM_AFTER.match(right):
             continue  # "98к км", "98 т. км" is mileage
         if not has_unit and told and _NOT_MONEY_RIGHT.match(right):
             continue
+        if events is None:
+            events = _Events(text, low)
         event = events.last(left_start, start, after, glued)
         if not has_unit and event not in _KEYING and not grouped:
             continue  # a bare number with no price keyword before it: a year, a volume, a count...
