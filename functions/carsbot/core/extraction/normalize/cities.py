@@ -11,13 +11,27 @@ from importlib import resources
 from typing import Any
 
 from carsbot.core.extraction.normalize.keywords import for_lower_case
-from carsbot.core.extraction.normalize.scan import lowers_exactly
+from carsbot.core.extraction.normalize.scan import holds_any, lowers_exactly, matches_at, positions_of
 from carsbot.core.extraction.normalize.text import _TOKEN, Hit, prepare_text
 
 # Text split into separators and tokens (odd items): the tokens and, by adding up lengths, their offsets
-# from one pass of ``re`` (a match object per token would cost several times more).
-_SPLIT_LOW = re.compile(f"({_TOKEN.pattern})")  # lower-cased text, without IGNORECASE
+# from one pass of ``re`` (a match object per token would cost several times more). Only for a text
+# whose lower case changes its length; any other is searched as bytes (``_Tokens``).
 _SPLIT = re.compile(f"({_TOKEN.pattern})", re.IGNORECASE)
+
+# The tokens of a lower-cased text (``_TOKEN`` without IGNORECASE) found at C speed: the text in cp1251,
+# which holds every token letter and joiner in one byte (any other character becomes "?", one byte
+# too, so offsets stay those of the text), every other byte turned into a space, then every joiner that
+# does not join two letters ("a - b", "-a", "a--b") too: ``bytes.split`` then cuts exactly the tokens.
+_LETTERS = "0123456789abcdefghijklmnopqrstuvwxyzабвгдежзийклмнопрстуфхцчшщъыьэюя"
+_JOINERS = "'’-"
+if _TOKEN.pattern != f"[0-9a-zа-я]+(?:[{_JOINERS}][0-9a-zа-я]+)*":
+    raise AssertionError("_Tokens assumes the letters and joiners of text._TOKEN")
+_KEPT = frozenset((_LETTERS + _JOINERS).encode("cp1251"))
+_TO_TOKEN_BYTES = bytes(byte if byte in _KEPT else 0x20 for byte in range(256))
+_J = re.escape(_JOINERS.encode("cp1251"))
+# a joiner not between two letters (in the translated text every byte but a space or joiner is a letter)
+_LOOSE_JOINER = re.compile(b"[" + _J + b"](?:(?<![^ " + _J + b"][" + _J + b"])|(?![^ " + _J + b"]))")
 
 
 @dataclass(frozen=True)
@@ -49,8 +63,29 @@ class _CityIndex:
         for key in self.multi:
             lengths.setdefault(key[0], set()).add(len(key))
         self.multi_lengths = {first: sorted(ns, reverse=True) for first, ns in lengths.items()}
-        # every token a name can begin with
-        self.starts = frozenset(self.single) | frozenset(self.multi_lengths)
+        # For the search in bytes (see ``_mentions``): every token a name can begin with, in cp1251, ->
+        # that token, and for one that begins only multi-word names, the other words of each (padded
+        # with spaces, as they are found): it is looked for only if one of them has all of them.
+        self.start_words: dict[bytes, tuple[str, list[tuple[bytes, ...]] | None]] = {}
+        rests: dict[str, list[tuple[bytes, ...]]] = {}
+        for key in self.multi:
+            if key[0] not in self.single and all(map(_encodes, key)):
+                rests.setdefault(key[0], []).append(tuple(b" " + _cp1251(word) + b" " for word in key[1:]))
+        for word in self.single:
+            if _encodes(word):
+                self.start_words[_cp1251(word)] = (word, None)
+        for word, rest in rests.items():
+            self.start_words[_cp1251(word)] = (word, rest)
+        self.starts: frozenset[bytes] = frozenset(self.start_words)
+
+
+def _cp1251(word: str) -> bytes:
+    return word.encode("cp1251")
+
+
+def _encodes(word: str) -> bool:
+    """Can ``word`` be a token of a lower-cased text (and so be found as cp1251 bytes)?"""
+    return not word.strip(_LETTERS + _JOINERS)
 
 
 @lru_cache(maxsize=1)
@@ -176,9 +211,9 @@ def _delivery_spans(text: str, low: str, exact: bool) -> list[tuple[int, int]]:
     """Where a delivery list runs (see ``_DELIVERY``; ``exact``: see ``scan.lowers_exactly``)."""
     if not exact:
         return [m.span() for m in _DELIVERY.finditer(text)]
-    if not any(stem in low for stem in _DELIVERY_STEMS):
+    if not holds_any(low, _DELIVERY_STEMS):
         return []
-    return [m.span() for m in _DELIVERY_LOW.finditer(low)]
+    return [m.span() for m in matches_at(_DELIVERY_LOW, low, positions_of(low, _DELIVERY_STEMS))]
 
 
 _STANDALONE_LEFT = re.compile(r"(?:^|[.,;|/•!\n])[ ]*$")
@@ -220,45 +255,24 @@ def find_city(text: str) -> str | None:
     return hit.value if hit else None
 
 
+# A mention of a name: where its first word starts and ends, that word, and the place.
+_Mention = tuple[int, int, str, _City]
+
+
 def city_hit(text: str) -> Hit | None:
     """The city and the rule that found it (see ``find_city``)."""
     idx = _cities()
     text = prepare_text(text)
     low = text.lower()
-    parts: list[str]
-    if len(low) == len(text):
-        parts = _SPLIT_LOW.split(low)
-        tokens = parts[1::2]
-    else:  # a character whose lower case is longer: keep offsets exact
-        parts = _SPLIT.split(text)
-        tokens = [part.lower() for part in parts[1::2]]
-    starts = idx.starts
-    candidates = [i for i, tok in enumerate(tokens) if tok in starts]  # the tokens a name may begin with
-    if not candidates:
+    mentions = _mentions(idx, low) if len(low) == len(text) else _mentions_cased(idx, text)
+    if not mentions:
         return None
     delivery: list[tuple[int, int]] | None = None
     exact = lowers_exactly(text, low)  # then the place markers are looked for in the lower-cased text
     source = low if exact else text
     strong_at, marker_at = _reversed_markers()[exact]
     first: Hit | None = None
-    single, multi_lengths = idx.single, idx.multi_lengths
-    offset, counted = 0, 0  # the offset of parts[counted]
-    for i in candidates:
-        tok = tokens[i]
-        city: _City | None = None
-        for n in multi_lengths.get(tok, ()):
-            if i + n <= len(tokens):
-                key = tuple(tokens[i : i + n])
-                city = idx.multi.get(key)
-                if city:
-                    break
-        if city is None:
-            city = single.get(tok)
-        if city is None:
-            continue
-        offset += sum(map(len, parts[counted : 2 * i + 1]))
-        counted = 2 * i + 1
-        start, _end = offset, offset + len(parts[counted])
+    for start, _end, tok, city in mentions:
         # A mention counts when every check below passes (their order only saves work).
         left = source[max(0, start - 24) : start][::-1]  # reversed: see _reversed_at_end
         strong = strong_at.match(left)
@@ -280,3 +294,61 @@ def city_hit(text: str) -> Hit | None:
         rule = "city:marker" if marked else ("city:name" if not city.ambiguous else "city:standalone")
         first = Hit(city.name, rule, start, _end)
     return first
+
+
+def _mentions(idx: _CityIndex, low: str) -> list[_Mention]:
+    """The names in a lower-cased text, in order (its tokens found as bytes: see ``_TO_TOKEN_BYTES``).
+
+    Only the few distinct tokens that begin a name (a set intersection) are looked for, by ``find``;
+    a token that begins only multi-word names not even that, unless the text holds their other words."""
+    marks = _LOOSE_JOINER.sub(b" ", low.encode("cp1251", "replace").translate(_TO_TOKEN_BYTES))
+    padded = b" " + marks + b" "  # a token is a run between two spaces: at ``at`` in ``padded`` + 1
+    found: list[tuple[int, str]] = []
+    for word in idx.starts.intersection(marks.split()):
+        tok, rests = idx.start_words[word]
+        if rests is not None and not any(all(map(padded.__contains__, rest)) for rest in rests):
+            continue
+        needle = b" " + word + b" "
+        at = padded.find(needle)
+        while at >= 0:
+            found.append((at, tok))
+            at = padded.find(needle, at + len(word) + 1)  # its closing space may open the next one
+    found.sort()
+    mentions: list[_Mention] = []
+    for start, tok in found:
+        city: _City | None = None
+        for n in idx.multi_lengths.get(tok, ()):
+            after = padded[start + len(tok) + 1 :].split(None, n - 1)[: n - 1]  # the next n - 1 tokens
+            if len(after) == n - 1:
+                city = idx.multi.get((tok, *(word.decode("cp1251") for word in after)))
+                if city:
+                    break
+        if city is None:
+            city = idx.single.get(tok)
+        if city is not None:
+            mentions.append((start, start + len(tok), tok, city))
+    return mentions
+
+
+def _mentions_cased(idx: _CityIndex, text: str) -> list[_Mention]:
+    """``_mentions`` for a text whose lower case has another length: tokens of the text as written
+    (IGNORECASE), lower-cased one by one, so that offsets stay exact."""
+    parts = _SPLIT.split(text)
+    tokens = [part.lower() for part in parts[1::2]]
+    mentions: list[_Mention] = []
+    offset, counted = 0, 0  # the offset of parts[counted]
+    for i, tok in enumerate(tokens):
+        city: _City | None = None
+        for n in idx.multi_lengths.get(tok, ()):
+            if i + n <= len(tokens):
+                city = idx.multi.get(tuple(tokens[i : i + n]))
+                if city:
+                    break
+        if city is None:
+            city = idx.single.get(tok)
+        if city is None:
+            continue
+        offset += sum(map(len, parts[counted : 2 * i + 1]))
+        counted = 2 * i + 1
+        mentions.append((offset, offset + len(parts[counted]), tok, city))
+    return mentions
