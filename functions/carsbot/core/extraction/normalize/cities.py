@@ -11,12 +11,18 @@ from importlib import resources
 from typing import Any
 
 from carsbot.core.extraction.normalize.keywords import for_lower_case
-from carsbot.core.extraction.normalize.scan import holds_any, lowers_exactly, matches_at, positions_of
+from carsbot.core.extraction.normalize.scan import (
+    _CASE_ODD,
+    holds_any,
+    lowers_exactly,
+    matches_at,
+    positions_of,
+)
 from carsbot.core.extraction.normalize.text import _TOKEN, Hit, prepare_text
 
 # Text split into separators and tokens (odd items): the tokens and, by adding up lengths, their offsets
 # from one pass of ``re`` (a match object per token would cost several times more). Only for a text
-# whose lower case changes its length; any other is searched as bytes (``_Tokens``).
+# whose lower case changes its length; any other is searched as bytes (``_mentions``).
 _SPLIT = re.compile(f"({_TOKEN.pattern})", re.IGNORECASE)
 
 # The tokens of a lower-cased text (``_TOKEN`` without IGNORECASE) found at C speed: the text in cp1251,
@@ -26,7 +32,9 @@ _SPLIT = re.compile(f"({_TOKEN.pattern})", re.IGNORECASE)
 _LETTERS = "0123456789abcdefghijklmnopqrstuvwxyzабвгдежзийклмнопрстуфхцчшщъыьэюя"
 _JOINERS = "'’-"
 if _TOKEN.pattern != f"[0-9a-zа-я]+(?:[{_JOINERS}][0-9a-zа-я]+)*":
-    raise AssertionError("_Tokens assumes the letters and joiners of text._TOKEN")
+    raise AssertionError("_mentions assumes the letters and joiners of text._TOKEN")
+if _CASE_ODD.search(bytes(range(256)).decode("cp1251", "ignore")):
+    raise AssertionError("city_hit assumes scan.lowers_exactly looks for characters outside cp1251")
 _KEPT = frozenset((_LETTERS + _JOINERS).encode("cp1251"))
 _TO_TOKEN_BYTES = bytes(byte if byte in _KEPT else 0x20 for byte in range(256))
 _J = re.escape(_JOINERS.encode("cp1251"))
@@ -264,11 +272,20 @@ def city_hit(text: str) -> Hit | None:
     idx = _cities()
     text = prepare_text(text)
     low = text.lower()
-    mentions = _mentions(idx, low) if len(low) == len(text) else _mentions_cased(idx, text)
-    if not mentions:
-        return None
+    if len(low) == len(text):
+        encoded = low.encode("cp1251", "replace")  # one byte a character (see ``_TO_TOKEN_BYTES``)
+        mentions = _mentions(idx, encoded)
+        if not mentions:
+            return None
+        # the characters ``lowers_exactly`` looks for are outside cp1251 (and lower-case): "?" here
+        exact = b"?" not in encoded or lowers_exactly(text, low)
+    else:
+        mentions = _mentions_cased(idx, text)
+        if not mentions:
+            return None
+        exact = False  # (``lowers_exactly`` needs the same length)
+    # exact: the place markers are looked for in the lower-cased text
     delivery: list[tuple[int, int]] | None = None
-    exact = lowers_exactly(text, low)  # then the place markers are looked for in the lower-cased text
     source = low if exact else text
     strong_at, marker_at = _reversed_markers()[exact]
     first: Hit | None = None
@@ -296,12 +313,12 @@ def city_hit(text: str) -> Hit | None:
     return first
 
 
-def _mentions(idx: _CityIndex, low: str) -> list[_Mention]:
-    """The names in a lower-cased text, in order (its tokens found as bytes: see ``_TO_TOKEN_BYTES``).
+def _mentions(idx: _CityIndex, encoded: bytes) -> list[_Mention]:
+    """The names in a lower-cased text, ``encoded`` in cp1251, in order (see ``_TO_TOKEN_BYTES``).
 
     Only the few distinct tokens that begin a name (a set intersection) are looked for, by ``find``;
     a token that begins only multi-word names not even that, unless the text holds their other words."""
-    marks = _LOOSE_JOINER.sub(b" ", low.encode("cp1251", "replace").translate(_TO_TOKEN_BYTES))
+    marks = _LOOSE_JOINER.sub(b" ", encoded.translate(_TO_TOKEN_BYTES))
     padded = b" " + marks + b" "  # a token is a run between two spaces: at ``at`` in ``padded`` + 1
     found: list[tuple[int, str]] = []
     for word in idx.starts.intersection(marks.split()):

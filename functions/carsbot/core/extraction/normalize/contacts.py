@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from functools import lru_cache
 
 import phonenumbers
 
 from carsbot.core.extraction.normalize.keywords import Words
+from carsbot.core.extraction.normalize.scan import positions_of
 from carsbot.core.extraction.normalize.text import prepare_text
 
 # A phone never spans lines ("Луганская 53/2\n8 (8332) 20-30-40" is an address, then a phone).
@@ -178,8 +180,10 @@ _USERNAME_LINK = re.compile(
 )
 # Every link match holds one of these, lower-cased (no other character lower-cases to these ASCII letters,
 # nor matches them under IGNORECASE), and most posts hold none: the link pattern, which ``re`` must try at
-# every position, then does not run.
+# every position, then does not run; else it is searched from shortly before each, up to the longest
+# text a match can hold before the host's ".": "https://www.telegram" (every letter matches one character).
 _LINK_HOSTS = (".me/", ".dog/")
+_LINK_REACH = len("https://www.telegram")
 _NOT_USERNAMES = frozenset(
     {"joinchat", "addstickers", "share", "proxy", "socks", "iv", "login", "addlist", "setlanguage"}
 )
@@ -195,6 +199,25 @@ _PROMO_LINE = Words(
 )
 
 
+def _link_matches(text: str) -> Iterator[re.Match[str]]:
+    """``_USERNAME_LINK.finditer(text)``, searched only from shortly before each host (see
+    ``_LINK_HOSTS``): a match that starts after ``end`` holds a host after ``end``, so it starts at most
+    ``_LINK_REACH`` characters before the first such host."""
+    low = text.lower()
+    if len(low) != len(text):  # the offsets in ``low`` are not those of ``text``
+        if any(host in low for host in _LINK_HOSTS):
+            yield from _USERNAME_LINK.finditer(text)
+        return
+    end = 0
+    for host in positions_of(low, _LINK_HOSTS):
+        if host >= end:
+            m = _USERNAME_LINK.search(text, max(end, host - _LINK_REACH))
+            if m is None:
+                return
+            yield m
+            end = m.end()
+
+
 def extract_usernames(text: str) -> list[str]:
     """Telegram usernames a seller can be reached at, without "@", deduplicated (case-insensitively).
 
@@ -207,9 +230,7 @@ def extract_usernames(text: str) -> list[str]:
     """
     text = prepare_text(text)
     found: list[tuple[int, str]] = []
-    low = text.lower() if "/" in text else ""
-    links = any(host in low for host in _LINK_HOSTS)
-    for m in _USERNAME_LINK.finditer(text) if links else ():
+    for m in _link_matches(text) if "/" in text else ():
         rest = m.group("rest") or ""
         if rest.startswith("/") and rest[1:].isdigit():
             continue
