@@ -208,17 +208,26 @@ _AT_END = next(item for item in _sre_parser.parse("$") if str(item[0]) == "AT")
 
 
 @lru_cache(maxsize=1)
-def _reversed_markers() -> dict[bool, tuple[re.Pattern[str], re.Pattern[str]]]:
-    """The location label and place marker patterns reversed, for the text as written (False) and for
-    the lower-cased text, without IGNORECASE (True, faster: see ``scan.lowers_exactly``). Compiled on
-    first use, like the gazetteer (a few ms, kept out of the import)."""
+def _reversed_markers() -> dict[bool, re.Pattern[str]]:
+    """The location label and place marker patterns reversed and joined (a match of the label's, first,
+    fills the group "strong"), for the text as written (False) and for the lower-cased text, without
+    IGNORECASE (True, faster: see ``scan.lowers_exactly``). Compiled on first use, like the gazetteer
+    (a few ms, kept out of the import)."""
     return {
-        False: (_reversed_at_end(_CITY_STRONG_CONTEXT), _reversed_at_end(_CITY_MARKER)),
-        True: (
+        False: _joined(_reversed_at_end(_CITY_STRONG_CONTEXT), _reversed_at_end(_CITY_MARKER)),
+        True: _joined(
             _reversed_at_end(for_lower_case(_CITY_STRONG_CONTEXT)),
             _reversed_at_end(for_lower_case(_CITY_MARKER)),
         ),
     }
+
+
+def _joined(strong: re.Pattern[str], marker: re.Pattern[str]) -> re.Pattern[str]:
+    """One pattern for both (one ``match`` instead of two): where ``strong`` matches it matches with the
+    group "strong" set, else where ``marker`` matches."""
+    if strong.flags != marker.flags:
+        raise ValueError("the place marker patterns must share their flags")
+    return re.compile(f"(?P<strong>{strong.pattern})|(?:{marker.pattern})", strong.flags)
 
 
 # Cities the car can be delivered to are not where it is: "Доставка в Ростов, Ставрополь, Майкоп".
@@ -305,15 +314,16 @@ def city_hit(text: str) -> Hit | None:
     # exact: the place markers are looked for in the lower-cased text
     delivery: list[tuple[int, int]] | None = None
     source = low if exact else text
-    strong_at, marker_at = _reversed_markers()[exact]
+    markers = _reversed_markers()[exact]
     first: Hit | None = None
     for start, _end, tok, city in mentions:
         # A mention counts when every check below passes (their order only saves work).
         left = source[max(0, start - 24) : start][::-1]  # reversed: see _reversed_at_end
-        strong = strong_at.match(left)
+        marker = markers.match(left)
+        strong = marker is not None and marker["strong"] is not None  # after a location label
         if first is not None and not strong:
             continue  # after the first mention, only one after a location label can still win
-        marked = strong or marker_at.match(left)
+        marked = marker is not None
         if city.ambiguous and not marked and not _standalone_city(text, city, start, _end):
             continue
         if not city.ambiguous and tok.isascii() and not marked and len(tok) <= 3:
