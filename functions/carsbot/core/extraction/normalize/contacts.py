@@ -26,6 +26,7 @@ _PHONE_ANY_PLUS = re.compile(r"\+\d{1,3}[\s\-]*\(?\d{1,4}\)?(?:[\s\-]*\d{1,4}){2
 
 _NON_DIGITS = re.compile(r"\D")
 _PHONE_PUNCTUATION = str.maketrans("", "", "+ \t-().")
+_PHONE_PUNCTUATION_BYTES = b"+ \t-()."
 
 
 class _RegionRules:
@@ -107,7 +108,11 @@ def _valid_country_7(national: str) -> bool:
 
 @lru_cache(maxsize=4096)
 def _phone_e164(candidate: str) -> str | None:
-    digits = candidate.translate(_PHONE_PUNCTUATION)  # a candidate holds digits and these only
+    # a candidate holds digits and these only; as ASCII bytes they go several times faster
+    if candidate.isascii():
+        digits = candidate.encode().translate(None, _PHONE_PUNCTUATION_BYTES).decode()
+    else:
+        digits = candidate.translate(_PHONE_PUNCTUATION)
     if not digits.isdecimal():  # (isdecimal is what \d matches)
         digits = _NON_DIGITS.sub("", candidate)
     plus = candidate.lstrip().startswith("+")
