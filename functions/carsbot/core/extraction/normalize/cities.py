@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from encodings import cp1251
 from functools import lru_cache
 from importlib import resources
+from itertools import chain
 from operator import itemgetter
 from typing import Any
 
@@ -82,35 +83,43 @@ class _CityIndex:
         self.multi_lengths = {first: sorted(ns, reverse=True) for first, ns in lengths.items()}
         # For the search in bytes (see ``_mentions``): every word of a name, in cp1251, -> what a
         # mention beginning with it needs, all in one entry (one look-up), or None for a word that only
-        # continues names ("новгород"). A name holding a word no lower-cased text holds is left out.
-        encodable = [key for key in self.multi if all(map(_encodes, key))]
-        self.multi_cp1251 = {tuple(map(_cp1251, key)): self.multi[key] for key in encodable}
+        # continues names ("новгород"). A name holding a word no lower-cased text holds as a token
+        # (``_TOKEN`` without IGNORECASE) is left out. All words encoded at once (no word holds "\n").
+        lower_token = re.compile(_TOKEN.pattern).fullmatch
+        vocabulary = [word for word in {*self.single, *chain(*self.multi)} if lower_token(word)]
+        code = dict(zip(vocabulary, _cp1251("\n".join(vocabulary)).split(b"\n"), strict=True))
+        encodable = [key for key in self.multi if all(map(code.__contains__, key))]
+        self.multi_cp1251 = {tuple(map(code.__getitem__, key)): self.multi[key] for key in encodable}
         others: dict[str, set[bytes]] = {}
         for key in encodable:
-            others.setdefault(key[0], set()).update(map(_cp1251, key[1:]))
+            others.setdefault(key[0], set()).update(map(code.__getitem__, key[1:]))
         self.words: dict[bytes, _Word | None] = dict.fromkeys(
-            (_cp1251(word) for key in encodable for word in key[1:]), None
+            (code[word] for key in encodable for word in key[1:]), None
         )
-        for word in {word for word in self.single if _encodes(word)} | set(others):
-            own = self.single.get(word)
-            needs = None if own is not None else frozenset(others[word])
-            self.words[_cp1251(word)] = (word, own, tuple(self.multi_lengths.get(word, ())), needs)
+        sizes = {first: tuple(ns) for first, ns in self.multi_lengths.items()}
+        self.words.update(
+            (code[word], (word, city, sizes.get(word, ()), None))
+            for word, city in self.single.items()
+            if word in code
+        )
+        self.words.update(
+            (code[word], (word, None, sizes[word], frozenset(rest)))
+            for word, rest in others.items()
+            if word not in self.single
+        )
         # Tokens with digits (a quarter of a post's) are not looked up when no name holds a digit: cut
         # at their digits, what is left may look like a word of a name, but ``find`` never finds it as
         # a whole token.
         digits = b"0123456789"
-        if any(word.translate(None, digits) != word for word in self.words):
+        every = b" ".join(self.words)
+        if len(every.translate(None, digits)) != len(every):
             digits = b""
         self.digits_to_space = bytes.maketrans(digits, b" " * len(digits))
 
 
-def _cp1251(word: str) -> bytes:
-    return word.encode("cp1251")
-
-
-def _encodes(word: str) -> bool:
-    """Can ``word`` be a token of a lower-cased text (and so be found as cp1251 bytes)?"""
-    return not word.strip(_LETTERS + _JOINERS)
+def _cp1251(text: str, errors: str = "strict") -> bytes:
+    """``text.encode("cp1251", errors)`` by the codec itself, without ``str.encode``'s layers."""
+    return codecs.charmap_encode(text, errors, cp1251.encoding_table)[0]
 
 
 @lru_cache(maxsize=1)
@@ -299,8 +308,7 @@ def city_hit(text: str) -> Hit | None:
     text = prepare_text(text)
     low = text.lower()
     if len(low) == len(text):
-        # one byte a character (see ``_TO_TOKEN_BYTES``); the codec itself, not ``str.encode``'s layers
-        encoded = codecs.charmap_encode(low, "replace", cp1251.encoding_table)[0]
+        encoded = _cp1251(low, "replace")  # one byte a character (see ``_TO_TOKEN_BYTES``)
         mentions = _mentions(idx, encoded)
         if not mentions:
             return None
