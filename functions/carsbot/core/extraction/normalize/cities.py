@@ -376,8 +376,7 @@ def _mentions(idx: _CityIndex, encoded: bytes) -> list[_Mention]:
     for start, word, (tok, single, lengths, _) in found:
         city: _City | None = None
         if lengths:  # the next tokens, as many as the longest name beginning with it needs
-            most = lengths[0] - 1
-            after = padded[start + len(word) + 1 :].split(None, most)[:most]
+            after = _following(padded, start + len(word) + 1, lengths[0] - 1)
             for n in lengths:
                 if len(after) >= n - 1:
                     city = idx.multi_cp1251.get((word, *after[: n - 1]))
@@ -388,6 +387,21 @@ def _mentions(idx: _CityIndex, encoded: bytes) -> list[_Mention]:
         if city is not None:
             mentions.append((start, start + len(tok), tok, city))
     return mentions
+
+
+_REACH = 200  # the bytes after a word in which the next few tokens are looked for first
+
+
+def _following(padded: bytes, end: int, count: int) -> list[bytes]:
+    """The ``count`` tokens after ``end`` in ``padded`` (fewer at its end): from a short window first,
+    so that a long text is not copied for every mention (its last token may be cut: left out)."""
+    stop = end + _REACH
+    if stop >= len(padded):
+        return padded[end:].split(None, count)[:count]
+    tokens = padded[end:stop].split()[:-1]
+    if len(tokens) >= count:
+        return tokens[:count]
+    return padded[end:].split(None, count)[:count]  # a long gap between tokens
 
 
 def _mentions_cased(idx: _CityIndex, text: str) -> list[_Mention]:
