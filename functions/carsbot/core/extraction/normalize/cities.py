@@ -2,22 +2,48 @@
 
 from __future__ import annotations
 
+import codecs
 import json
 import re
 import re._parser as _sre_parser  # the stdlib's regex parser (private; the tests run on 3.11-3.13)
 from dataclasses import dataclass
+from encodings import cp1251
 from functools import lru_cache
 from importlib import resources
+from itertools import chain
+from operator import itemgetter
 from typing import Any
 
 from carsbot.core.extraction.normalize.keywords import for_lower_case
-from carsbot.core.extraction.normalize.scan import lowers_exactly
+from carsbot.core.extraction.normalize.scan import (
+    _CASE_ODD,
+    holds_any,
+    lowers_exactly,
+    matches_at,
+    positions_of,
+)
 from carsbot.core.extraction.normalize.text import _TOKEN, Hit, prepare_text
 
 # Text split into separators and tokens (odd items): the tokens and, by adding up lengths, their offsets
-# from one pass of ``re`` (a match object per token would cost several times more).
-_SPLIT_LOW = re.compile(f"({_TOKEN.pattern})")  # lower-cased text, without IGNORECASE
+# from one pass of ``re`` (a match object per token would cost several times more). Only for a text
+# whose lower case changes its length; any other is searched as bytes (``_mentions``).
 _SPLIT = re.compile(f"({_TOKEN.pattern})", re.IGNORECASE)
+
+# The tokens of a lower-cased text (``_TOKEN`` without IGNORECASE) found at C speed: the text in cp1251,
+# which holds every token letter and joiner in one byte (any other character becomes "?", one byte
+# too, so offsets stay those of the text), every other byte turned into a space, then every joiner that
+# does not join two letters ("a - b", "-a", "a--b") too: ``bytes.split`` then cuts exactly the tokens.
+_LETTERS = "0123456789abcdefghijklmnopqrstuvwxyzабвгдежзийклмнопрстуфхцчшщъыьэюя"
+_JOINERS = "'’-"
+if _TOKEN.pattern != f"[0-9a-zа-я]+(?:[{_JOINERS}][0-9a-zа-я]+)*":
+    raise AssertionError("_mentions assumes the letters and joiners of text._TOKEN")
+if _CASE_ODD.search(bytes(range(256)).decode("cp1251", "ignore")):
+    raise AssertionError("city_hit assumes scan.lowers_exactly looks for characters outside cp1251")
+_KEPT = frozenset((_LETTERS + _JOINERS).encode("cp1251"))
+_TO_TOKEN_BYTES = bytes(byte if byte in _KEPT else 0x20 for byte in range(256))
+_J = re.escape(_JOINERS.encode("cp1251"))
+# a joiner not between two letters (in the translated text every byte but a space or joiner is a letter)
+_LOOSE_JOINER = re.compile(b"[" + _J + b"](?:(?<![^ " + _J + b"][" + _J + b"])|(?![^ " + _J + b"]))")
 
 
 @dataclass(frozen=True)
@@ -25,6 +51,12 @@ class _City:
     name: str
     ambiguous: bool
     standalone: bool = False
+
+
+# A word that begins names: itself, its one-word city (or None), the lengths of the multi-word names it
+# begins (longest first), and unless it has a city, the other words of those names (a text holding none
+# of them holds no mention of them).
+_Word = tuple[str, _City | None, tuple[int, ...], frozenset[bytes] | None]
 
 
 class _CityIndex:
@@ -49,8 +81,45 @@ class _CityIndex:
         for key in self.multi:
             lengths.setdefault(key[0], set()).add(len(key))
         self.multi_lengths = {first: sorted(ns, reverse=True) for first, ns in lengths.items()}
-        # every token a name can begin with
-        self.starts = frozenset(self.single) | frozenset(self.multi_lengths)
+        # For the search in bytes (see ``_mentions``): every word of a name, in cp1251, -> what a
+        # mention beginning with it needs, all in one entry (one look-up), or None for a word that only
+        # continues names ("новгород"). A name holding a word no lower-cased text holds as a token
+        # (``_TOKEN`` without IGNORECASE) is left out. All words encoded at once (no word holds "\n").
+        lower_token = re.compile(_TOKEN.pattern).fullmatch
+        vocabulary = [word for word in {*self.single, *chain(*self.multi)} if lower_token(word)]
+        code = dict(zip(vocabulary, _cp1251("\n".join(vocabulary)).split(b"\n"), strict=True))
+        encodable = [key for key in self.multi if all(map(code.__contains__, key))]
+        self.multi_cp1251 = {tuple(map(code.__getitem__, key)): self.multi[key] for key in encodable}
+        others: dict[str, set[bytes]] = {}
+        for key in encodable:
+            others.setdefault(key[0], set()).update(map(code.__getitem__, key[1:]))
+        self.words: dict[bytes, _Word | None] = dict.fromkeys(
+            (code[word] for key in encodable for word in key[1:]), None
+        )
+        sizes = {first: tuple(ns) for first, ns in self.multi_lengths.items()}
+        self.words.update(
+            (code[word], (word, city, sizes.get(word, ()), None))
+            for word, city in self.single.items()
+            if word in code
+        )
+        self.words.update(
+            (code[word], (word, None, sizes[word], frozenset(rest)))
+            for word, rest in others.items()
+            if word not in self.single
+        )
+        # Tokens with digits (a quarter of a post's) are not looked up when no name holds a digit: cut
+        # at their digits, what is left may look like a word of a name, but ``find`` never finds it as
+        # a whole token.
+        digits = b"0123456789"
+        every = b" ".join(self.words)
+        if len(every.translate(None, digits)) != len(every):
+            digits = b""
+        self.digits_to_space = bytes.maketrans(digits, b" " * len(digits))
+
+
+def _cp1251(text: str, errors: str = "strict") -> bytes:
+    """``text.encode("cp1251", errors)`` by the codec itself, without ``str.encode``'s layers."""
+    return codecs.charmap_encode(text, errors, cp1251.encoding_table)[0]
 
 
 @lru_cache(maxsize=1)
@@ -148,17 +217,26 @@ _AT_END = next(item for item in _sre_parser.parse("$") if str(item[0]) == "AT")
 
 
 @lru_cache(maxsize=1)
-def _reversed_markers() -> dict[bool, tuple[re.Pattern[str], re.Pattern[str]]]:
-    """The location label and place marker patterns reversed, for the text as written (False) and for
-    the lower-cased text, without IGNORECASE (True, faster: see ``scan.lowers_exactly``). Compiled on
-    first use, like the gazetteer (a few ms, kept out of the import)."""
+def _reversed_markers() -> dict[bool, re.Pattern[str]]:
+    """The location label and place marker patterns reversed and joined (a match of the label's, first,
+    fills the group "strong"), for the text as written (False) and for the lower-cased text, without
+    IGNORECASE (True, faster: see ``scan.lowers_exactly``). Compiled on first use, like the gazetteer
+    (a few ms, kept out of the import)."""
     return {
-        False: (_reversed_at_end(_CITY_STRONG_CONTEXT), _reversed_at_end(_CITY_MARKER)),
-        True: (
+        False: _joined(_reversed_at_end(_CITY_STRONG_CONTEXT), _reversed_at_end(_CITY_MARKER)),
+        True: _joined(
             _reversed_at_end(for_lower_case(_CITY_STRONG_CONTEXT)),
             _reversed_at_end(for_lower_case(_CITY_MARKER)),
         ),
     }
+
+
+def _joined(strong: re.Pattern[str], marker: re.Pattern[str]) -> re.Pattern[str]:
+    """One pattern for both (one ``match`` instead of two): where ``strong`` matches it matches with the
+    group "strong" set, else where ``marker`` matches."""
+    if strong.flags != marker.flags:
+        raise ValueError("the place marker patterns must share their flags")
+    return re.compile(f"(?P<strong>{strong.pattern})|(?:{marker.pattern})", strong.flags)
 
 
 # Cities the car can be delivered to are not where it is: "Доставка в Ростов, Ставрополь, Майкоп".
@@ -176,9 +254,9 @@ def _delivery_spans(text: str, low: str, exact: bool) -> list[tuple[int, int]]:
     """Where a delivery list runs (see ``_DELIVERY``; ``exact``: see ``scan.lowers_exactly``)."""
     if not exact:
         return [m.span() for m in _DELIVERY.finditer(text)]
-    if not any(stem in low for stem in _DELIVERY_STEMS):
+    if not holds_any(low, _DELIVERY_STEMS):
         return []
-    return [m.span() for m in _DELIVERY_LOW.finditer(low)]
+    return [m.span() for m in matches_at(_DELIVERY_LOW, low, positions_of(low, _DELIVERY_STEMS))]
 
 
 _STANDALONE_LEFT = re.compile(r"(?:^|[.,;|/•!\n])[ ]*$")
@@ -220,51 +298,40 @@ def find_city(text: str) -> str | None:
     return hit.value if hit else None
 
 
+# A mention of a name: where its first word starts and ends, that word, and the place.
+_Mention = tuple[int, int, str, _City]
+
+
 def city_hit(text: str) -> Hit | None:
     """The city and the rule that found it (see ``find_city``)."""
     idx = _cities()
     text = prepare_text(text)
     low = text.lower()
-    parts: list[str]
     if len(low) == len(text):
-        parts = _SPLIT_LOW.split(low)
-        tokens = parts[1::2]
-    else:  # a character whose lower case is longer: keep offsets exact
-        parts = _SPLIT.split(text)
-        tokens = [part.lower() for part in parts[1::2]]
-    starts = idx.starts
-    candidates = [i for i, tok in enumerate(tokens) if tok in starts]  # the tokens a name may begin with
-    if not candidates:
-        return None
+        encoded = _cp1251(low, "replace")  # one byte a character (see ``_TO_TOKEN_BYTES``)
+        mentions = _mentions(idx, encoded)
+        if not mentions:
+            return None
+        # the characters ``lowers_exactly`` looks for are outside cp1251 (and lower-case): "?" here
+        exact = b"?" not in encoded or lowers_exactly(text, low)
+    else:
+        mentions = _mentions_cased(idx, text)
+        if not mentions:
+            return None
+        exact = False  # (``lowers_exactly`` needs the same length)
+    # exact: the place markers are looked for in the lower-cased text
     delivery: list[tuple[int, int]] | None = None
-    exact = lowers_exactly(text, low)  # then the place markers are looked for in the lower-cased text
     source = low if exact else text
-    strong_at, marker_at = _reversed_markers()[exact]
+    markers = _reversed_markers()[exact]
     first: Hit | None = None
-    single, multi_lengths = idx.single, idx.multi_lengths
-    offset, counted = 0, 0  # the offset of parts[counted]
-    for i in candidates:
-        tok = tokens[i]
-        city: _City | None = None
-        for n in multi_lengths.get(tok, ()):
-            if i + n <= len(tokens):
-                key = tuple(tokens[i : i + n])
-                city = idx.multi.get(key)
-                if city:
-                    break
-        if city is None:
-            city = single.get(tok)
-        if city is None:
-            continue
-        offset += sum(map(len, parts[counted : 2 * i + 1]))
-        counted = 2 * i + 1
-        start, _end = offset, offset + len(parts[counted])
+    for start, _end, tok, city in mentions:
         # A mention counts when every check below passes (their order only saves work).
         left = source[max(0, start - 24) : start][::-1]  # reversed: see _reversed_at_end
-        strong = strong_at.match(left)
+        marker = markers.match(left)
+        strong = marker is not None and marker["strong"] is not None  # after a location label
         if first is not None and not strong:
             continue  # after the first mention, only one after a location label can still win
-        marked = strong or marker_at.match(left)
+        marked = marker is not None
         if city.ambiguous and not marked and not _standalone_city(text, city, start, _end):
             continue
         if not city.ambiguous and tok.isascii() and not marked and len(tok) <= 3:
@@ -280,3 +347,82 @@ def city_hit(text: str) -> Hit | None:
         rule = "city:marker" if marked else ("city:name" if not city.ambiguous else "city:standalone")
         first = Hit(city.name, rule, start, _end)
     return first
+
+
+def _mentions(idx: _CityIndex, encoded: bytes) -> list[_Mention]:
+    """The names in a lower-cased text, ``encoded`` in cp1251, in order (see ``_TO_TOKEN_BYTES``).
+
+    The text's tokens are looked up at C speed (a dict-keys intersection: one look-up each), and only
+    the few distinct ones that begin a name are looked for, by ``find``; one that begins only
+    multi-word names not even that, unless the text holds one of their other words."""
+    marks = _LOOSE_JOINER.sub(b" ", encoded.translate(_TO_TOKEN_BYTES))
+    padded = b" " + marks + b" "  # a token is a run between two spaces: at ``at`` in ``padded`` + 1
+    words = idx.words
+    present = words.keys() & marks.translate(idx.digits_to_space).split()  # the words of names there
+    found: list[tuple[int, bytes, _Word]] = []
+    for word in present:
+        entry = words[word]
+        if entry is None:
+            continue  # a word that only continues names
+        if entry[3] is not None and entry[3].isdisjoint(present):
+            continue  # it begins only multi-word names, and the text holds none of their other words
+        needle = b" " + word + b" "
+        at = padded.find(needle)
+        while at >= 0:
+            found.append((at, word, entry))
+            at = padded.find(needle, at + len(word) + 1)  # its closing space may open the next one
+    found.sort(key=itemgetter(0))
+    mentions: list[_Mention] = []
+    for start, word, (tok, single, lengths, _) in found:
+        city: _City | None = None
+        if lengths:  # the next tokens, as many as the longest name beginning with it needs
+            after = _following(padded, start + len(word) + 1, lengths[0] - 1)
+            for n in lengths:
+                if len(after) >= n - 1:
+                    city = idx.multi_cp1251.get((word, *after[: n - 1]))
+                    if city:
+                        break
+        if city is None:
+            city = single
+        if city is not None:
+            mentions.append((start, start + len(tok), tok, city))
+    return mentions
+
+
+_REACH = 200  # the bytes after a word in which the next few tokens are looked for first
+
+
+def _following(padded: bytes, end: int, count: int) -> list[bytes]:
+    """The ``count`` tokens after ``end`` in ``padded`` (fewer at its end): from a short window first,
+    so that a long text is not copied for every mention (its last token may be cut: left out)."""
+    stop = end + _REACH
+    if stop >= len(padded):
+        return padded[end:].split(None, count)[:count]
+    tokens = padded[end:stop].split()[:-1]
+    if len(tokens) >= count:
+        return tokens[:count]
+    return padded[end:].split(None, count)[:count]  # a long gap between tokens
+
+
+def _mentions_cased(idx: _CityIndex, text: str) -> list[_Mention]:
+    """``_mentions`` for a text whose lower case has another length: tokens of the text as written
+    (IGNORECASE), lower-cased one by one, so that offsets stay exact."""
+    parts = _SPLIT.split(text)
+    tokens = [part.lower() for part in parts[1::2]]
+    mentions: list[_Mention] = []
+    offset, counted = 0, 0  # the offset of parts[counted]
+    for i, tok in enumerate(tokens):
+        city: _City | None = None
+        for n in idx.multi_lengths.get(tok, ()):
+            if i + n <= len(tokens):
+                city = idx.multi.get(tuple(tokens[i : i + n]))
+                if city:
+                    break
+        if city is None:
+            city = idx.single.get(tok)
+        if city is None:
+            continue
+        offset += sum(map(len, parts[counted : 2 * i + 1]))
+        counted = 2 * i + 1
+        mentions.append((offset, offset + len(parts[counted]), tok, city))
+    return mentions
