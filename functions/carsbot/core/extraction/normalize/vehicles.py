@@ -8,7 +8,7 @@ from bisect import bisect_right
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
-from itertools import accumulate
+from itertools import accumulate, compress, count
 from typing import Any
 
 from carsbot.core.extraction.normalize.text import (
@@ -166,9 +166,47 @@ _DIGIT_MODEL_BLOCK = re.compile(
 )
 
 
-# Catalogue tokens of a text (see ``_tokenize``), in parallel lists: the ``normalize_token``
-# forms, their starts and their ends.
-_Tokens = tuple[list[str], list[int], list[int]]
+class _Tokens:
+    """The catalogue tokens of a text (see ``_tokenize``): their ``normalize_token`` forms, and their
+    offsets in the text, found only for the tokens that need them (the alias hits, a few more)."""
+
+    __slots__ = ("_padded", "_starts", "words")
+
+    def __init__(self, words: list[str], padded: str | None, starts: dict[int, int]) -> None:
+        self.words = words
+        # The text with every separator a space, each token in its ``words`` form (same offsets) and a
+        # space before and after it all, to find a token in as its form between two spaces (at the
+        # offset of the token itself); None when ``starts`` already holds every token's start.
+        self._padded = padded
+        self._starts = starts
+
+    def locate(self, indices: list[int]) -> None:
+        """Find the starts of the tokens at ``indices`` (increasing) at once, when these are all the
+        tokens of their forms (the alias hits): each is the next occurrence of its form past the
+        previous one."""
+        if self._padded is None:
+            return
+        find, words, starts = self._padded.find, self.words, self._starts
+        at = -1
+        for i in indices:
+            at = starts[i] = find(f" {words[i]} ", at + 1)
+
+    def start(self, i: int) -> int:
+        at = self._starts.get(i)
+        if at is None:  # rare: the n-th token of its form is its n-th occurrence between spaces
+            assert self._padded is not None
+            word = self.words[i]
+            needle = f" {word} "
+            at = -1
+            for _ in range(self.words[:i].count(word) + 1):
+                at = self._padded.find(needle, at + 1)
+            self._starts[i] = at
+        return at
+
+    def end(self, i: int) -> int:
+        return self.start(i) + len(self.words[i])  # the look-alike mapping keeps a token's length
+
+
 # Alias hits: (token index, n-gram size, the aliases); a model hit also has its first distinctive alias
 # (not weak, with a model), which implies its brand, or None.
 _ModelHits = list[tuple[int, int, list[_Alias], _Alias | None]]
@@ -181,31 +219,73 @@ _TOKEN_SPLIT = re.compile(f"({_CAT_TOKEN.pattern})")
 # mixes both, the only kind whose look-alike mapping changes anything.
 _MIXED = re.compile(r"[0-9a-z](?:[а-я]|(?<=[а-я].)|'[а-я]|(?<=[а-я]'.))")
 
+# Text without an apostrophe is tokenised in cp1251 bytes, where the characters of ``_CAT_TOKEN``
+# ([0-9a-zа-я] in lower-cased text) are single bytes and every other character, encoded or replaced by
+# "?", is one byte too (offsets are kept): one ``translate`` turns each separator into a space, and a
+# whitespace ``split`` gives the tokens, several times faster than a regex over Cyrillic text.
+_TOKEN_CHARS = "0123456789abcdefghijklmnopqrstuvwxyz" + "".join(map(chr, range(ord("а"), ord("я") + 1)))
+_TOKEN_BYTES = frozenset(_TOKEN_CHARS.encode("cp1251"))
+_SEPARATE = bytes(b if b in _TOKEN_BYTES else 0x20 for b in range(256))
+# The script of each byte of those: "a" for a digit or Latin letter, "я" (0xff) for a Cyrillic one. A
+# token that mixes both (the only tokens ``_LOOKALIKE`` applies to, as in ``_tokenize``) holds one of
+# the pairs "aя", "яa" there, found by ``bytes.find`` (a regex alternation is several times slower);
+# it is mapped by the same table in bytes.
+_SCRIPTS = bytes(0x20 if b == 0x20 else 0xFF if b >= 0xE0 else ord("a") for b in _SEPARATE)
+_LATIN_CYRILLIC, _CYRILLIC_LATIN = b"a\xff", b"\xffa"
+_LOOKALIKE_BYTES = bytes(
+    _LOOKALIKE.get(ord(ch), b) if ch in _TOKEN_CHARS else b
+    for b, ch in ((b, bytes([b]).decode("cp1251", "replace")) for b in range(256))
+)
+
 
 def _tokenize(text: str) -> _Tokens:
-    """The catalogue tokens of ``text`` (prepared; ``_CAT_TOKEN`` in its lower-cased copy), computed with
-    one ``split``.
+    """The catalogue tokens of ``text`` (prepared; ``_CAT_TOKEN`` in its lower-cased copy).
 
     Tokens that begin a ``_CODED_TOKEN`` match are mapped through ``_LOOKALIKE``. The mapping
     only changes Cyrillic letters, and such a token is coded exactly when it also holds a digit or a Latin
     letter and no apostrophe precedes it, unless the text holds a run of apostrophes (the pattern's
     look-ahead then reaches across tokens): that rare case asks ``_CODED_TOKEN`` itself."""
     low = text.lower().replace("’", "'")
+    if "'" in low:  # rare: tokens may hold an apostrophe
+        return _tokenize_apostrophes(low)
+    spaced = low.encode("cp1251", "replace").translate(_SEPARATE)
+    scripts = spaced.translate(_SCRIPTS)
+    latin_cyrillic = scripts.find(_LATIN_CYRILLIC)
+    cyrillic_latin = scripts.find(_CYRILLIC_LATIN)
+    if latin_cyrillic >= 0 or cyrillic_latin >= 0:  # map the tokens that mix scripts, each as a whole
+        mapped = bytearray(spaced)
+        while latin_cyrillic >= 0 or cyrillic_latin >= 0:
+            if cyrillic_latin < 0 or 0 <= latin_cyrillic < cyrillic_latin:
+                at = latin_cyrillic
+            else:
+                at = cyrillic_latin
+            start = spaced.rfind(b" ", 0, at) + 1
+            end = spaced.find(b" ", at)
+            end = len(spaced) if end < 0 else end
+            mapped[start:end] = spaced[start:end].translate(_LOOKALIKE_BYTES)
+            # the next pair of each kind past this token (each kind's finds scan the text once)
+            if 0 <= latin_cyrillic < end:
+                latin_cyrillic = scripts.find(_LATIN_CYRILLIC, end)
+            if 0 <= cyrillic_latin < end:
+                cyrillic_latin = scripts.find(_CYRILLIC_LATIN, end)
+        spaced = bytes(mapped)
+    decoded = spaced.decode("cp1251")
+    return _Tokens(decoded.split(), f" {decoded} ", {})
+
+
+def _tokenize_apostrophes(low: str) -> _Tokens:
+    """``_tokenize`` of a lower-cased text that holds an apostrophe, with one regex ``split``."""
     parts = _TOKEN_SPLIT.split(low)  # [separator, token, separator, ..., token, separator]
     words = parts[1::2]
-    offsets = list(accumulate(map(len, parts)))
-    starts = offsets[0:-1:2]
-    ends = offsets[1::2]
+    starts = list(accumulate(map(len, parts[:-1])))[0::2]
     if "''" in low:
         coded = {bisect_right(starts, m.start()) - 1 for m in _CODED_TOKEN.finditer(low)}
-    elif (mixed := _MIXED.search(low)) is None:  # most posts
-        return words, starts, ends
     else:
-        coded = {bisect_right(starts, m.start()) - 1 for m in _MIXED.finditer(low, mixed.start())}
+        coded = {bisect_right(starts, m.start()) - 1 for m in _MIXED.finditer(low)}
         coded = {i for i in coded if starts[i] == 0 or low[starts[i] - 1] != "'"}
     for i in coded:
         words[i] = words[i].translate(_LOOKALIKE)
-    return words, starts, ends
+    return _Tokens(words, None, dict(enumerate(starts)))
 
 
 @lru_cache(maxsize=8)
@@ -215,22 +295,24 @@ def _hits(text: str) -> tuple[_Tokens, _ModelHits, _BrandHits]:
     text, so the second one does not even prepare it again)."""
     cat = _catalogue()
     tokens = _tokenize(prepare_text(text))
-    words = tokens[0]
+    words = tokens.words
     lookup = cat.lookup
     model_hits: _ModelHits = []
     brand_hits: _BrandHits = []
-    count = len(words)
+    size = len(words)
     # Only tokens that begin some alias key can start a hit (one look-up per token; most are none).
-    for i in [i for i, word in enumerate(words) if word in lookup]:
+    starting = list(compress(count(), map(lookup.__contains__, words)))
+    tokens.locate(starting)  # every token of an alias key's form is among them
+    for i in starting:
         models, strong, brands, seconds = lookup[words[i]]
-        if seconds is None or i + 1 == count or words[i + 1] not in seconds:
+        if seconds is None or i + 1 == size or words[i + 1] not in seconds:
             if models:
                 model_hits.append((i, 1, models, strong))
             if brands:
                 brand_hits.append((i, 1, brands))
             continue
         found_model = found_brand = False
-        for n in range(min(cat.max_ngram, count - i), 0, -1):
+        for n in range(min(cat.max_ngram, size - i), 0, -1):
             keyed = lookup.get(" ".join(words[i : i + n])) if n > 1 else lookup[words[i]]
             if keyed is None:
                 continue
@@ -263,7 +345,7 @@ def find_vehicle(text: str) -> Vehicle:
     """
     cat = _catalogue()
     tokens, model_hits, brand_hits = _hits(text)
-    words, starts, ends = tokens
+    words, start, end = tokens.words, tokens.start, tokens.end
     if not words:
         return Vehicle(None, None)
 
@@ -293,36 +375,36 @@ def find_vehicle(text: str) -> Vehicle:
                 first_brand = (i, n, e.brand)
             if near is not None:
                 mi, mn, model = near
-                return Vehicle(e.brand, model, ends[mi + mn - 1], starts[i])
+                return Vehicle(e.brand, model, end(mi + mn - 1), start(i))
     if first_brand is not None:
         i, n, brand = first_brand
         before = model_after(brand, i - 1, lo=max(0, i - 2)) if i > 0 else None  # "Нива Шевроле"
         if before is not None:
             mi, mn, model = before
-            return Vehicle(brand, model, ends[i + n - 1], starts[mi])
+            return Vehicle(brand, model, end(i + n - 1), start(mi))
         anywhere = model_anywhere(brand)
         if anywhere is not None:
             mi, mn, model = anywhere
-            return Vehicle(brand, model, ends[mi + mn - 1], starts[i])
+            return Vehicle(brand, model, end(mi + mn - 1), start(i))
         earlier = _strong_model(model_hits, tokens, before=i)
         if earlier is not None:  # "Волгу 31105 ... двигатель 2.4 крайслер": the car named first wins
             return earlier
         fuzzy_model = _fuzzy_model(brand, words[i + n : i + n + 3])
         if fuzzy_model is not None:
             j, model = fuzzy_model
-            return Vehicle(brand, model, ends[i + n + j], starts[i], fuzzy=True)
-        return Vehicle(brand, None, ends[i + n - 1], starts[i])
+            return Vehicle(brand, model, end(i + n + j), start(i), fuzzy=True)
+        return Vehicle(brand, None, end(i + n - 1), start(i))
     return _strong_model(model_hits, tokens) or _fuzzy_vehicle(cat, tokens)
 
 
 def _strong_model(model_hits: _ModelHits, tokens: _Tokens, before: int | None = None) -> Vehicle | None:
     """The first distinctive model alias (it implies its brand), optionally only before token ``before``."""
-    words, starts, ends = tokens
+    words = tokens.words
     for i, n, _, strong in model_hits:
         if before is not None and i >= before:
             return None
         if strong is not None and _digit_model_ok(words, i, n):
-            return Vehicle(strong.brand, strong.model, ends[i + n - 1], starts[i])
+            return Vehicle(strong.brand, strong.model, tokens.end(i + n - 1), tokens.start(i))
     return None
 
 
@@ -427,7 +509,7 @@ _FUZZY_STOP = frozenset(
 
 
 def _fuzzy_vehicle(cat: _Catalogue, tokens: _Tokens) -> Vehicle:
-    words, starts, ends = tokens
+    words = tokens.words
     head = [
         i for i, tok in enumerate(words[:40]) if len(tok) >= 5 and tok.isalpha() and tok not in _FUZZY_STOP
     ]
@@ -436,26 +518,26 @@ def _fuzzy_vehicle(cat: _Catalogue, tokens: _Tokens) -> Vehicle:
         if brand is None:
             continue
         model: str | None = None
-        model_end = ends[pos]
+        model_end = tokens.end(pos)
         for j in range(pos + 1, min(pos + 4, len(words))):
             entries = cat.models.get(words[j], [])
             hit = next((e.model for e in entries if e.brand == brand and e.model), None)
             if hit:
-                model, model_end = hit, ends[j]
+                model, model_end = hit, tokens.end(j)
                 break
         if model is None:
             fm = _fuzzy_model(brand, words[pos + 1 : pos + 4])
             if fm is not None:
-                model, model_end = fm[1], ends[pos + 1 + fm[0]]
-        return Vehicle(brand, model, model_end, starts[pos], fuzzy=True)
+                model, model_end = fm[1], tokens.end(pos + 1 + fm[0])
+        return Vehicle(brand, model, model_end, tokens.start(pos), fuzzy=True)
     return Vehicle(None, None)
 
 
 def model_mentions(text: str) -> list[tuple[str, int, int]]:
     """Every distinctive model alias in ``text`` as ``(model, start, end)`` (lists of several cars)."""
-    (words, starts, ends), model_hits, _ = _hits(text)
+    tokens, model_hits, _ = _hits(text)
     return [
-        (f"{strong.brand} {strong.model}", starts[i], ends[i + n - 1])
+        (f"{strong.brand} {strong.model}", tokens.start(i), tokens.end(i + n - 1))
         for i, n, _, strong in model_hits
-        if strong is not None and _digit_model_ok(words, i, n)
+        if strong is not None and _digit_model_ok(tokens.words, i, n)
     ]
