@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 from bisect import bisect_right
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
@@ -421,13 +422,31 @@ def _fuzzy_model(brand: str, window: list[str]) -> tuple[int, str] | None:
 @lru_cache(maxsize=4096)
 def _fuzzy_model_of(brand: str, token: str) -> str | None:
     """The model of ``brand`` whose alias is closest to a misspelt ``token`` (rapidfuzz ratio >= 80)."""
+    choices = _fuzzy_model_choices(brand, len(token))
+    if not choices:
+        return None
+    extract_one, ratio = _rapidfuzz()
+    best = extract_one(token, choices, scorer=ratio, score_cutoff=80)
+    return _catalogue().model_aliases_by_brand[brand][best[0]] if best is not None else None
+
+
+@lru_cache(maxsize=1024)
+def _fuzzy_model_choices(brand: str, size: int) -> list[str]:
+    """The model aliases of ``brand`` scored against a misspelt token of ``size`` letters (a static
+    index of the catalogue): of four letters or more and not a number, in catalogue order (``extractOne``
+    keeps the first of equal scores), only those of a length that can reach ratio 80 (with d >= |m - n|,
+    see ``_reachable_brand_keys``: 5 * |m - n| <= m + n); dropping the others leaves its answer unchanged."""
+    aliases = _catalogue().model_aliases_by_brand.get(brand, {})
+    return [k for k in aliases if len(k) >= 4 and not k.isdigit() and 5 * abs(len(k) - size) <= len(k) + size]
+
+
+@lru_cache(maxsize=1)
+def _rapidfuzz() -> tuple[Callable[..., Any], Callable[..., Any]]:
+    """rapidfuzz's ``process.extractOne`` and ``fuzz.ratio``, imported on first use (it takes 15 ms, and
+    most texts never score; an ``import`` statement in the scoring functions costs microseconds a call)."""
     from rapidfuzz import fuzz, process
 
-    cat = _catalogue()
-    aliases = cat.model_aliases_by_brand.get(brand, {})
-    choices = [k for k in aliases if len(k) >= 4 and not k.isdigit()]
-    best = process.extractOne(token, choices, scorer=fuzz.ratio, score_cutoff=80) if choices else None
-    return aliases[best[0]] if best is not None else None
+    return process.extractOne, fuzz.ratio
 
 
 def _fuzzy_lengths(size: int) -> range:
@@ -445,9 +464,8 @@ def _fuzzy_brand_of(token: str) -> str | None:
     choices = _reachable_brand_keys(cat, token)
     if not choices:  # most tokens: no import, no scoring
         return None
-    from rapidfuzz import fuzz, process
-
-    best = process.extractOne(token, choices, scorer=fuzz.ratio, score_cutoff=80)
+    extract_one, ratio = _rapidfuzz()
+    best = extract_one(token, choices, scorer=ratio, score_cutoff=80)
     if best is None:
         return None
     return next(a.brand for a in cat.brands[best[0]] if not a.weak)
