@@ -169,9 +169,9 @@ _DIGIT_MODEL_BLOCK = re.compile(
 
 class _Tokens:
     """The catalogue tokens of a text (see ``_tokenize``): their ``normalize_token`` forms, and their
-    offsets in the text, found only for the tokens that need them (the alias hits, a few more)."""
+    offsets in the text, found only for the tokens asked for (most posts: the one or two of the vehicle)."""
 
-    __slots__ = ("_padded", "_starts", "words")
+    __slots__ = ("_hits", "_located", "_padded", "_starts", "words")
 
     def __init__(self, words: list[str], padded: str | None, starts: dict[int, int]) -> None:
         self.words = words
@@ -180,28 +180,37 @@ class _Tokens:
         # offset of the token itself); None when ``starts`` already holds every token's start.
         self._padded = padded
         self._starts = starts
+        self._hits: list[int] = []  # see ``note_hits``
+        self._located = 0  # how many of them have their start in ``starts``
 
-    def locate(self, indices: list[int]) -> None:
-        """Find the starts of the tokens at ``indices`` (increasing) at once, when these are all the
-        tokens of their forms (the alias hits): each is the next occurrence of its form past the
-        previous one."""
-        if self._padded is None:
-            return
-        find, words, starts = self._padded.find, self.words, self._starts
-        at = -1
-        for i in indices:
-            at = starts[i] = find(f" {words[i]} ", at + 1)
+    def note_hits(self, indices: list[int]) -> None:
+        """The indices (increasing) of every token whose form is one of theirs (the alias hits: all
+        the tokens of an alias key's form): each is the next occurrence of its form past the one
+        before, so their starts are found one ``find`` each, in turn, up to the one asked for."""
+        self._hits = indices
 
     def start(self, i: int) -> int:
         at = self._starts.get(i)
-        if at is None:  # rare: the n-th token of its form is its n-th occurrence between spaces
-            assert self._padded is not None
-            word = self.words[i]
-            needle = f" {word} "
-            at = -1
-            for _ in range(self.words[:i].count(word) + 1):
-                at = self._padded.find(needle, at + 1)
-            self._starts[i] = at
+        if at is not None:
+            return at
+        assert self._padded is not None
+        hits, located, starts = self._hits, self._located, self._starts
+        if located < len(hits) and hits[located] <= i:  # the hits up to ``i``
+            find, words = self._padded.find, self.words
+            at = starts[hits[located - 1]] if located else -1
+            while located < len(hits) and hits[located] <= i:
+                at = starts[hits[located]] = find(f" {words[hits[located]]} ", at + 1)
+                located += 1
+            self._located = located
+            if hits[located - 1] == i:
+                return at
+        # another token (rare): the n-th one of its form is its form's n-th occurrence between spaces
+        word = self.words[i]
+        needle = f" {word} "
+        at = -1
+        for _ in range(self.words[:i].count(word) + 1):
+            at = self._padded.find(needle, at + 1)
+        starts[i] = at
         return at
 
     def end(self, i: int) -> int:
@@ -303,7 +312,7 @@ def _hits(text: str) -> tuple[_Tokens, _ModelHits, _BrandHits]:
     size = len(words)
     # Only tokens that begin some alias key can start a hit (one look-up per token; most are none).
     starting = list(compress(count(), map(lookup.__contains__, words)))
-    tokens.locate(starting)  # every token of an alias key's form is among them
+    tokens.note_hits(starting)  # every token of an alias key's form is among them
     for i in starting:
         models, strong, brands, seconds = lookup[words[i]]
         if seconds is None or i + 1 == size or words[i + 1] not in seconds:
