@@ -51,7 +51,7 @@ class _Alias:
 
 
 # What the catalogue knows about one alias key (see ``_Catalogue.lookup``).
-_Keyed = tuple[list[_Alias] | None, _Alias | None, list[_Alias] | None, frozenset[str] | None]
+_Keyed = tuple[list[_Alias] | None, _Alias | None, list[_Alias] | None, frozenset[bytes] | None]
 
 
 class _Catalogue:
@@ -116,17 +116,19 @@ class _Catalogue:
         # in the CPU caches): its model aliases, the first distinctive one of them (not weak, with a
         # model: it implies the brand), its brand aliases, and for the first word of multi-word keys
         # the words that can follow it (longer n-grams are only tried then: "1 series", not "1 владелец").
+        # Keyed by the cp1251 bytes of the key, as ``_tokenize`` gives tokens (a character cp1251 lacks,
+        # "?" then, is in no token: such a key would match none either way).
         seconds: dict[str, set[str]] = {}
         for key in [*self.brands, *self.models]:
             if " " in key:
                 first, second = key.split(" ")[:2]
                 seconds.setdefault(first, set()).add(second)
-        self.lookup: dict[str, _Keyed] = {}
+        self.lookup: dict[bytes, _Keyed] = {}
         for key in dict.fromkeys([*self.brands, *self.models, *seconds]):
             models = self.models.get(key)
             strong = next((e for e in models if not e.weak and e.model), None) if models else None
-            follow = seconds.get(key)
-            self.lookup[key] = (models, strong, self.brands.get(key), frozenset(follow) if follow else None)
+            follow = frozenset(_cp1251(w) for w in seconds.get(key, ())) or None
+            self.lookup[_cp1251(key)] = (models, strong, self.brands.get(key), follow)
 
     def _add(self, index: dict[str, list[_Alias]], alias: str, entry: _Alias) -> list[str]:
         words = [normalize_token(t) for t in _CAT_TOKEN.findall(prepare_text(alias))]
@@ -147,6 +149,10 @@ class _Catalogue:
         return keys
 
 
+def _cp1251(text: str) -> bytes:
+    return text.encode("cp1251", "replace")
+
+
 @lru_cache(maxsize=1)
 def _catalogue() -> _Catalogue:
     raw = resources.files("carsbot.core").joinpath("data/catalogue.json").read_text(encoding="utf-8")
@@ -162,18 +168,21 @@ class Vehicle:
     fuzzy: bool = False
 
 
+# Words after a number that make it a count, not a model (in tokens' cp1251 bytes: they are lower-cased).
 _DIGIT_MODEL_BLOCK = re.compile(
-    r"^(?:хоз|влад|вл|собств|км|km|тыс|т|000|руб|р|млн|г|год|л|ткм|шт|мес|дн|дв|раз|%)", re.IGNORECASE
+    _cp1251(r"^(?:хоз|влад|вл|собств|км|km|тыс|т|000|руб|р|млн|г|год|л|ткм|шт|мес|дн|дв|раз|%)"),
+    re.IGNORECASE,
 )
 
 
 class _Tokens:
-    """The catalogue tokens of a text (see ``_tokenize``): their ``normalize_token`` forms, and their
-    offsets in the text, found only for the tokens asked for (most posts: the one or two of the vehicle)."""
+    """The catalogue tokens of a text (see ``_tokenize``): their ``normalize_token`` forms in cp1251
+    bytes (one byte a character, so a form's length is the token's), and their offsets in the text,
+    found only for the tokens asked for (most posts: the one or two of the vehicle)."""
 
     __slots__ = ("_hits", "_located", "_padded", "_starts", "words")
 
-    def __init__(self, words: list[str], padded: str | None, starts: dict[int, int]) -> None:
+    def __init__(self, words: list[bytes], padded: bytes | None, starts: dict[int, int]) -> None:
         self.words = words
         # The text with every separator a space, each token in its ``words`` form (same offsets) and a
         # space before and after it all, to find a token in as its form between two spaces (at the
@@ -199,14 +208,14 @@ class _Tokens:
             find, words = self._padded.find, self.words
             at = starts[hits[located - 1]] if located else -1
             while located < len(hits) and hits[located] <= i:
-                at = starts[hits[located]] = find(f" {words[hits[located]]} ", at + 1)
+                at = starts[hits[located]] = find(b" %b " % words[hits[located]], at + 1)
                 located += 1
             self._located = located
             if hits[located - 1] == i:
                 return at
         # another token (rare): the n-th one of its form is its form's n-th occurrence between spaces
         word = self.words[i]
-        needle = f" {word} "
+        needle = b" %b " % word
         at = -1
         for _ in range(self.words[:i].count(word) + 1):
             at = self._padded.find(needle, at + 1)
@@ -215,6 +224,10 @@ class _Tokens:
 
     def end(self, i: int) -> int:
         return self.start(i) + len(self.words[i])  # the look-alike mapping keeps a token's length
+
+    def texts(self, start: int, stop: int) -> list[str]:
+        """The forms of the tokens from ``start`` to ``stop`` as text (for rapidfuzz and the models)."""
+        return [word.decode("cp1251") for word in self.words[start:stop]]
 
 
 # Alias hits: (token index, n-gram size, the aliases); a model hit also has its first distinctive alias
@@ -231,16 +244,27 @@ _MIXED = re.compile(r"[0-9a-z](?:[а-я]|(?<=[а-я].)|'[а-я]|(?<=[а-я]'.))"
 
 # Text without an apostrophe is tokenised in cp1251 bytes, where the characters of ``_CAT_TOKEN``
 # ([0-9a-zа-я] in lower-cased text) are single bytes and every other character, encoded or replaced by
-# "?", is one byte too (offsets are kept): one ``translate`` turns each separator into a space, and a
-# whitespace ``split`` gives the tokens, several times faster than a regex over Cyrillic text.
+# "?", is one byte too (offsets are kept): one ``translate`` lower-cases the token characters and turns
+# each separator into a space, and a whitespace ``split`` gives the tokens, several times faster than
+# ``lower`` and a regex over Cyrillic text. Outside cp1251, only two characters lower-case to a token
+# character: "İ" (to "i" and a combining dot: two characters) and the Kelvin sign (to "k"); a text with
+# either is lower-cased first, as the apostrophe path does.
 _TOKEN_CHARS = "0123456789abcdefghijklmnopqrstuvwxyz" + "".join(map(chr, range(ord("а"), ord("я") + 1)))
 _TOKEN_BYTES = frozenset(_TOKEN_CHARS.encode("cp1251"))
-_SEPARATE = bytes(b if b in _TOKEN_BYTES else 0x20 for b in range(256))
+
+
+def _separated(byte: int) -> int:
+    """The byte a cp1251 byte becomes in ``_tokenize``: its lower-case form if a token character."""
+    lower = _cp1251(bytes([byte]).decode("cp1251", "replace").lower())
+    return lower[0] if len(lower) == 1 and lower[0] in _TOKEN_BYTES else 0x20
+
+
+_SEPARATE = bytes(map(_separated, range(256)))
 # The script of each byte of those: "a" for a digit or Latin letter, "я" (0xff) for a Cyrillic one. A
 # token that mixes both (the only tokens ``_LOOKALIKE`` applies to, as in ``_tokenize``) holds one of
 # the pairs "aя", "яa" there, found by ``bytes.find`` (a regex alternation is several times slower);
 # it is mapped by the same table in bytes.
-_SCRIPTS = bytes(0x20 if b == 0x20 else 0xFF if b >= 0xE0 else ord("a") for b in _SEPARATE)
+_SCRIPTS = bytes(0xFF if b >= 0xE0 else ord("a") if b in _TOKEN_BYTES else 0x20 for b in range(256))
 _LATIN_CYRILLIC, _CYRILLIC_LATIN = b"a\xff", b"\xffa"
 _LOOKALIKE_BYTES = bytes(
     _LOOKALIKE.get(ord(ch), b) if ch in _TOKEN_CHARS else b
@@ -249,16 +273,19 @@ _LOOKALIKE_BYTES = bytes(
 
 
 def _tokenize(text: str) -> _Tokens:
-    """The catalogue tokens of ``text`` (prepared; ``_CAT_TOKEN`` in its lower-cased copy).
+    """The catalogue tokens of ``text`` (prepared): ``_CAT_TOKEN`` in its lower-cased copy, found in
+    cp1251 bytes (see ``_SEPARATE``) unless the text holds an apostrophe (``_tokenize_apostrophes``).
 
     Tokens that begin a ``_CODED_TOKEN`` match are mapped through ``_LOOKALIKE``. The mapping
     only changes Cyrillic letters, and such a token is coded exactly when it also holds a digit or a Latin
-    letter and no apostrophe precedes it, unless the text holds a run of apostrophes (the pattern's
-    look-ahead then reaches across tokens): that rare case asks ``_CODED_TOKEN`` itself."""
-    low = text.lower().replace("’", "'")
-    if "'" in low:  # rare: tokens may hold an apostrophe
-        return _tokenize_apostrophes(low)
-    spaced = low.encode("cp1251", "replace").translate(_SEPARATE)
+    letter (it mixes the two scripts) and no apostrophe precedes it, unless the text holds a run of
+    apostrophes (the pattern's look-ahead then reaches across tokens): that rare case asks
+    ``_CODED_TOKEN`` itself."""
+    if "'" in text or "’" in text or "\u0130" in text or "\u212a" in text:  # rare: see _SEPARATE
+        text = text.lower().replace("’", "'")
+        if "'" in text:  # tokens may hold an apostrophe
+            return _tokenize_apostrophes(text)
+    spaced = _cp1251(text).translate(_SEPARATE)
     scripts = spaced.translate(_SCRIPTS)
     latin_cyrillic = scripts.find(_LATIN_CYRILLIC)
     cyrillic_latin = scripts.find(_CYRILLIC_LATIN)
@@ -279,8 +306,7 @@ def _tokenize(text: str) -> _Tokens:
             if 0 <= cyrillic_latin < end:
                 cyrillic_latin = scripts.find(_CYRILLIC_LATIN, end)
         spaced = bytes(mapped)
-    decoded = spaced.decode("cp1251")
-    return _Tokens(decoded.split(), f" {decoded} ", {})
+    return _Tokens(spaced.split(), b" %b " % spaced, {})
 
 
 def _tokenize_apostrophes(low: str) -> _Tokens:
@@ -295,7 +321,7 @@ def _tokenize_apostrophes(low: str) -> _Tokens:
         coded = {i for i in coded if starts[i] == 0 or low[starts[i] - 1] != "'"}
     for i in coded:
         words[i] = words[i].translate(_LOOKALIKE)
-    return _Tokens(words, None, dict(enumerate(starts)))
+    return _Tokens(list(map(_cp1251, words)), None, dict(enumerate(starts)))
 
 
 @lru_cache(maxsize=8)
@@ -323,7 +349,7 @@ def _hits(text: str) -> tuple[_Tokens, _ModelHits, _BrandHits]:
             continue
         found_model = found_brand = False
         for n in range(min(cat.max_ngram, size - i), 0, -1):
-            keyed = lookup.get(" ".join(words[i : i + n])) if n > 1 else lookup[words[i]]
+            keyed = lookup.get(b" ".join(words[i : i + n])) if n > 1 else lookup[words[i]]
             if keyed is None:
                 continue
             models, strong, brands, _ = keyed
@@ -338,11 +364,11 @@ def _hits(text: str) -> tuple[_Tokens, _ModelHits, _BrandHits]:
     return tokens, model_hits, brand_hits
 
 
-def _digit_model_ok(words: list[str], i: int, n: int) -> bool:
+def _digit_model_ok(words: list[bytes], i: int, n: int) -> bool:
     key = words[i + n - 1]
     if not key.isdigit():
         return True
-    nxt = words[i + n] if i + n < len(words) else ""
+    nxt = words[i + n] if i + n < len(words) else b""
     return not _DIGIT_MODEL_BLOCK.match(nxt)
 
 
@@ -399,7 +425,7 @@ def find_vehicle(text: str) -> Vehicle:
         earlier = _strong_model(model_hits, tokens, before=i)
         if earlier is not None:  # "Волгу 31105 ... двигатель 2.4 крайслер": the car named first wins
             return earlier
-        fuzzy_model = _fuzzy_model(brand, words[i + n : i + n + 3])
+        fuzzy_model = _fuzzy_model(brand, tokens.texts(i + n, i + n + 3))
         if fuzzy_model is not None:
             j, model = fuzzy_model
             return Vehicle(brand, model, end(i + n + j), start(i), fuzzy=True)
@@ -536,7 +562,7 @@ _FUZZY_STOP = frozenset(
 
 
 def _fuzzy_vehicle(cat: _Catalogue, tokens: _Tokens) -> Vehicle:
-    words = tokens.words
+    words = tokens.texts(0, 43)  # the first 40 tokens, a brand is looked for in, and 3 for its model
     head = [
         i for i, tok in enumerate(words[:40]) if len(tok) >= 5 and tok.isalpha() and tok not in _FUZZY_STOP
     ]
