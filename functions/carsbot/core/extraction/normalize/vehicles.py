@@ -337,10 +337,13 @@ def _hits(text: str) -> tuple[_Tokens, _ModelHits, _BrandHits]:
     brand_hits: _BrandHits = []
     size = len(words)
     # Only tokens that begin some alias key can start a hit (one look-up per token; most are none).
-    starting = list(compress(count(), map(lookup.__contains__, words)))
+    keyed_at = list(map(lookup.get, words))
+    starting = list(compress(count(), keyed_at))
     tokens.note_hits(starting)  # every token of an alias key's form is among them
     for i in starting:
-        models, strong, brands, seconds = lookup[words[i]]
+        keyed = keyed_at[i]
+        assert keyed is not None  # ``starting`` holds the tokens found
+        models, strong, brands, seconds = keyed
         if seconds is None or i + 1 == size or words[i + 1] not in seconds:
             if models:
                 model_hits.append((i, 1, models, strong))
@@ -349,7 +352,7 @@ def _hits(text: str) -> tuple[_Tokens, _ModelHits, _BrandHits]:
             continue
         found_model = found_brand = False
         for n in range(min(cat.max_ngram, size - i), 0, -1):
-            keyed = lookup.get(b" ".join(words[i : i + n])) if n > 1 else lookup[words[i]]
+            keyed = lookup.get(b" ".join(words[i : i + n])) if n > 1 else keyed_at[i]
             if keyed is None:
                 continue
             models, strong, brands, _ = keyed
