@@ -193,9 +193,9 @@ class _Tokens:
         self._located = 0  # how many of them have their start in ``starts``
 
     def note_hits(self, indices: list[int]) -> None:
-        """The indices (increasing) of every token whose form is one of theirs (the alias hits: all
-        the tokens of an alias key's form): each is the next occurrence of its form past the one
-        before, so their starts are found one ``find`` each, in turn, up to the one asked for."""
+        """Remember the indices (increasing) of the alias hits. Every token of a hit's form is a hit
+        itself, so each hit is the next occurrence of its form (between spaces) past the hit before:
+        their starts are found with one ``find`` each, in turn, up to the one asked for."""
         self._hits = indices
 
     def start(self, i: int) -> int:
@@ -565,7 +565,7 @@ _FUZZY_STOP = frozenset(
 
 
 def _fuzzy_vehicle(cat: _Catalogue, tokens: _Tokens) -> Vehicle:
-    words = tokens.texts(0, 43)  # the first 40 tokens, a brand is looked for in, and 3 for its model
+    words = tokens.texts(0, 43)  # the first 40 tokens (a misspelt brand among them) and 3 for its model
     head = [
         i for i, tok in enumerate(words[:40]) if len(tok) >= 5 and tok.isalpha() and tok not in _FUZZY_STOP
     ]
