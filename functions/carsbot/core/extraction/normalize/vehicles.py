@@ -388,25 +388,10 @@ def find_vehicle(text: str) -> Vehicle:
     if not words:
         return Vehicle(None, None)
 
-    def model_after(brand: str, pos: int, lo: int | None = None) -> tuple[int, int, str] | None:
-        for i, n, entries, _ in model_hits:
-            if (lo if lo is not None else pos) <= i <= pos + 3 and (lo is None or i + n <= lo + 2):
-                for e in entries:
-                    if e.brand == brand and e.model and _digit_model_ok(words, i, n):
-                        return i, n, e.model
-        return None
-
-    def model_anywhere(brand: str) -> tuple[int, int, str] | None:
-        for i, n, entries, _ in model_hits:
-            for e in entries:
-                if e.brand == brand and e.model and not e.weak:
-                    return i, n, e.model
-        return None
-
     first_brand: tuple[int, int, str] | None = None
     for i, n, entries in brand_hits:
         for e in entries:
-            near = model_after(e.brand, i + n)
+            near = _model_after(model_hits, words, e.brand, i + n)
             if e.weak and near is None:
                 continue
             if near is None and first_brand is None:
@@ -417,11 +402,12 @@ def find_vehicle(text: str) -> Vehicle:
                 return Vehicle(e.brand, model, end(mi + mn - 1), start(i))
     if first_brand is not None:
         i, n, brand = first_brand
-        before = model_after(brand, i - 1, lo=max(0, i - 2)) if i > 0 else None  # "Нива Шевроле"
+        # a model just before the brand: "Нива Шевроле"
+        before = _model_after(model_hits, words, brand, i - 1, lo=max(0, i - 2)) if i > 0 else None
         if before is not None:
             mi, mn, model = before
             return Vehicle(brand, model, end(i + n - 1), start(mi))
-        anywhere = model_anywhere(brand)
+        anywhere = _model_anywhere(model_hits, brand)
         if anywhere is not None:
             mi, mn, model = anywhere
             return Vehicle(brand, model, end(mi + mn - 1), start(i))
@@ -434,6 +420,27 @@ def find_vehicle(text: str) -> Vehicle:
             return Vehicle(brand, model, end(i + n + j), start(i), fuzzy=True)
         return Vehicle(brand, None, end(i + n - 1), start(i))
     return _strong_model(model_hits, tokens) or _fuzzy_vehicle(cat, tokens)
+
+
+def _model_after(
+    model_hits: _ModelHits, words: list[bytes], brand: str, pos: int, lo: int | None = None
+) -> tuple[int, int, str] | None:
+    """A model of ``brand`` within three tokens after ``pos`` (or ending by ``lo + 2``, from ``lo``)."""
+    for i, n, entries, _ in model_hits:
+        if (lo if lo is not None else pos) <= i <= pos + 3 and (lo is None or i + n <= lo + 2):
+            for e in entries:
+                if e.brand == brand and e.model and _digit_model_ok(words, i, n):
+                    return i, n, e.model
+    return None
+
+
+def _model_anywhere(model_hits: _ModelHits, brand: str) -> tuple[int, int, str] | None:
+    """The first distinctive model alias of ``brand`` anywhere."""
+    for i, n, entries, _ in model_hits:
+        for e in entries:
+            if e.brand == brand and e.model and not e.weak:
+                return i, n, e.model
+    return None
 
 
 def _strong_model(model_hits: _ModelHits, tokens: _Tokens, before: int | None = None) -> Vehicle | None:
