@@ -9,13 +9,55 @@ from typing import Any
 
 from carsbot.core.extraction.normalize.keywords import (
     _NEGATIONS,
+    _STARTS,
     GATE_MIN_CHARS,
     Words,
+    WordStarts,
     for_lower_case,
     word_starts,
 )
-from carsbot.core.extraction.normalize.scan import holds_any, matches_at, positions_of
+from carsbot.core.extraction.normalize.scan import holds_any, lowers_exactly, matches_at, positions_of
 from carsbot.core.extraction.normalize.text import Hit, prepare_text
+
+# The prepared, lower-cased copy of the last few texts (looked up by identity): the rules engine hands the
+# normalisers of this package the same two or three texts of a post (the masked post, the post with its
+# amounts masked too, the title zone), which each lower-cased on its own before. Each slot is one tuple,
+# replaced whole (a reader never sees a text with another text's copy). ``forget_lowered`` empties it.
+_LOWERED: list[tuple[str, str, str, bool | None]] = [("", "", "", True)] * 4
+_LOWERED_NEXT = [0]  # the slot the next text replaces
+
+
+def lowered(text: str) -> tuple[str, str]:
+    """``prepare_text(text)`` and its ``lower()``, each computed once for the last few texts."""
+    for slot in _LOWERED:
+        if slot[0] is text:
+            return slot[1], slot[2]
+    prepared = prepare_text(text)
+    low = prepared.lower()
+    at = _LOWERED_NEXT[0]
+    _LOWERED[at] = (text, prepared, low, None)
+    _LOWERED_NEXT[0] = (at + 1) % len(_LOWERED)
+    return prepared, low
+
+
+def lowered_exactly(text: str) -> tuple[str, str, bool]:
+    """``lowered(text)`` and whether the lower-cased copy searched case-sensitively finds what IGNORECASE
+    finds in the prepared text (``scan.lowers_exactly``), also computed once per text."""
+    prepared, low = lowered(text)
+    for at, slot in enumerate(_LOWERED):
+        if slot[0] is text:
+            exact = slot[3]
+            if exact is None:
+                exact = lowers_exactly(prepared, low)
+                _LOWERED[at] = (text, prepared, low, exact)
+            return prepared, low, exact
+    return prepared, low, lowers_exactly(prepared, low)  # pragma: no cover - ``lowered`` just stored it
+
+
+def forget_lowered() -> None:
+    """Forget the lower-cased copies (for ``rules.clear_caches``)."""
+    _LOWERED[:] = [("", "", "", True)] * len(_LOWERED)
+
 
 # Substrings every match of a pattern holds (its branches start with "\d?", so ``re`` cannot skip ahead).
 _ROBOT_NEEDLES: tuple[str, ...] = ("робот", "amt", "амт", "dsg", "dct", "преселектив", "ркпп", "дсг")
@@ -126,7 +168,7 @@ class _KeywordScan:
     __slots__ = ("heads", "named")
 
     def __init__(self, named: tuple[tuple[str, Words], ...]) -> None:
-        assert all(words.boundary for _, words in named)
+        assert all(words.boundary and words.bits for _, words in named)
         self.named = named
         heads: set[tuple[bool, str]] = set()
         for _, words in named:
@@ -156,11 +198,21 @@ class _KeywordScan:
             if start == 0 or not (low[start - 1].isalnum() or low[start - 1] == "_"):
                 yield start
 
-    def first(self, low: str) -> tuple[str, re.Match[str]] | None:
+    def first(self, low: str, starts: WordStarts | None = None) -> tuple[str, re.Match[str]] | None:
         """The earliest match of any of the patterns and its name; at one position their order decides
-        (the earliest of each pattern's ``Words.search``)."""
+        (the earliest of each pattern's ``Words.search``).
+
+        ``starts``: an index whose word beginnings include those of ``low`` (the post's, built by the
+        rules engine). It rules out most patterns at once: none, no scan; else only the others are
+        matched at the word starts."""
+        named = self.named
+        if starts is not None:
+            mask = starts.mask
+            named = tuple(named_words for named_words in named if mask & named_words[1].bits)
+            if not named:
+                return None
         for start in self._word_starts(low):
-            for name, words in self.named:
+            for name, words in named:
                 m = _match_at(low, start, words)
                 if m is not None:
                     return name, m
@@ -168,6 +220,12 @@ class _KeywordScan:
 
     def names(self, low: str) -> list[str]:
         """The names of the patterns that match anywhere (``Words.search`` finds them), in their order."""
+        starts = _STARTS.get(low)
+        if starts is not None:  # the text's index (the rules engine's post): only the possible patterns
+            mask = starts.mask
+            return [
+                name for name, words in self.named if mask & words.bits and words.search_part(low, starts)
+            ]
         if len(low) > GATE_MIN_CHARS:
             # A longer text has its word beginnings indexed (``WordStarts``, shared with the classifier),
             # which rules out most of the patterns at once (looked up once here, as ``Words.search``
@@ -287,10 +345,14 @@ def parse_transmission(text: str) -> str | None:
 
 def transmission_hit(text: str) -> Hit | None:
     """The gearbox and the word that named it (the first gearbox word of the post)."""
-    text = prepare_text(text).lower()
+    text = lowered(text)[1]
+    # The post's index (when the rules engine built it for this text) also gates the text without the
+    # climate-control words: taking them out leaves only words, or beginnings of words, that it had
+    # (and no gearbox or drive anchor spans two words).
+    starts = _STARTS.get(text)
     if "климат" in text:
         text = _NOT_GEARBOX.sub(" ", text)
-    found = _GEARBOX_WORDS.first(text)
+    found = _GEARBOX_WORDS.first(text, starts)
     if found is None:
         return None
     best_name, best = found
@@ -299,7 +361,7 @@ def transmission_hit(text: str) -> Hit | None:
         line_end = text.find("\n", best.start())
         line = text[best.start() : line_end if line_end >= 0 else len(text)]
         for name, words in _MORE_SPECIFIC:
-            found = words.first(line)
+            found = words.first(line, starts)  # (the line's words are words of the text)
             more = found[1] if found else None
             if more:
                 start = best.start() + more.start()
@@ -361,6 +423,8 @@ _DRIVES: tuple[tuple[str, Words], ...] = (
 
 
 _DRIVE_WORDS = _KeywordScan(_DRIVES)
+# (``transmission_hit`` relies on it: a word taken out of a text leaves no new pair of words behind.)
+assert not any(" " in a for _, w in (*_GEARBOX_SCAN, *_TRANSMISSIONS, *_DRIVES) for a in w.anchors or ())
 
 
 def parse_drive(text: str) -> str | None:
@@ -371,7 +435,8 @@ def parse_drive(text: str) -> str | None:
 
 def drive_hit(text: str) -> Hit | None:
     """The drive and the words that named it (the first drive statement of the post)."""
-    found = _DRIVE_WORDS.first(prepare_text(text).lower())
+    low = lowered(text)[1]
+    found = _DRIVE_WORDS.first(low, _STARTS.get(low))
     if found is None:
         return None
     name, m = found
@@ -467,14 +532,13 @@ def parse_owners(text: str) -> int | None:
 
 def owners_hit(text: str) -> Hit | None:
     """The owner count and the rule that found it (the earliest statement wins)."""
-    text = prepare_text(text)
-    low = text.lower()
+    text, low = lowered(text)
     if not holds_any(low, _OWNER_MARKS):
         return None  # no owner word at all: most posts that state no count
     hits: list[Hit] = []
-    lowered = len(low) == len(text)  # lower case is cheaper to search (when offsets are kept)
+    same_offsets = len(low) == len(text)  # lower case is cheaper to search (when offsets are kept)
     owner_words = positions_of(low, _OWNER_STARTS)
-    if lowered:  # matched only where they can start: an owner word, or a digit just before one
+    if same_offsets:  # matched only where they can start: an owner word, or a digit just before one
         number_first = matches_at(_OWNERS_NUM_FIRST_LOW, low, _digits_shortly_before(low, owner_words))
         keyword_first = matches_at(_OWNERS_KEY_FIRST_LOW, low, owner_words)
     else:
@@ -511,6 +575,13 @@ def _first_found(named: tuple[tuple[str, Words], ...], low: str) -> str | None:
     """The name of the first of ``named`` that ``Words.search`` finds in ``low``. (A few patterns with rare
     first letters: a search each is cheaper than a joint scan. The text's ``WordStarts``, shared with
     the classifier, is looked up once instead of once per pattern.)"""
+    starts = _STARTS.get(low)
+    if starts is not None:  # the text's index (the rules engine's post): its mask gates each pattern
+        mask = starts.mask
+        for name, words in named:
+            if mask & words.bits and words.search_part(low, starts):
+                return name
+        return None
     maybe = word_starts(low).candidates if len(low) > GATE_MIN_CHARS else None
     for name, words in named:
         if (maybe is None or words.gate is None or words.gate in maybe) and words.search(low):
@@ -520,7 +591,7 @@ def _first_found(named: tuple[tuple[str, Words], ...], low: str) -> str | None:
 
 def parse_fuel(text: str) -> str | None:
     """``petrol|diesel|hybrid|electric|gas`` when stated (gas = LPG/CNG equipment)."""
-    return _first_found(_FUELS, prepare_text(text).lower())
+    return _first_found(_FUELS, lowered(text)[1])
 
 
 _NOT = ("не ",)
@@ -534,7 +605,7 @@ _AUTOTEKA: tuple[tuple[str, Words], ...] = (
 
 def parse_autoteka(text: str) -> str | None:
     """Accident / Autoteka status as stated: "после ДТП", "были ДТП", "без ДТП", "автотека чистая"."""
-    return _first_found(_AUTOTEKA, prepare_text(text).lower())
+    return _first_found(_AUTOTEKA, lowered(text)[1])
 
 
 _EQUIPMENT: tuple[tuple[str, Words], ...] = tuple(
@@ -568,4 +639,4 @@ _EQUIPMENT_WORDS = _KeywordScan(_EQUIPMENT)
 
 def parse_equipment(text: str) -> list[str]:
     """Equipment items stated in the text, as short Russian labels, in a stable order."""
-    return _EQUIPMENT_WORDS.names(prepare_text(text).lower())
+    return _EQUIPMENT_WORDS.names(lowered(text)[1])
