@@ -476,10 +476,37 @@ _OWNERS_WORD_AFTER = Words(
 _OWNERS_ME = Words(r"\bя\s+(?P<w>второй|третий|четвертый|пятый)\b(?!\s+(?:раз|год|день|месяц|час|сезон))")
 # Every owner statement holds one of these (a quick test before the patterns run).
 _OWNER_MARKS = ("хоз", "влад", "вл.", "вл ", "собств", "owner", "👤", "👥")
-# What every owner word of _OWNERS_NUM_FIRST and _OWNERS_KEY_FIRST begins with ("вл" for "владелец",
-# "влад.", "вл."); the digit of _OWNERS_NUM_FIRST comes at most seven characters before it ("2-ой хоз").
-_OWNER_STARTS = ("хоз", "вл", "собств", "owner", "👤", "👥")
+# What every owner word of the owner patterns begins with, but "вл" ("владелец", "влад.", "вл.", see
+# ``_owner_words``); the digit of _OWNERS_NUM_FIRST comes at most seven characters before it ("2-ой хоз").
+_OWNER_STARTS = ("хоз", "собств", "owner", "👤", "👥")
 _NUMBER_BEFORE_OWNER = 7
+# The counts "я ..." may give (see _OWNERS_ME).
+_ME_ORDINALS = ("второй", "третий", "четвертый", "пятый")
+
+
+def _owner_words(low: str) -> list[int]:
+    """Where an owner word of the owner patterns may begin (ascending): at "хоз", "собств"..., and at a
+    "вл" that "ад" or no letter ``[а-я]`` follows (an owner word that begins with "вл" is "владел...",
+    "влад" or "вл" and a dot or no letter): not inside "новлен", "власть"."""
+    found = positions_of(low, _OWNER_STARTS)
+    at = low.find("вл")
+    while at >= 0:
+        if not ("а" <= low[at + 2 : at + 3] <= "я") or low.startswith("ад", at + 2):
+            found.append(at)
+        at = low.find("вл", at + 1)
+    found.sort()
+    return found
+
+
+def _me_starts(low: str) -> list[int]:
+    """Where an ``_OWNERS_ME`` match can start (ascending): at an "я" with white space, then an ordinal
+    after it (found from the ordinals: an "я" ends many words)."""
+    starts = []
+    for ordinal in positions_of(low, _ME_ORDINALS):
+        me = _skip_spaces_back(low, ordinal) - 1
+        if 0 <= me < ordinal - 1 and low[me] == "я":  # (at least one space between)
+            starts.append(me)
+    return starts
 
 
 def _digits_shortly_before(low: str, owner_words: list[int]) -> list[int]:
@@ -537,7 +564,7 @@ def owners_hit(text: str) -> Hit | None:
         return None  # no owner word at all: most posts that state no count
     hits: list[Hit] = []
     same_offsets = len(low) == len(text)  # lower case is cheaper to search (when offsets are kept)
-    owner_words = positions_of(low, _OWNER_STARTS)
+    owner_words = _owner_words(low)
     if same_offsets:  # matched only where they can start: an owner word, or a digit just before one
         number_first = matches_at(_OWNERS_NUM_FIRST_LOW, low, _digits_shortly_before(low, owner_words))
         keyword_first = matches_at(_OWNERS_KEY_FIRST_LOW, low, owner_words)
@@ -556,7 +583,7 @@ def owners_hit(text: str) -> Hit | None:
     ):
         if word:
             hits.append(Hit(_NUMBER_WORDS[word.group("w")], rule, word.start(), word.end()))
-    me = _first_at(_OWNERS_ME, low, positions_of(low, ("я",)))
+    me = _first_at(_OWNERS_ME, low, _me_starts(low))
     if me and _OWNER_NEAR.search(low[max(0, me.start() - 80) : me.end() + 30]):
         return Hit(_NUMBER_WORDS[me.group("w")], "owners:me", me.start(), me.end())  # the seller's own place
     return min(hits, key=lambda h: h.start) if hits else None
