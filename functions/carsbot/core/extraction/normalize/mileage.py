@@ -178,21 +178,16 @@ def _windows_before_key(low: str) -> list[tuple[int, int]]:
     A match is a figure (digits, spaces and ``.,'``), then up to two words that may be glued to it or
     to each other (a unit such as "тыс..." or "т.", and "км."), each perhaps after spaces, then spaces
     and "пробег...". Walking back from the "пробег" over spaces, two runs of word characters and dots
-    (with the spaces before each) and then the figure's characters reaches that start or goes past it.
-    Every lookahead of the pattern stays inside the stretch, so each is scanned as the whole text was."""
+    (with the spaces before each) and then the figure's characters reaches that start or goes past it
+    (``_BACK_TO_FIGURE``, matched on the reversed text before the "пробег"). Every lookahead of the
+    pattern stays inside the stretch, so each is scanned as the whole text was."""
     windows: list[tuple[int, int]] = []
     at = low.find("пробег")
     while at >= 0:
-        start = _spaces_before(low, at)
-        for _ in range(2):  # the unit and "км", each glued or after spaces
-            while start > 0 and (low[start - 1].isalnum() or low[start - 1] in "_."):
-                start -= 1
-            start = _spaces_before(low, start)
-        while start > 0:  # the figure
-            char = low[start - 1]
-            if not (char.isdecimal() or char.isspace() or char in ".,'"):
-                break
-            start -= 1
+        before = max(0, at - _LOOK_BACK)
+        start = at - _BACK_TO_FIGURE.match(low[before:at][::-1]).end()  # type: ignore[union-attr]
+        if start == before:
+            start = 0  # (the walk may go on before the piece reversed: the whole text, rarely)
         end = _word_end(low, at)
         if windows and start <= windows[-1][1]:
             windows[-1] = (windows[-1][0], end)
@@ -202,11 +197,11 @@ def _windows_before_key(low: str) -> list[tuple[int, int]]:
     return windows
 
 
-def _spaces_before(low: str, at: int) -> int:
-    """Where the run of white space that ends at ``at`` starts."""
-    while at > 0 and low[at - 1].isspace():
-        at -= 1
-    return at
+# The walk back from a "пробег" (see ``_windows_before_key``) on the reversed text: spaces, two runs of
+# word characters and dots each with the spaces before it, then the figure's characters (each run as
+# long as it goes: always a match).
+_BACK_TO_FIGURE = re.compile(r"\s*(?:[\w.]*\s*){2}[\d\s.,']*")
+_LOOK_BACK = 64  # characters reversed for it
 
 
 def _last_unit_end(low: str) -> int:
