@@ -19,44 +19,45 @@ from carsbot.core.extraction.normalize.keywords import (
 from carsbot.core.extraction.normalize.scan import holds_any, lowers_exactly, matches_at, positions_of
 from carsbot.core.extraction.normalize.text import Hit, prepare_text
 
-# The prepared, lower-cased copy of the last few texts (looked up by identity): the rules engine hands the
-# normalisers of this package the same two or three texts of a post (the masked post, the post with its
-# amounts masked too, the title zone), which each lower-cased on its own before. Each slot is one tuple,
-# replaced whole (a reader never sees a text with another text's copy). ``forget_lowered`` empties it.
-_LOWERED: list[tuple[str, str, str, bool | None]] = [("", "", "", True)] * 4
-_LOWERED_NEXT = [0]  # the slot the next text replaces
+# The prepared, lower-cased copy of the last few texts, by the ``id`` of the text given (its entry holds
+# the text, so no other text takes that ``id`` meanwhile): the rules engine hands the normalisers of
+# this package the same two or three texts of a post (the masked post, the post with its amounts masked
+# too, the title zone), which each lower-cased on its own before. An entry: [text, prepared, lower-cased,
+# whether the lower-cased copy is exact (None until asked)]. ``forget_lowered`` empties it.
+_LOWERED: dict[int, list[Any]] = {}
+_LOWERED_MAX = 4
 
 
 def lowered(text: str) -> tuple[str, str]:
     """``prepare_text(text)`` and its ``lower()``, each computed once for the last few texts."""
-    for slot in _LOWERED:
-        if slot[0] is text:
-            return slot[1], slot[2]
-    prepared = prepare_text(text)
-    low = prepared.lower()
-    at = _LOWERED_NEXT[0]
-    _LOWERED[at] = (text, prepared, low, None)
-    _LOWERED_NEXT[0] = (at + 1) % len(_LOWERED)
-    return prepared, low
+    entry = _LOWERED.get(id(text))
+    if entry is None or entry[0] is not text:
+        entry = _lowered_entry(text)
+    return entry[1], entry[2]
 
 
 def lowered_exactly(text: str) -> tuple[str, str, bool]:
     """``lowered(text)`` and whether the lower-cased copy searched case-sensitively finds what IGNORECASE
     finds in the prepared text (``scan.lowers_exactly``), also computed once per text."""
-    prepared, low = lowered(text)
-    for at, slot in enumerate(_LOWERED):
-        if slot[0] is text:
-            exact = slot[3]
-            if exact is None:
-                exact = lowers_exactly(prepared, low)
-                _LOWERED[at] = (text, prepared, low, exact)
-            return prepared, low, exact
-    return prepared, low, lowers_exactly(prepared, low)  # pragma: no cover - ``lowered`` just stored it
+    entry = _LOWERED.get(id(text))
+    if entry is None or entry[0] is not text:
+        entry = _lowered_entry(text)
+    if entry[3] is None:
+        entry[3] = lowers_exactly(entry[1], entry[2])
+    return entry[1], entry[2], entry[3]
+
+
+def _lowered_entry(text: str) -> list[Any]:
+    if len(_LOWERED) >= _LOWERED_MAX:
+        _LOWERED.clear()
+    prepared = prepare_text(text)
+    entry = _LOWERED[id(text)] = [text, prepared, prepared.lower(), None]
+    return entry
 
 
 def forget_lowered() -> None:
     """Forget the lower-cased copies (for ``rules.clear_caches``)."""
-    _LOWERED[:] = [("", "", "", True)] * len(_LOWERED)
+    _LOWERED.clear()
 
 
 # Substrings every match of a pattern holds (its branches start with "\d?", so ``re`` cannot skip ahead).
