@@ -25,7 +25,7 @@ from carsbot.core.extraction.normalize.text import Hit, prepare_text
 # too, the title zone), which each lower-cased on its own before. An entry: [text, prepared, lower-cased,
 # whether the lower-cased copy is exact (None until asked)]. ``forget_lowered`` empties it.
 _LOWERED: dict[int, list[Any]] = {}
-_LOWERED_MAX = 4
+_LOWERED_MAX = 8  # (then all forgotten: a post brings two to four texts)
 
 
 def lowered(text: str) -> tuple[str, str]:
