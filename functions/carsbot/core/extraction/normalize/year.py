@@ -83,19 +83,18 @@ def year_hit(text: str, *, bare_ok: bool = False) -> Hit | None:
     # In the lower-cased copy, the keyword and suffix rules are matched only where they can start: at an
     # "г" ("год выпуска", "г.в.") and two or four digits before an "г" or a "y" ("2018г", "18 год",
     # "2018 year"); an emoji or a Latin "year" sends the keyword rule back to its full scan.
+    at_g = positions_of(low, ("г",)) if exact else []
     if not exact:
         keyed: Iterable[re.Match[str]] = _YEAR_KEYED.finditer(text)
     elif holds_any(low, ("📅", "🗓", "year")):
         keyed = _YEAR_KEYED_LOW.finditer(low)
     else:
-        keyed = matches_at(_YEAR_KEYED_LOW, low, positions_of(low, _KEYWORD_STARTS))
+        keyed = matches_at(_YEAR_KEYED_LOW, low, at_g)
     for m in keyed:
         raw = m.group("y")
         y = int(raw) if len(raw) == 4 else _two_digit_year(int(raw))
         if y and _valid_year(y):
             return Hit(y, "year:keyword", m.start(), m.end())
-    # The "г" of the suffix rules: only one right after a digit (or a digit and a space) has digits before.
-    at_g = [m.start() for m in _G_AFTER_DIGIT.finditer(low)] if exact else []
     if not exact:
         suffixed: Iterable[re.Match[str]] = _YEAR_SUFFIXED.finditer(text)
     else:  # the suffix is an "г..." or a Latin "year", "y.o."
@@ -136,10 +135,6 @@ def year_hit(text: str, *, bare_ok: bool = False) -> Hit | None:
 # "2018 г.в." (not a bare "2018 г."): the model year even after "с"/"в".
 _STRONG_SUFFIX = re.compile(r"\s?(?:г\.?\s?в|гв|г/в)", re.IGNORECASE)
 _YEAR_KEYED_LOW = for_lower_case(_YEAR_KEYED)
-_KEYWORD_STARTS = ("год", "г.", "г/")  # what a match of _YEAR_KEYED without an emoji or "year" begins with
-# An "г" right after a digit, or after a digit and one space (the look-behind after the letter, so that
-# ``re`` skips ahead to it): the only ones ``digits_before`` finds digits before.
-_G_AFTER_DIGIT = re.compile(r"г(?:(?<=\dг)|(?<=\d\sг))")
 _YEAR_SUFFIXED_LOW = for_lower_case(_YEAR_SUFFIXED)
 _YEAR_SHORT_LOW = for_lower_case(_YEAR_SHORT)
 # "Соренто '17", "Camry ’19": an apostrophe and two digits is a model year.
