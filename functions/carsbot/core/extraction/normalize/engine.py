@@ -5,12 +5,8 @@ from __future__ import annotations
 import re
 
 from carsbot.core.extraction.normalize.keywords import for_lower_case
-from carsbot.core.extraction.normalize.scan import (
-    digits_before,
-    lowers_exactly,
-    matches_at,
-    positions_of,
-)
+from carsbot.core.extraction.normalize.scan import digits_before, matches_at, positions_of
+from carsbot.core.extraction.normalize.specs import lowered, lowered_exactly
 from carsbot.core.extraction.normalize.text import Hit, prepare_text
 
 _ENGINE_UNIT = re.compile(
@@ -90,13 +86,13 @@ _LOWER_PATTERNS = tuple((rule, for_lower_case(pattern), words) for rule, pattern
 
 def engine_hit(text: str, *, after_model: str | None = None, list_ok: bool = False) -> Hit | None:
     """The engine volume and the rule that found it (see ``parse_engine_volume``)."""
-    text = prepare_text(text)
-    low = text.lower()
+    given = text
+    text, low = lowered(given)
     figures = [sep.start() - 1 for sep in _DECIMAL.finditer(text)]  # where the decimal figures ("1.6") start
     if figures:  # what every rule but "engine:cc" reads
-        lowered = len(low) == len(text)  # lower case is cheaper to search (when offsets are kept)
-        for rule, pattern, words in _LOWER_PATTERNS if lowered else _PATTERNS:
-            if not lowered:
+        same_offsets = len(low) == len(text)  # lower case is cheaper to search (when offsets are kept)
+        for rule, pattern, words in _LOWER_PATTERNS if same_offsets else _PATTERNS:
+            if not same_offsets:
                 matches = pattern.finditer(text)
             elif words:  # only where its keywords are
                 matches = matches_at(pattern, low, positions_of(low, words))
@@ -112,7 +108,7 @@ def engine_hit(text: str, *, after_model: str | None = None, list_ok: bool = Fal
                     return Hit(litres, rule, m.start(), m.end())
     # "см3", "cc", "куб" after 3-4 digits (the word test on the lower-cased copy is exact when it
     # lower-cases the way IGNORECASE matches)
-    if not lowers_exactly(text, low):
+    if not lowered_exactly(given)[2]:
         cubic = _ENGINE_CC.finditer(text)
     else:  # only at 3-4 digits (and a space) before a unit
         units = positions_of(low, _CUBIC_WORDS)

@@ -6,7 +6,8 @@ import re
 
 from carsbot.core.extraction.normalize.keywords import for_lower_case
 from carsbot.core.extraction.normalize.scan import digits_before, holds_any, matches_at, positions_of
-from carsbot.core.extraction.normalize.text import _NUM, _NUM_FROM_DIGIT, Hit, _number, prepare_text
+from carsbot.core.extraction.normalize.specs import lowered
+from carsbot.core.extraction.normalize.text import _NUM, _NUM_FROM_DIGIT, Hit, _number
 
 MAX_MILEAGE = 2_000_000
 
@@ -55,8 +56,7 @@ def parse_mileage(text: str) -> int | None:
 
 def mileage_hit(text: str) -> Hit | None:
     """The mileage and the rule that found it. Miles count only when no kilometre figure is stated."""
-    text = prepare_text(text)
-    low = text.lower()
+    text, low = lowered(text)
     if not holds_any(low, _MILEAGE_MARKS) and not _GLUED_T.search(low):
         return None  # no kilometre, mileage or mile word and no "98т": nothing to read
     miles: Hit | None = None
@@ -141,13 +141,13 @@ def _before_key(text: str, *, low_case: bool = False) -> tuple[Hit | None, Hit |
     """The first figure before "пробег" with a thousands unit ("87тыс пробег") and the first without one
     ("120 000 км пробег"), each also read as thousands when small. One scan: the unit-less figure is only
     wanted when no figure has a unit, so the scan stops at the first that has one."""
-    # Every match ends with a word "пробег...": in the lower-cased copy, the scan stops after the last
-    # one (the lookaheads inside a figure see no further than the "пробег" after it).
-    last = text.rfind("пробег") if low_case else -1
-    end = _word_end(text, last) if last >= 0 else len(text)
+    # Every match ends with a word "пробег...": in the lower-cased copy, only the figures just before
+    # each "пробег" are scanned (see ``_windows_before_key``).
+    windows = _windows_before_key(text) if low_case else [(0, len(text))]
     pattern = _MILEAGE_BEFORE_KEY_LOW if low_case else _MILEAGE_BEFORE_KEY
     unit_less: Hit | None = None
-    for m in pattern.finditer(text, 0, end):
+    matches = (m for start, end in windows for m in pattern.finditer(text, start, end))
+    for m in matches:
         unit = m.group("unit")
         if unit_less is not None and not unit:
             continue
@@ -165,9 +165,43 @@ def _before_key(text: str, *, low_case: bool = False) -> tuple[Hit | None, Hit |
 
 def _word_end(text: str, at: int) -> int:
     """Where the word (run of word characters) at ``at`` ends."""
-    while at < len(text) and (text[at].isalnum() or text[at] == "_"):
-        at += 1
-    return at
+    return _WORD_TAIL.match(text, at).end()  # type: ignore[union-attr]  # (``\\w*`` always matches)
+
+
+_WORD_TAIL = re.compile(r"\w*")
+
+
+def _windows_before_key(low: str) -> list[tuple[int, int]]:
+    """The stretches of ``low`` where a ``_MILEAGE_BEFORE_KEY`` match can be: from the earliest start a
+    figure may have before each "пробег" to the end of that word (overlapping stretches merged).
+
+    A match is a figure (digits, spaces and ``.,'``), then up to two words that may be glued to it or
+    to each other (a unit such as "тыс..." or "т.", and "км."), each perhaps after spaces, then spaces
+    and "пробег...". Walking back from the "пробег" over spaces, two runs of word characters and dots
+    (with the spaces before each) and then the figure's characters reaches that start or goes past it
+    (``_BACK_TO_FIGURE``, matched on the reversed text before the "пробег"). Every lookahead of the
+    pattern stays inside the stretch, so each is scanned as the whole text was."""
+    windows: list[tuple[int, int]] = []
+    at = low.find("пробег")
+    while at >= 0:
+        before = max(0, at - _LOOK_BACK)
+        start = at - _BACK_TO_FIGURE.match(low[before:at][::-1]).end()  # type: ignore[union-attr]
+        if start == before:
+            start = 0  # (the walk may go on before the piece reversed: the whole text, rarely)
+        end = _word_end(low, at)
+        if windows and start <= windows[-1][1]:
+            windows[-1] = (windows[-1][0], end)
+        else:
+            windows.append((start, end))
+        at = low.find("пробег", at + 1)
+    return windows
+
+
+# The walk back from a "пробег" (see ``_windows_before_key``) on the reversed text: spaces, two runs of
+# word characters and dots each with the spaces before it, then the figure's characters (each run as
+# long as it goes: always a match).
+_BACK_TO_FIGURE = re.compile(r"\s*(?:[\w.]*\s*){2}[\d\s.,']*")
+_LOOK_BACK = 64  # characters reversed for it
 
 
 def _last_unit_end(low: str) -> int:

@@ -9,13 +9,56 @@ from typing import Any
 
 from carsbot.core.extraction.normalize.keywords import (
     _NEGATIONS,
+    _STARTS,
     GATE_MIN_CHARS,
     Words,
+    WordStarts,
     for_lower_case,
     word_starts,
 )
-from carsbot.core.extraction.normalize.scan import holds_any, matches_at, positions_of
+from carsbot.core.extraction.normalize.scan import holds_any, lowers_exactly, matches_at, positions_of
 from carsbot.core.extraction.normalize.text import Hit, prepare_text
+
+# The prepared, lower-cased copy of the last few texts, by the ``id`` of the text given (its entry holds
+# the text, so no other text takes that ``id`` meanwhile): the rules engine hands the normalisers of
+# this package the same two or three texts of a post (the masked post, the post with its amounts masked
+# too, the title zone), which each lower-cased on its own before. An entry: [text, prepared, lower-cased,
+# whether the lower-cased copy is exact (None until asked)]. ``forget_lowered`` empties it.
+_LOWERED: dict[int, list[Any]] = {}
+_LOWERED_MAX = 8  # (then all forgotten: a post brings two to four texts)
+
+
+def lowered(text: str) -> tuple[str, str]:
+    """``prepare_text(text)`` and its ``lower()``, each computed once for the last few texts."""
+    entry = _LOWERED.get(id(text))
+    if entry is None or entry[0] is not text:
+        entry = _lowered_entry(text)
+    return entry[1], entry[2]
+
+
+def lowered_exactly(text: str) -> tuple[str, str, bool]:
+    """``lowered(text)`` and whether the lower-cased copy searched case-sensitively finds what IGNORECASE
+    finds in the prepared text (``scan.lowers_exactly``), also computed once per text."""
+    entry = _LOWERED.get(id(text))
+    if entry is None or entry[0] is not text:
+        entry = _lowered_entry(text)
+    if entry[3] is None:
+        entry[3] = lowers_exactly(entry[1], entry[2])
+    return entry[1], entry[2], entry[3]
+
+
+def _lowered_entry(text: str) -> list[Any]:
+    if len(_LOWERED) >= _LOWERED_MAX:
+        _LOWERED.clear()
+    prepared = prepare_text(text)
+    entry = _LOWERED[id(text)] = [text, prepared, prepared.lower(), None]
+    return entry
+
+
+def forget_lowered() -> None:
+    """Forget the lower-cased copies (for ``rules.clear_caches``)."""
+    _LOWERED.clear()
+
 
 # Substrings every match of a pattern holds (its branches start with "\d?", so ``re`` cannot skip ahead).
 _ROBOT_NEEDLES: tuple[str, ...] = ("робот", "amt", "амт", "dsg", "dct", "преселектив", "ркпп", "дсг")
@@ -126,7 +169,7 @@ class _KeywordScan:
     __slots__ = ("heads", "named")
 
     def __init__(self, named: tuple[tuple[str, Words], ...]) -> None:
-        assert all(words.boundary for _, words in named)
+        assert all(words.boundary and words.bits for _, words in named)
         self.named = named
         heads: set[tuple[bool, str]] = set()
         for _, words in named:
@@ -156,11 +199,21 @@ class _KeywordScan:
             if start == 0 or not (low[start - 1].isalnum() or low[start - 1] == "_"):
                 yield start
 
-    def first(self, low: str) -> tuple[str, re.Match[str]] | None:
+    def first(self, low: str, starts: WordStarts | None = None) -> tuple[str, re.Match[str]] | None:
         """The earliest match of any of the patterns and its name; at one position their order decides
-        (the earliest of each pattern's ``Words.search``)."""
+        (the earliest of each pattern's ``Words.search``).
+
+        ``starts``: an index whose word beginnings include those of ``low`` (the post's, built by the
+        rules engine). It rules out most patterns at once: none, no scan; else only the others are
+        matched at the word starts."""
+        named = self.named
+        if starts is not None:
+            mask = starts.mask
+            named = tuple(named_words for named_words in named if mask & named_words[1].bits)
+            if not named:
+                return None
         for start in self._word_starts(low):
-            for name, words in self.named:
+            for name, words in named:
                 m = _match_at(low, start, words)
                 if m is not None:
                     return name, m
@@ -168,6 +221,12 @@ class _KeywordScan:
 
     def names(self, low: str) -> list[str]:
         """The names of the patterns that match anywhere (``Words.search`` finds them), in their order."""
+        starts = _STARTS.get(low)
+        if starts is not None:  # the text's index (the rules engine's post): only the possible patterns
+            mask = starts.mask
+            return [
+                name for name, words in self.named if mask & words.bits and words.search_part(low, starts)
+            ]
         if len(low) > GATE_MIN_CHARS:
             # A longer text has its word beginnings indexed (``WordStarts``, shared with the classifier),
             # which rules out most of the patterns at once (looked up once here, as ``Words.search``
@@ -287,10 +346,14 @@ def parse_transmission(text: str) -> str | None:
 
 def transmission_hit(text: str) -> Hit | None:
     """The gearbox and the word that named it (the first gearbox word of the post)."""
-    text = prepare_text(text).lower()
+    text = lowered(text)[1]
+    # The post's index (when the rules engine built it for this text) also gates the text without the
+    # climate-control words: taking them out leaves only words, or beginnings of words, that it had
+    # (and no gearbox or drive anchor spans two words).
+    starts = _STARTS.get(text)
     if "климат" in text:
         text = _NOT_GEARBOX.sub(" ", text)
-    found = _GEARBOX_WORDS.first(text)
+    found = _GEARBOX_WORDS.first(text, starts)
     if found is None:
         return None
     best_name, best = found
@@ -299,7 +362,7 @@ def transmission_hit(text: str) -> Hit | None:
         line_end = text.find("\n", best.start())
         line = text[best.start() : line_end if line_end >= 0 else len(text)]
         for name, words in _MORE_SPECIFIC:
-            found = words.first(line)
+            found = words.first(line, starts)  # (the line's words are words of the text)
             more = found[1] if found else None
             if more:
                 start = best.start() + more.start()
@@ -361,6 +424,8 @@ _DRIVES: tuple[tuple[str, Words], ...] = (
 
 
 _DRIVE_WORDS = _KeywordScan(_DRIVES)
+# (``transmission_hit`` relies on it: a word taken out of a text leaves no new pair of words behind.)
+assert not any(" " in a for _, w in (*_GEARBOX_SCAN, *_TRANSMISSIONS, *_DRIVES) for a in w.anchors or ())
 
 
 def parse_drive(text: str) -> str | None:
@@ -371,7 +436,8 @@ def parse_drive(text: str) -> str | None:
 
 def drive_hit(text: str) -> Hit | None:
     """The drive and the words that named it (the first drive statement of the post)."""
-    found = _DRIVE_WORDS.first(prepare_text(text).lower())
+    low = lowered(text)[1]
+    found = _DRIVE_WORDS.first(low, _STARTS.get(low))
     if found is None:
         return None
     name, m = found
@@ -411,10 +477,37 @@ _OWNERS_WORD_AFTER = Words(
 _OWNERS_ME = Words(r"\bя\s+(?P<w>второй|третий|четвертый|пятый)\b(?!\s+(?:раз|год|день|месяц|час|сезон))")
 # Every owner statement holds one of these (a quick test before the patterns run).
 _OWNER_MARKS = ("хоз", "влад", "вл.", "вл ", "собств", "owner", "👤", "👥")
-# What every owner word of _OWNERS_NUM_FIRST and _OWNERS_KEY_FIRST begins with ("вл" for "владелец",
-# "влад.", "вл."); the digit of _OWNERS_NUM_FIRST comes at most seven characters before it ("2-ой хоз").
-_OWNER_STARTS = ("хоз", "вл", "собств", "owner", "👤", "👥")
+# What every owner word of the owner patterns begins with, but "вл" ("владелец", "влад.", "вл.", see
+# ``_owner_words``); the digit of _OWNERS_NUM_FIRST comes at most seven characters before it ("2-ой хоз").
+_OWNER_STARTS = ("хоз", "собств", "owner", "👤", "👥")
 _NUMBER_BEFORE_OWNER = 7
+# The counts "я ..." may give (see _OWNERS_ME).
+_ME_ORDINALS = ("второй", "третий", "четвертый", "пятый")
+
+
+def _owner_words(low: str) -> list[int]:
+    """Where an owner word of the owner patterns may begin (ascending): at "хоз", "собств"..., and at a
+    "вл" that "ад" or no letter ``[а-я]`` follows (an owner word that begins with "вл" is "владел...",
+    "влад" or "вл" and a dot or no letter): not inside "новлен", "власть"."""
+    found = positions_of(low, _OWNER_STARTS)
+    at = low.find("вл")
+    while at >= 0:
+        if not ("а" <= low[at + 2 : at + 3] <= "я") or low.startswith("ад", at + 2):
+            found.append(at)
+        at = low.find("вл", at + 1)
+    found.sort()
+    return found
+
+
+def _me_starts(low: str) -> list[int]:
+    """Where an ``_OWNERS_ME`` match can start (ascending): at an "я" with white space, then an ordinal
+    after it (found from the ordinals: an "я" ends many words)."""
+    starts = []
+    for ordinal in positions_of(low, _ME_ORDINALS):
+        me = _skip_spaces_back(low, ordinal) - 1
+        if 0 <= me < ordinal - 1 and low[me] == "я":  # (at least one space between)
+            starts.append(me)
+    return starts
 
 
 def _digits_shortly_before(low: str, owner_words: list[int]) -> list[int]:
@@ -467,14 +560,13 @@ def parse_owners(text: str) -> int | None:
 
 def owners_hit(text: str) -> Hit | None:
     """The owner count and the rule that found it (the earliest statement wins)."""
-    text = prepare_text(text)
-    low = text.lower()
+    text, low = lowered(text)
     if not holds_any(low, _OWNER_MARKS):
         return None  # no owner word at all: most posts that state no count
     hits: list[Hit] = []
-    lowered = len(low) == len(text)  # lower case is cheaper to search (when offsets are kept)
-    owner_words = positions_of(low, _OWNER_STARTS)
-    if lowered:  # matched only where they can start: an owner word, or a digit just before one
+    same_offsets = len(low) == len(text)  # lower case is cheaper to search (when offsets are kept)
+    owner_words = _owner_words(low)
+    if same_offsets:  # matched only where they can start: an owner word, or a digit just before one
         number_first = matches_at(_OWNERS_NUM_FIRST_LOW, low, _digits_shortly_before(low, owner_words))
         keyword_first = matches_at(_OWNERS_KEY_FIRST_LOW, low, owner_words)
     else:
@@ -492,7 +584,7 @@ def owners_hit(text: str) -> Hit | None:
     ):
         if word:
             hits.append(Hit(_NUMBER_WORDS[word.group("w")], rule, word.start(), word.end()))
-    me = _first_at(_OWNERS_ME, low, positions_of(low, ("я",)))
+    me = _first_at(_OWNERS_ME, low, _me_starts(low))
     if me and _OWNER_NEAR.search(low[max(0, me.start() - 80) : me.end() + 30]):
         return Hit(_NUMBER_WORDS[me.group("w")], "owners:me", me.start(), me.end())  # the seller's own place
     return min(hits, key=lambda h: h.start) if hits else None
@@ -511,6 +603,13 @@ def _first_found(named: tuple[tuple[str, Words], ...], low: str) -> str | None:
     """The name of the first of ``named`` that ``Words.search`` finds in ``low``. (A few patterns with rare
     first letters: a search each is cheaper than a joint scan. The text's ``WordStarts``, shared with
     the classifier, is looked up once instead of once per pattern.)"""
+    starts = _STARTS.get(low)
+    if starts is not None:  # the text's index (the rules engine's post): its mask gates each pattern
+        mask = starts.mask
+        for name, words in named:
+            if mask & words.bits and words.search_part(low, starts):
+                return name
+        return None
     maybe = word_starts(low).candidates if len(low) > GATE_MIN_CHARS else None
     for name, words in named:
         if (maybe is None or words.gate is None or words.gate in maybe) and words.search(low):
@@ -520,7 +619,7 @@ def _first_found(named: tuple[tuple[str, Words], ...], low: str) -> str | None:
 
 def parse_fuel(text: str) -> str | None:
     """``petrol|diesel|hybrid|electric|gas`` when stated (gas = LPG/CNG equipment)."""
-    return _first_found(_FUELS, prepare_text(text).lower())
+    return _first_found(_FUELS, lowered(text)[1])
 
 
 _NOT = ("не ",)
@@ -534,7 +633,7 @@ _AUTOTEKA: tuple[tuple[str, Words], ...] = (
 
 def parse_autoteka(text: str) -> str | None:
     """Accident / Autoteka status as stated: "после ДТП", "были ДТП", "без ДТП", "автотека чистая"."""
-    return _first_found(_AUTOTEKA, prepare_text(text).lower())
+    return _first_found(_AUTOTEKA, lowered(text)[1])
 
 
 _EQUIPMENT: tuple[tuple[str, Words], ...] = tuple(
@@ -568,4 +667,4 @@ _EQUIPMENT_WORDS = _KeywordScan(_EQUIPMENT)
 
 def parse_equipment(text: str) -> list[str]:
     """Equipment items stated in the text, as short Russian labels, in a stable order."""
-    return _EQUIPMENT_WORDS.names(prepare_text(text).lower())
+    return _EQUIPMENT_WORDS.names(lowered(text)[1])

@@ -7,14 +7,9 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 
 from carsbot.core.extraction.normalize.keywords import for_lower_case
-from carsbot.core.extraction.normalize.scan import (
-    digits_before,
-    holds_any,
-    lowers_exactly,
-    matches_at,
-    positions_of,
-)
-from carsbot.core.extraction.normalize.text import Hit, prepare_text
+from carsbot.core.extraction.normalize.scan import digits_before, holds_any, matches_at, positions_of
+from carsbot.core.extraction.normalize.specs import lowered_exactly
+from carsbot.core.extraction.normalize.text import Hit
 
 MAX_YEAR = datetime.now(UTC).year + 1
 MIN_YEAR = 1950
@@ -81,12 +76,10 @@ def parse_year(text: str, *, bare_ok: bool = False) -> int | None:
 
 def year_hit(text: str, *, bare_ok: bool = False) -> Hit | None:
     """The model year and the rule that found it (see ``parse_year``)."""
-    text = prepare_text(text)
     # The scans run on the lower-cased copy without IGNORECASE when that matches exactly the same (``re``
     # skips ahead to a pattern's first letters only in case-sensitive patterns); the checks around a
     # match still read ``text`` at the same offsets.
-    low = text.lower()
-    exact = lowers_exactly(text, low)
+    text, low, exact = lowered_exactly(text)
     # In the lower-cased copy, the keyword and suffix rules are matched only where they can start: at an
     # "г" ("год выпуска", "г.в.") and two or four digits before an "г" or a "y" ("2018г", "18 год",
     # "2018 year"); an emoji or a Latin "year" sends the keyword rule back to its full scan.
