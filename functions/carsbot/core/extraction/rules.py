@@ -360,6 +360,7 @@ def _analyse(raw: str) -> _Analysis:
     usernames = nz.extract_usernames(text)
 
     low = masked.lower()
+    nz.remember_lowered(masked, low)  # the normalisers handed ``masked`` lower-case it no more
     word_starts(low)  # every keyword pattern searching the lower-cased post is gated from now on
     title = _title(low)
     head = low[:200]
@@ -713,6 +714,7 @@ def clear_caches() -> None:
     _analyse_cached.cache_clear()
     keywords.clear_word_memo()
     text.forget_prepared()
+    text.forget_lowered()
     vehicles._hits.cache_clear()
     vehicles._fuzzy_brand_of.cache_clear()
     vehicles._fuzzy_model_of.cache_clear()

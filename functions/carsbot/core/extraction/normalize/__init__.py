@@ -45,7 +45,13 @@ from carsbot.core.extraction.normalize.specs import (
     parse_transmission,
     transmission_hit,
 )
-from carsbot.core.extraction.normalize.text import Hit, mark_prepared, normalize_token, prepare_text
+from carsbot.core.extraction.normalize.text import (
+    Hit,
+    mark_prepared,
+    normalize_token,
+    prepare_text,
+    remember_lowered,
+)
 from carsbot.core.extraction.normalize.vehicles import Vehicle, find_vehicle, model_mentions
 from carsbot.core.extraction.normalize.year import MAX_YEAR, MIN_YEAR, parse_year, year_hit
 
@@ -86,6 +92,7 @@ __all__ = [
     "parse_transmission",
     "parse_year",
     "prepare_text",
+    "remember_lowered",
     "transmission_hit",
     "year_hit",
 ]

@@ -22,7 +22,7 @@ from carsbot.core.extraction.normalize.scan import (
     matches_at,
     positions_of,
 )
-from carsbot.core.extraction.normalize.text import _TOKEN, Hit, prepare_text
+from carsbot.core.extraction.normalize.text import _TOKEN, Hit, lowered
 
 # Text split into separators and tokens (odd items): the tokens and, by adding up lengths, their offsets
 # from one pass of ``re`` (a match object per token would cost several times more). Only for a text
@@ -305,8 +305,7 @@ _Mention = tuple[int, int, str, _City]
 def city_hit(text: str) -> Hit | None:
     """The city and the rule that found it (see ``find_city``)."""
     idx = _cities()
-    text = prepare_text(text)
-    low = text.lower()
+    text, low = lowered(text)
     if len(low) == len(text):
         encoded = _cp1251(low, "replace")  # one byte a character (see ``_TO_TOKEN_BYTES``)
         mentions = _mentions(idx, encoded)

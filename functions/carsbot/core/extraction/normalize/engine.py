@@ -6,8 +6,7 @@ import re
 
 from carsbot.core.extraction.normalize.keywords import for_lower_case
 from carsbot.core.extraction.normalize.scan import digits_before, matches_at, positions_of
-from carsbot.core.extraction.normalize.specs import lowered, lowered_exactly
-from carsbot.core.extraction.normalize.text import Hit, prepare_text
+from carsbot.core.extraction.normalize.text import Hit, lowered, lowered_exactly, prepare_text
 
 _ENGINE_UNIT = re.compile(
     r"(?P<v>\d(?<![\d.,]\d)[.,]\d)\s?(?:л(?![а-я.]|\.\s?с)|л\.(?!\s?с)|литр\w*|l(?![a-z]))", re.IGNORECASE

@@ -6,8 +6,7 @@ import re
 
 from carsbot.core.extraction.normalize.keywords import for_lower_case
 from carsbot.core.extraction.normalize.scan import digits_before, holds_any, matches_at, positions_of
-from carsbot.core.extraction.normalize.specs import lowered
-from carsbot.core.extraction.normalize.text import _NUM, _NUM_FROM_DIGIT, Hit, _number
+from carsbot.core.extraction.normalize.text import _NUM, _NUM_FROM_DIGIT, Hit, _number, lowered
 
 MAX_MILEAGE = 2_000_000
 

@@ -12,6 +12,7 @@ from operator import itemgetter
 from carsbot.core.extraction.normalize.keywords import Words, for_lower_case
 from carsbot.core.extraction.normalize.scan import top_level
 from carsbot.core.extraction.normalize.text import _NUM_FROM_DIGIT, _number, prepare_text
+from carsbot.core.extraction.normalize.text import lowered as lowered_copy
 
 MIN_CAR_PRICE = 15_000
 MAX_CAR_PRICE = 500_000_000
@@ -258,7 +259,9 @@ def find_money(text: str) -> list[MoneyMention]:
     """
     found: list[MoneyMention] = []
     events: _Events | None = None
-    low = text.lower()
+    prepared, low = lowered_copy(text)  # the rules engine lower-cased the post already
+    if prepared is not text:  # not a prepared text after all: its own copy
+        low = text.lower()
     # amounts are found in the lower-cased copy when it keeps every offset (faster without IGNORECASE)
     lowered = len(low) == len(text)
     scan, pattern = (low, _MONEY_LOW) if lowered else (text, _MONEY)

@@ -16,49 +16,8 @@ from carsbot.core.extraction.normalize.keywords import (
     for_lower_case,
     word_starts,
 )
-from carsbot.core.extraction.normalize.scan import holds_any, lowers_exactly, matches_at, positions_of
-from carsbot.core.extraction.normalize.text import Hit, prepare_text
-
-# The prepared, lower-cased copy of the last few texts, by the ``id`` of the text given (its entry holds
-# the text, so no other text takes that ``id`` meanwhile): the rules engine hands the normalisers of
-# this package the same two or three texts of a post (the masked post, the post with its amounts masked
-# too, the title zone), which each lower-cased on its own before. An entry: [text, prepared, lower-cased,
-# whether the lower-cased copy is exact (None until asked)]. ``forget_lowered`` empties it.
-_LOWERED: dict[int, list[Any]] = {}
-_LOWERED_MAX = 8  # (then all forgotten: a post brings two to four texts)
-
-
-def lowered(text: str) -> tuple[str, str]:
-    """``prepare_text(text)`` and its ``lower()``, each computed once for the last few texts."""
-    entry = _LOWERED.get(id(text))
-    if entry is None or entry[0] is not text:
-        entry = _lowered_entry(text)
-    return entry[1], entry[2]
-
-
-def lowered_exactly(text: str) -> tuple[str, str, bool]:
-    """``lowered(text)`` and whether the lower-cased copy searched case-sensitively finds what IGNORECASE
-    finds in the prepared text (``scan.lowers_exactly``), also computed once per text."""
-    entry = _LOWERED.get(id(text))
-    if entry is None or entry[0] is not text:
-        entry = _lowered_entry(text)
-    if entry[3] is None:
-        entry[3] = lowers_exactly(entry[1], entry[2])
-    return entry[1], entry[2], entry[3]
-
-
-def _lowered_entry(text: str) -> list[Any]:
-    if len(_LOWERED) >= _LOWERED_MAX:
-        _LOWERED.clear()
-    prepared = prepare_text(text)
-    entry = _LOWERED[id(text)] = [text, prepared, prepared.lower(), None]
-    return entry
-
-
-def forget_lowered() -> None:
-    """Forget the lower-cased copies (for ``rules.clear_caches``)."""
-    _LOWERED.clear()
-
+from carsbot.core.extraction.normalize.scan import holds_any, matches_at, positions_of
+from carsbot.core.extraction.normalize.text import Hit, lowered
 
 # Substrings every match of a pattern holds (its branches start with "\d?", so ``re`` cannot skip ahead).
 _ROBOT_NEEDLES: tuple[str, ...] = ("робот", "amt", "амт", "dsg", "dct", "преселектив", "ркпп", "дсг")

@@ -6,8 +6,10 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from carsbot.core.extraction.normalize.scan import lowers_exactly
 
-@dataclass(frozen=True)
+
+@dataclass(frozen=True, slots=True)
 class Hit:
     """A value a normaliser found, with the rule that produced it and where (for ``carsbot eval``)."""
 
@@ -62,6 +64,55 @@ def prepare_text(text: str) -> str:
     text = _ODD_SPACES.sub(" ", text)
     text = _DASHES.sub("-", text)
     return text.replace("ё", "е").replace("Ё", "Е")
+
+
+# The prepared, lower-cased copy of the last few texts, by the ``id`` of the text given (its entry holds
+# the text, so no other text takes that ``id`` meanwhile): the rules engine hands the normalisers the
+# same two or three texts of a post (the masked post, the post with its amounts masked too, the title
+# zone), which each lower-cased on its own before; the engine registers the masked post's lower-cased
+# copy, made for its keyword index, with ``remember_lowered``. An entry: [text, prepared, lower-cased,
+# whether the lower-cased copy is exact (None until asked)]. ``forget_lowered`` empties it.
+_LOWERED: dict[int, list[Any]] = {}
+_LOWERED_MAX = 8  # (then all forgotten: a post brings two to four texts)
+
+
+def lowered(text: str) -> tuple[str, str]:
+    """``prepare_text(text)`` and its ``lower()``, each computed once for the last few texts."""
+    entry = _LOWERED.get(id(text))
+    if entry is None or entry[0] is not text:
+        entry = _lowered_entry(text)
+    return entry[1], entry[2]
+
+
+def lowered_exactly(text: str) -> tuple[str, str, bool]:
+    """``lowered(text)`` and whether the lower-cased copy searched case-sensitively finds what IGNORECASE
+    finds in the prepared text (``scan.lowers_exactly``), also computed once per text."""
+    entry = _LOWERED.get(id(text))
+    if entry is None or entry[0] is not text:
+        entry = _lowered_entry(text)
+    if entry[3] is None:
+        entry[3] = lowers_exactly(entry[1], entry[2])
+    return entry[1], entry[2], entry[3]
+
+
+def _lowered_entry(text: str) -> list[Any]:
+    if len(_LOWERED) >= _LOWERED_MAX:
+        _LOWERED.clear()
+    prepared = prepare_text(text)
+    entry = _LOWERED[id(text)] = [text, prepared, prepared.lower(), None]
+    return entry
+
+
+def remember_lowered(text: str, low: str) -> None:
+    """Register ``low`` as the lower-cased copy of ``text``, a prepared text (``low == text.lower()``)."""
+    if len(_LOWERED) >= _LOWERED_MAX:
+        _LOWERED.clear()
+    _LOWERED[id(text)] = [text, text, low, None]
+
+
+def forget_lowered() -> None:
+    """Forget the lower-cased copies (for ``rules.clear_caches``)."""
+    _LOWERED.clear()
 
 
 # ---------------------------------------------------------------------------------------------------

@@ -8,8 +8,7 @@ from datetime import UTC, datetime
 
 from carsbot.core.extraction.normalize.keywords import for_lower_case
 from carsbot.core.extraction.normalize.scan import digits_before, holds_any, matches_at, positions_of
-from carsbot.core.extraction.normalize.specs import lowered_exactly
-from carsbot.core.extraction.normalize.text import Hit
+from carsbot.core.extraction.normalize.text import Hit, lowered_exactly
 
 MAX_YEAR = datetime.now(UTC).year + 1
 MIN_YEAR = 1950
