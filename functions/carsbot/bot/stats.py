@@ -60,11 +60,8 @@ def collect(now: datetime, revenue: Revenue | None = None) -> Stats:
             setattr(stats.today, name, getattr(stats.today, name) + 1)
 
     for post in daily.posts(week_start, now):
-        add(post.received_at, "posts")
-        if post.status == "rejected":
-            add(post.received_at, "rejected")
-        elif post.status == "duplicate":
-            add(post.received_at, "duplicates")
+        for name in daily.post_figures(post):
+            add(post.received_at, name)
     for listing in daily.listings_created(week_start, now):
         add(listing.created_at, "listings")
     for listing in daily.listings_published(week_start, now):

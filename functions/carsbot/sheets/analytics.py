@@ -48,11 +48,8 @@ def compute(users: Iterable[UserModel], now: datetime) -> dict[str, Any]:
             rows[day][name] += amount
 
     for post in daily.posts(since, until):
-        count(post.received_at, "posts")
-        if post.status == "rejected":
-            count(post.received_at, "rejected")
-        elif post.status == "duplicate":
-            count(post.received_at, "duplicates")
+        for name in daily.post_figures(post):
+            count(post.received_at, name)
     week: dict[str, list[int]] = defaultdict(list)
     for listing in daily.listings_created(since, until):
         count(listing.created_at, "listings")

@@ -17,6 +17,7 @@ from carsbot.adapters.db.base import day_of
 from carsbot.adapters.db.models import ListingModel, PostModel, StateModel
 from carsbot.adapters.db.orders import PaymentModel
 from carsbot.adapters.db.posts import posts_seen_key
+from carsbot.core.states import PostStatus
 
 T = TypeVar("T")
 
@@ -39,6 +40,15 @@ def _window(query: Callable[..., Iterable[T]], at: Any, since: datetime, until: 
 def posts(since: datetime, until: datetime) -> Iterator[PostModel]:
     """Posts received in ``[since, until]``: ``received_at``, ``status`` and ``channel_id``."""
     return _window(PostModel.by_received_day.query, PostModel.received_at, since, until)
+
+
+def post_figures(post: PostModel) -> tuple[str, ...]:
+    """The daily figures a received post counts in: "posts", and "rejected" or "duplicates" by its status."""
+    if post.status == PostStatus.REJECTED:
+        return ("posts", "rejected")
+    if post.status == PostStatus.DUPLICATE:
+        return ("posts", "duplicates")
+    return ("posts",)
 
 
 def listings_created(since: datetime, until: datetime) -> Iterator[ListingModel]:
