@@ -22,6 +22,7 @@ from typing import Any
 
 from pynamodb.exceptions import DoesNotExist, PutError, TransactWriteError, UpdateError
 
+from carsbot.adapters.db.base import day_of
 from carsbot.adapters.db.conditions import is_conditional_failure
 from carsbot.adapters.db.models import StateModel
 from carsbot.adapters.db.orders import OrderModel, PaymentModel
@@ -219,7 +220,7 @@ def credit(
             kind=order.kind,
             status=rules.SUCCEEDED,
             charge_id=charge_id,
-            paid_day=now.strftime("%Y-%m-%d"),
+            paid_day=day_of(now),  # the UTC day, as the daily figures query it
             credited_at=now,
             previous_end=previous_end,
             new_end=new_end,

@@ -19,6 +19,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from carsbot.adapters.db import daily
+from carsbot.adapters.db.base import day_of
 from carsbot.adapters.db.models import ChannelModel, StateModel
 from carsbot.adapters.db.users import UserModel
 from carsbot.core.subscriptions import is_active
@@ -32,7 +33,7 @@ FIELDS = [c.key for c in ANALYTICS.columns if c.key != "date"]
 
 
 def _day(value: datetime | None) -> str | None:
-    return value.astimezone(UTC).strftime("%Y-%m-%d") if value else None
+    return day_of(value) if value else None
 
 
 def compute(users: Iterable[UserModel], now: datetime) -> dict[str, Any]:

@@ -11,8 +11,7 @@ from operator import itemgetter
 
 from carsbot.core.extraction.normalize.keywords import Words, for_lower_case
 from carsbot.core.extraction.normalize.scan import top_level
-from carsbot.core.extraction.normalize.text import _NUM_FROM_DIGIT, _number, prepare_text
-from carsbot.core.extraction.normalize.text import lowered as lowered_copy
+from carsbot.core.extraction.normalize.text import _NUM_FROM_DIGIT, _number, lowered, prepare_text
 
 MIN_CAR_PRICE = 15_000
 MAX_CAR_PRICE = 500_000_000
@@ -259,12 +258,12 @@ def find_money(text: str) -> list[MoneyMention]:
     """
     found: list[MoneyMention] = []
     events: _Events | None = None
-    prepared, low = lowered_copy(text)  # the rules engine lower-cased the post already
+    prepared, low = lowered(text)  # the rules engine lower-cased the post already
     if prepared is not text:  # not a prepared text after all: its own copy
         low = text.lower()
     # amounts are found in the lower-cased copy when it keeps every offset (faster without IGNORECASE)
-    lowered = len(low) == len(text)
-    scan, pattern = (low, _MONEY_LOW) if lowered else (text, _MONEY)
+    same_offsets = len(low) == len(text)
+    scan, pattern = (low, _MONEY_LOW) if same_offsets else (text, _MONEY)
     may_key = _KEYING_EVENTS.search
     after_number = 0  # the end of the digits of the last number not glued to a word (see _Events)
     for m in pattern.finditer(scan):
@@ -293,7 +292,7 @@ def find_money(text: str) -> list[MoneyMention]:
         if (
             not has_unit
             and not grouped
-            and lowered
+            and same_offsets
             and not glued
             and may_key(low, after if after > left_start else left_start, start + 1) is None
         ):
