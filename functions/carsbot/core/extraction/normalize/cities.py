@@ -37,7 +37,7 @@ _LETTERS = "0123456789abcdefghijklmnopqrstuvwxyzабвгдежзийклмноп
 _JOINERS = "'’-"
 if _TOKEN.pattern != f"[0-9a-zа-я]+(?:[{_JOINERS}][0-9a-zа-я]+)*":
     raise AssertionError("_mentions assumes the letters and joiners of text._TOKEN")
-if _CASE_ODD.search(bytes(range(256)).decode("cp1251", "ignore")):
+if holds_any(bytes(range(256)).decode("cp1251", "ignore"), _CASE_ODD):
     raise AssertionError("city_hit assumes scan.lowers_exactly looks for characters outside cp1251")
 _KEPT = frozenset((_LETTERS + _JOINERS).encode("cp1251"))
 _TO_TOKEN_BYTES = bytes(byte if byte in _KEPT else 0x20 for byte in range(256))

@@ -17,13 +17,14 @@ from collections.abc import Iterator
 # Characters that an IGNORECASE pattern matches to a Latin or Cyrillic letter although their ``lower()``
 # is not that letter ("ı" is "i", "ſ" is "s", the old Cyrillic forms "ᲀ"-"ᲈ" are "в", "д", "о"...); found
 # by matching every code point against every letter. With none of them and no change of length, an
-# IGNORECASE pattern matches ``text`` where its case-sensitive copy matches ``text.lower()``.
-_CASE_ODD = re.compile("[\u0131\u017f\u1c80-\u1c88]")
+# IGNORECASE pattern matches ``text`` where its case-sensitive copy matches ``text.lower()``. Looked for one
+# by one with ``in`` (``holds_any``): about a third of the cost of a regex class tried at every character.
+_CASE_ODD = ("\u0131", "\u017f", *map(chr, range(0x1C80, 0x1C89)))
 
 
 def lowers_exactly(text: str, low: str) -> bool:
     """Does searching ``low`` (``text.lower()``) case-sensitively find what IGNORECASE finds in ``text``?"""
-    return len(low) == len(text) and not _CASE_ODD.search(text)
+    return len(low) == len(text) and not holds_any(text, _CASE_ODD)
 
 
 def positions_of(text: str, needles: tuple[str, ...]) -> list[int]:
