@@ -9,7 +9,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
-from itertools import accumulate, compress, count
+from itertools import accumulate, compress, count, repeat
+from operator import getitem
 from typing import Any
 
 from carsbot.core.extraction.normalize.text import (
@@ -81,25 +82,13 @@ class _Catalogue:
         # The fuzzy brand keys sorted by length (a stable sort keeps catalogue order within a length: the
         # order ``_fuzzy_brand_of`` scores them in), and what ``_reachable_brand_keys`` needs to count,
         # for every key at once, the letters of a token it lacks: one byte per key of a big integer (the
-        # key of rank r in byte r). ``fuzzy_misses[letter][n]``: per key, how many of n copies of the
-        # letter it lacks. ``fuzzy_offsets[size]``: per key, 127 - how many letters of a token of that size
-        # it may lack to be within reach, or 128 (never) for a key outside the token's length window.
+        # key of rank r in byte r). ``fuzzy_offsets[size]``: per key, 127 - how many letters of a token of
+        # that size it may lack to be within reach, or 128 (never) for a key outside the token's length
+        # window. ``fuzzy_misses[letter][n]``: per key, how many of n copies of the letter it lacks, for
+        # every n a token with offsets can hold (``fuzzy_absent`` for a letter no key holds).
         ranked = self.fuzzy_ranked = sorted(self.fuzzy_brand_keys, key=len)
         self.fuzzy_ones = int.from_bytes(b"\x01" * len(ranked), "little")
         self.fuzzy_high = self.fuzzy_ones << 7
-        counts: dict[str, bytearray] = {}  # letter -> per key, its copies of the letter
-        for rank, key in enumerate(ranked):
-            for letter in set(key):
-                counts.setdefault(letter, bytearray(len(ranked)))[rank] = key.count(letter)
-        # lacking[n]: a key holding c copies lacks max(0, n - c) of n
-        lacking = [
-            bytes(max(0, n - c) for c in range(256))
-            for n in range(max(map(max, counts.values()), default=0) + 1)
-        ]
-        self.fuzzy_misses = {
-            letter: [int.from_bytes(copies.translate(lacking[n]), "little") for n in range(max(copies) + 1)]
-            for letter, copies in counts.items()
-        }
         lengths = bytes(map(len, ranked))
         longest = max(lengths, default=0)
         self.fuzzy_offsets = [0]  # by token size, up to the last size whose window holds a key
@@ -112,6 +101,17 @@ class _Catalogue:
                     table[n] = 127 - (size - least_lcs)
             self.fuzzy_offsets.append(int.from_bytes(lengths.translate(bytes(table)), "little"))
             size += 1
+        counts: dict[str, bytearray] = {}  # letter -> per key, its copies of the letter
+        for rank, key in enumerate(ranked):
+            for letter in set(key):
+                counts.setdefault(letter, bytearray(len(ranked)))[rank] = key.count(letter)
+        # lacking[n]: a key holding c copies lacks max(0, n - c) of n (n is at most the last token size)
+        lacking = [bytes(max(0, n - c) for c in range(256)) for n in range(len(self.fuzzy_offsets))]
+        self.fuzzy_misses = {
+            letter: [int.from_bytes(copies.translate(table), "little") for table in lacking]
+            for letter, copies in counts.items()
+        }
+        self.fuzzy_absent = [n * self.fuzzy_ones for n in range(len(self.fuzzy_offsets))]
         # Everything ``_hits`` reads about an alias key, in one table (one look-up per token, one table
         # in the CPU caches): its model aliases, the first distinctive one of them (not weak, with a
         # model: it implies the brand), its brand aliases, and for the first word of multi-word keys
@@ -226,8 +226,10 @@ class _Tokens:
         return self.start(i) + len(self.words[i])  # the look-alike mapping keeps a token's length
 
     def texts(self, start: int, stop: int) -> list[str]:
-        """The forms of the tokens from ``start`` to ``stop`` as text (for rapidfuzz and the models)."""
-        return [word.decode("cp1251") for word in self.words[start:stop]]
+        """The forms of the tokens from ``start`` to ``stop`` as text (for rapidfuzz and the models), by
+        one decode of them joined by spaces (a token holds none)."""
+        words = self.words[start:stop]
+        return b" ".join(words).decode("cp1251").split(" ") if words else []
 
 
 # Alias hits: (token index, n-gram size, the aliases); a model hit also has its first distinctive alias
@@ -531,16 +533,11 @@ def _reachable_brand_keys(cat: _Catalogue, token: str) -> list[str]:
     size = len(token)
     if size >= len(cat.fuzzy_offsets) or not (total := cat.fuzzy_offsets[size]):
         return []
-    misses_of, ones = cat.fuzzy_misses, cat.fuzzy_ones
-    for letter in set(token):
-        copies = token.count(letter)
-        misses = misses_of.get(letter)
-        if misses is None:  # a letter no key holds
-            total += copies * ones
-        elif copies < len(misses):
-            total += misses[copies]
-        else:
-            total += misses[-1] + (copies - len(misses) + 1) * ones
+    # per distinct letter, the row of its count in the token (one C-level pass; a set iterates in the
+    # same order both times)
+    letters = set(token)
+    rows = map(cat.fuzzy_misses.get, letters, repeat(cat.fuzzy_absent))
+    total = sum(map(getitem, rows, map(token.count, letters)), total)
     high = cat.fuzzy_high
     over = total & high  # the high bit of each byte whose key lacks too many letters
     if over == high:
