@@ -244,9 +244,11 @@ def extract_usernames(text: str) -> list[str]:
         found.append((m.start(), m.group("u")))
     for m in _USERNAME_AT.finditer(text) if "@" in text else ():
         found.append((m.start(), m.group("u")))
+    if not found:
+        return []  # (most posts)
     found.sort()
     result: dict[str, str] = {}
-    footer = _FOOTER_RULE.search(text) if found else None
+    footer = _FOOTER_RULE.search(text)
     for pos, name in found:
         low = name.lower()
         if low in _NOT_USERNAMES or low.endswith("bot") or _CHANNEL_NAME.search(low):

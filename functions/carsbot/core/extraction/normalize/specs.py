@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import re._parser as _sre_parser  # the stdlib's regex parser (private; the tests run on 3.11-3.13)
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 from carsbot.core.extraction.normalize.keywords import (
@@ -125,11 +125,15 @@ class _KeywordScan:
     ``Words.search`` finds for each pattern (whether a boundary or negation rejects a match depends only
     on where it starts) for the cost of about one search instead of one per pattern."""
 
-    __slots__ = ("heads", "named")
+    __slots__ = ("bits", "gated", "heads", "named")
 
     def __init__(self, named: tuple[tuple[str, Words], ...]) -> None:
         assert all(words.boundary and words.bits for _, words in named)
         self.named = named
+        self.gated = tuple((words.bits, name, words) for name, words in named)  # (for the index's mask)
+        self.bits = 0
+        for _, words in named:
+            self.bits |= words.bits
         heads: set[tuple[bool, str]] = set()
         for _, words in named:
             found = _heads(list(_sre_parser.parse(words.regex.pattern)), False, "")
@@ -165,17 +169,19 @@ class _KeywordScan:
         ``starts``: an index whose word beginnings include those of ``low`` (the post's, built by the
         rules engine). It rules out most patterns at once: none, no scan; else only the others are
         matched at the word starts."""
-        named = self.named
+        named: Iterable[tuple[str, Words]] = self.named
         if starts is not None:
             mask = starts.mask
-            named = tuple(named_words for named_words in named if mask & named_words[1].bits)
-            if not named:
+            if not mask & self.bits:  # (the union of the patterns' bits: none is possible)
                 return None
+            named = [(name, words) for bits, name, words in self.gated if mask & bits]
         for start in self._word_starts(low):
             for name, words in named:
-                m = _match_at(low, start, words)
-                if m is not None:
-                    return name, m
+                m = words.regex.match(low, start)
+                if m is not None and not (
+                    words.negations and low[max(0, start - 6) : start].endswith(words.negations)
+                ):
+                    return name, m  # (what ``_match_at`` finds, inlined: this loop is hot)
         return None
 
     def names(self, low: str) -> list[str]:
@@ -183,8 +189,10 @@ class _KeywordScan:
         starts = _STARTS.get(low)
         if starts is not None:  # the text's index (the rules engine's post): only the possible patterns
             mask = starts.mask
+            if not mask & self.bits:
+                return []
             return [
-                name for name, words in self.named if mask & words.bits and words.search_part(low, starts)
+                name for bits, name, words in self.gated if mask & bits and words.search_part(low, starts)
             ]
         if len(low) > GATE_MIN_CHARS:
             # A longer text has its word beginnings indexed (``WordStarts``, shared with the classifier),
@@ -472,9 +480,12 @@ def _me_starts(low: str) -> list[int]:
 def _digits_shortly_before(low: str, owner_words: list[int]) -> list[int]:
     """The digits at most _NUMBER_BEFORE_OWNER characters before an owner word (ascending, no repeats)."""
     starts: set[int] = set()
-    for word in owner_words:
-        starts.update(at for at in range(max(0, word - _NUMBER_BEFORE_OWNER), word) if low[at].isdecimal())
+    for word in owner_words:  # (one C-level scan of each window; most hold no digit)
+        starts.update(m.start() for m in _DIGIT.finditer(low, max(0, word - _NUMBER_BEFORE_OWNER), word))
     return sorted(starts)
+
+
+_DIGIT = re.compile(r"\d")  # (what ``str.isdecimal`` accepts)
 
 
 def _number_words_before(low: str, owner_words: list[int]) -> list[int]:
@@ -483,9 +494,9 @@ def _number_words_before(low: str, owner_words: list[int]) -> list[int]:
     хозяин"), so at the start of the word before those spaces, or of the word before "и" before that."""
     starts: set[int] = set()
     for owner in owner_words:
-        end = _skip_spaces_back(low, owner)
-        if end == owner:
+        if owner == 0 or not low[owner - 1].isspace():
             continue  # no space before the owner word
+        end = _skip_spaces_back(low, owner - 1)
         word = _word_start_back(low, end)
         starts.add(word)
         conjunction_end = _skip_spaces_back(low, word)
