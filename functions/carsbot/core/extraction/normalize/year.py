@@ -21,10 +21,11 @@ _YEAR_SUFFIXED = re.compile(
     rf"(?P<y>{_YEAR4_FIRST})\s?(?:г\.?\s?в\.?|гв\b|г/в|г\.|г(?![а-я])|года?(?![а-я])|год\b|year|y\.?o?\b)",
     re.IGNORECASE,
 )
-_YEAR_KEYED = re.compile(
-    rf"(?:год\w*\s*(?:выпуска|производства|вып\.?)?|г\.\s?в\.?|г/в|📅|🗓️?|year)\s*[:\-–—=]?\s*(?P<y>{_YEAR4}|\d{{2}}(?![\d.,]))",
-    re.IGNORECASE,
-)
+# The keywords that begin with "г" ("год выпуска", "г.в.", "г/в"), factored so that the pattern of them
+# alone (``_YEAR_KEYED_AT_G_LOW``) starts with a literal, which ``re`` skips ahead to.
+_KEYED_G = r"г(?:од\w*\s*(?:выпуска|производства|вып\.?)?|\.\s?в\.?|/в)"
+_KEYED_VALUE = rf"\s*[:\-–—=]?\s*(?P<y>{_YEAR4}|\d{{2}}(?![\d.,]))"
+_YEAR_KEYED = re.compile(rf"(?:{_KEYED_G}|📅|🗓️?|year){_KEYED_VALUE}", re.IGNORECASE)
 _YEAR_SHORT = re.compile(
     r"(?P<y>\d(?<![\d.,]\d)\d)\s?(?:г\.?\s?в\.?|гв\b|г/в"
     r"|года?\s+выпуска|год\b|года\b|г\.(?!\s*\d)|г(?=[ ,;]))",
@@ -37,6 +38,8 @@ _YEAR_BARE = re.compile(
 _YEAR_BARE_EXCLUDE_LEFT = re.compile(
     r"(?:\b(?:с|до|в|после|то|от|куплен\w*|покупал\w*|гаранти\w*)\s+|№|#)$", re.IGNORECASE
 )
+_START = re.Match.start
+
 _YEAR_SHORT_EXCLUDE_LEFT = re.compile(
     r"(?:владе\w*|собственност\w*|уже|более|около|почти|лет|за|на\s+учете|в\s+семье|езжу|катаюсь|стаж)\s*$",
     re.IGNORECASE,
@@ -79,25 +82,31 @@ def year_hit(text: str, *, bare_ok: bool = False) -> Hit | None:
     # skips ahead to a pattern's first letters only in case-sensitive patterns); the checks around a
     # match still read ``text`` at the same offsets.
     text, low, exact = lowered_exactly(text)
-    # In the lower-cased copy, the keyword and suffix rules are matched only where they can start: at an
-    # "г" ("год выпуска", "г.в.") and two or four digits before an "г" or a "y" ("2018г", "18 год",
-    # "2018 year"); an emoji or a Latin "year" sends the keyword rule back to its full scan.
-    at_g = positions_of(low, ("г",)) if exact else []
+    # In the lower-cased copy, the keyword rule is matched only from an "г" ("год выпуска", "г.в.";
+    # an emoji or a Latin "year" sends it back to its full scan), and the suffix and two-digit rules
+    # only from two or four digits before an "г" or a "y" ("2018г", "18 год", "2018 year"). The suffix
+    # letters found right after a digit (``_SUFFIX_AFTER_DIGIT``) are the only ones ``digits_before``
+    # keeps, so it makes the same starts from them as from every "г" and "y".
     if not exact:
         keyed: Iterable[re.Match[str]] = _YEAR_KEYED.finditer(text)
     elif holds_any(low, ("📅", "🗓", "year")):
         keyed = _YEAR_KEYED_LOW.finditer(low)
     else:
-        keyed = matches_at(_YEAR_KEYED_LOW, low, at_g)
+        keyed = _YEAR_KEYED_AT_G_LOW.finditer(low)  # matches from an "г": the same as _YEAR_KEYED_LOW's
     for m in keyed:
         raw = m.group("y")
         y = int(raw) if len(raw) == 4 else _two_digit_year(int(raw))
         if y and _valid_year(y):
             return Hit(y, "year:keyword", m.start(), m.end())
+    suffixes_g: list[int] = []  # the "г" after a digit (for the two-digit rule)
     if not exact:
         suffixed: Iterable[re.Match[str]] = _YEAR_SUFFIXED.finditer(text)
     else:  # the suffix is an "г..." or a Latin "year", "y.o."
-        suffixes = sorted(at_g + positions_of(low, ("y",))) if "y" in low else at_g
+        if "y" in low:
+            suffixes = list(map(_START, _SUFFIX_AFTER_DIGIT_Y.finditer(low)))
+            suffixes_g = [at for at in suffixes if low[at] == "г"]
+        else:
+            suffixes = suffixes_g = list(map(_START, _SUFFIX_AFTER_DIGIT.finditer(low)))
         suffixed = matches_at(_YEAR_SUFFIXED_LOW, low, digits_before(low, suffixes, 4))
     for m in suffixed:
         y = int(m.group("y"))
@@ -107,7 +116,9 @@ def year_hit(text: str, *, bare_ok: bool = False) -> Hit | None:
         if _valid_year(y):
             return Hit(y, "year:suffixed", m.start(), m.end())
     short = (
-        matches_at(_YEAR_SHORT_LOW, low, digits_before(low, at_g, 2)) if exact else _YEAR_SHORT.finditer(text)
+        matches_at(_YEAR_SHORT_LOW, low, digits_before(low, suffixes_g, 2))
+        if exact
+        else _YEAR_SHORT.finditer(text)
     )
     for m in short:
         left = text[max(0, m.start() - 20) : m.start()]
@@ -134,6 +145,12 @@ def year_hit(text: str, *, bare_ok: bool = False) -> Hit | None:
 # "2018 г.в." (not a bare "2018 г."): the model year even after "с"/"в".
 _STRONG_SUFFIX = re.compile(r"\s?(?:г\.?\s?в|гв|г/в)", re.IGNORECASE)
 _YEAR_KEYED_LOW = for_lower_case(_YEAR_KEYED)
+_YEAR_KEYED_AT_G_LOW = for_lower_case(re.compile(_KEYED_G + _KEYED_VALUE, re.IGNORECASE))
+# A suffix's first letter right after a digit, or after a digit and one space ("2018г", "18 год", "2018
+# year"): ``digits_before`` keeps only those, so its number can end there. Both start with what ``re``
+# skips ahead to (the one with "y" only for a text holding one).
+_SUFFIX_AFTER_DIGIT = re.compile(r"г(?:(?<=\dг)|(?<=\d\sг))")
+_SUFFIX_AFTER_DIGIT_Y = re.compile(r"[гy](?:(?<=\d[гy])|(?<=\d\s[гy]))")
 _YEAR_SUFFIXED_LOW = for_lower_case(_YEAR_SUFFIXED)
 _YEAR_SHORT_LOW = for_lower_case(_YEAR_SHORT)
 # "Соренто '17", "Camry ’19": an apostrophe and two digits is a model year.
