@@ -803,3 +803,29 @@ def test_keyword_gate_never_hides_a_match() -> None:
     ]:
         low = text.lower()
         assert words.gate is not None and words.search(low) is not None, text
+
+
+def test_keyword_occurs_agrees_with_search() -> None:
+    """``Words.occurs`` says whether ``search`` finds a match, for every pattern of the classifier, on
+    corpus posts (their index built) and on cut-down lines of them (short texts, often no index)."""
+    import json
+    from pathlib import Path
+
+    from carsbot.core.extraction import rules
+    from carsbot.core.extraction.normalize import keywords
+
+    corpus = Path(__file__).resolve().parents[1] / "data" / "corpus.jsonl"
+    posts = [json.loads(line)["text"] for line in corpus.read_text(encoding="utf-8").splitlines() if line]
+    patterns = [value for value in vars(rules).values() if isinstance(value, keywords.Words)]
+    assert len(patterns) > 20
+    seen_true = seen_false = 0
+    for post in posts[:120]:
+        low = post.lower()
+        keywords.word_starts(low)
+        for text in (low, *low.split("\n")[:3]):
+            for words in patterns:
+                found = words.search(text) is not None
+                assert words.occurs(text) is found, (words.regex.pattern[:60], text[:80])
+                seen_true += found
+                seen_false += not found
+    assert seen_true > 100 and seen_false > 1000

@@ -532,7 +532,7 @@ def _car_score(a: _Analysis) -> float:
     score += min(specs, 3) * 0.5
     if a.owners is not None:
         score += 1.0
-    if _CAR_WORDS.search(a.low):
+    if _CAR_WORDS.occurs(a.low):  # whether, not where: the first alternative found will do
         score += 0.5
     if a.phones or a.usernames:
         score += 0.5
