@@ -38,8 +38,6 @@ _YEAR_BARE = re.compile(
 _YEAR_BARE_EXCLUDE_LEFT = re.compile(
     r"(?:\b(?:с|до|в|после|то|от|куплен\w*|покупал\w*|гаранти\w*)\s+|№|#)$", re.IGNORECASE
 )
-_START = re.Match.start
-
 _YEAR_SHORT_EXCLUDE_LEFT = re.compile(
     r"(?:владе\w*|собственност\w*|уже|более|около|почти|лет|за|на\s+учете|в\s+семье|езжу|катаюсь|стаж)\s*$",
     re.IGNORECASE,
@@ -149,6 +147,7 @@ _YEAR_KEYED_AT_G_LOW = for_lower_case(re.compile(_KEYED_G + _KEYED_VALUE, re.IGN
 # A suffix's first letter right after a digit, or after a digit and one space ("2018г", "18 год", "2018
 # year"): ``digits_before`` keeps only those, so its number can end there. Both start with what ``re``
 # skips ahead to (the one with "y" only for a text holding one).
+_START = re.Match.start  # a match's offset, for ``map`` over ``finditer``
 _SUFFIX_AFTER_DIGIT = re.compile(r"г(?:(?<=\dг)|(?<=\d\sг))")
 _SUFFIX_AFTER_DIGIT_Y = re.compile(r"[гy](?:(?<=\d[гy])|(?<=\d\s[гy]))")
 _YEAR_SUFFIXED_LOW = for_lower_case(_YEAR_SUFFIXED)
