@@ -343,24 +343,14 @@ class Words:
         match of any alternative is a match of the whole pattern: the boundary and negation checks
         depend only on where it starts)."""
         gate = self.gate
-        if gate is None or not self.parts or len(low) > LEAD_MIN_CHARS:
-            return self.search(low) is not None
         starts = _STARTS.get(low)
-        if starts is None:
+        if gate is None or starts is None or not self.parts or len(low) > LEAD_MIN_CHARS:
             return self.search(low) is not None
         bits = (starts.mask >> gate) & self.span
-        if not bits:
+        if not bits or (self.needles and not any(map(low.__contains__, self.needles))):
             return False
-        if self.needles and not any(map(low.__contains__, self.needles)):
-            return False
-        parts, inner = self.parts, self.inner
-        while bits:
-            lowest = bits & -bits
-            i = lowest.bit_length() - 1
-            if (not inner[i] or inner[i] in low) and self._first(parts[i], low, 0) is not None:
-                return True
-            bits ^= lowest
-        return False
+        parts = self.parts
+        return any(self._first(parts[i], low, 0) is not None for i in self._alive(bits, low))
 
     def count(self, low: str) -> int:
         # a short text: the usual answer, none, without a generator; a long one: one pass, not a
