@@ -5,10 +5,12 @@ Pipeline for one post (see docs/extraction.md):
 1. Bound the text (head and tail windows for huge posts) and unify spaces, dashes and "ё".
 2. Find contacts (phones, usernames, links) and mask them, so their digits and words never feed the
    price, year, mileage or city parsers.
-3. Find the vehicle (brand/model from the catalogue) and every other field with the normalisers.
+3. Find the vehicle (brand/model from the catalogue) and every other field with the normalisers, each
+   on first use: the classification asks for the fields a rule needs when it reaches that rule.
 4. Classify: "hard" non-sale signals (sold, coming soon, giveaway, buy request, rental, parts offer,
    credit offer, news, question) decide first; then a car-evidence score built from the fields found.
-5. A non-sale keeps every field empty and carries a ``reason`` slug.
+5. A non-sale keeps every field empty and carries a ``reason`` slug (its trace holds only the fields
+   its rules read); a sale has every field found.
 
 Why one module of ~700 lines: it is the single pipeline above, read top to bottom; the normalisers it calls
 live in the ``normalize`` package, and splitting the classification rules from the field assembly would
@@ -21,8 +23,10 @@ the LLM.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass
 from functools import lru_cache
+from typing import Any, Generic, TypeVar, overload
 
 from carsbot.core.contracts import ListingFields
 from carsbot.core.extraction import normalize as nz
@@ -235,30 +239,223 @@ class PrefilterVerdict:
     rule: str | None = None  # e.g. 'credit «автокредит»' (what ``carsbot eval`` shows for a rejected post)
 
 
-@dataclass
-class _Analysis:
-    text: str  # windowed and prepared
-    masked: str  # contacts masked
-    low: str  # masked, lower-cased (keyword patterns run on it)
-    title: str
-    head: str
-    phones: list[str]
-    usernames: list[str]
-    vehicle: nz.Vehicle
-    price: int | None
-    market_price: int | None
+_T = TypeVar("_T")
+
+
+class _found(Generic[_T]):  # a decorator, named like ``cached_property``
+    """A field of ``_Analysis`` found on first use and then kept: ``functools.cached_property`` without
+    its lock (Python 3.11 takes one on each first use, twice the cost, and an analysis is made and
+    read by one thread: ``_analyse`` reads every field it will ever need before it returns it)."""
+
+    __slots__ = ("find", "name")
+
+    def __init__(self, find: Callable[[Any], _T]) -> None:
+        self.find = find
+        self.name = find.__name__
+
+    @overload
+    def __get__(self, analysis: None, owner: type | None = None) -> _found[_T]: ...
+    @overload
+    def __get__(self, analysis: object, owner: type | None = None) -> _T: ...
+    def __get__(self, analysis: object | None, owner: type | None = None) -> _T | _found[_T]:
+        if analysis is None:
+            return self
+        value = analysis.__dict__[self.name] = self.find(analysis)  # read from there from now on
+        return value
+
+
+@dataclass(frozen=True, slots=True)
+class _Amounts:
+    """The money block of a post: its amounts, the price among them, the market price, the mileage (an
+    amount may turn out to be the mileage), and the text with price and market amounts masked."""
+
+    money: list[nz.MoneyMention]
+    price: nz.MoneyMention | None
+    market: int | None
     mileage: int | None
-    year: int | None
-    engine_volume: float | None
-    transmission: str | None
-    drive: str | None
-    owners: int | None
-    city: str | None
-    is_sale: bool
-    reason: str | None
-    confidence: float
-    rule: str | None = None  # the classification rule that decided
-    trace: dict[str, str] = field(default_factory=dict)  # field -> 'rule «text that produced it»'
+    masked_no_money: str
+
+
+# The order of ``explain``'s fields: the order in which the whole analysis of a sale finds them.
+_TRACE_ORDER = (
+    "brand",
+    "model",
+    "mileage",
+    "price",
+    "market_price",
+    "year",
+    "engine_volume",
+    "transmission",
+    "drive",
+    "owners_count",
+    "city",
+    "is_car_sale",
+)
+
+
+class _Analysis:
+    """One post, prepared and masked, with every field found on first use.
+
+    The classification reads the fields one rule at a time, and most posts that are not sales are
+    decided by a rule that needs few of them or none ("продано", "куплю", "сдам в аренду"): those are
+    never looked for. A sale reads them all (``_analyse`` makes sure, and orders the trace as the
+    whole analysis writes it). Each field depends only on the text and on the fields it names, so the
+    value found does not depend on which rule asked first.
+    """
+
+    def __init__(self, raw: str) -> None:
+        text = nz.prepare_text(_window(raw or ""))
+        phone_spans = nz.find_phone_spans(text)
+        spans = [(s, e) for s, e, _ in phone_spans]
+        if any(map(text.__contains__, _LINK_HINTS)):
+            spans += [m.span() for m in _URL.finditer(text)]  # a link holds one of these
+        if "@" in text:  # an e-mail address or a mention holds one
+            spans += _email_spans(text)
+            spans += [m.span() for m in _MENTION.finditer(text)]
+        masked = _mask(text, spans)
+        nz.mark_prepared(masked)  # spaces over a prepared text: every normaliser handed it skips the scan
+        self.text = text  # windowed and prepared
+        self.masked = masked  # contacts masked
+        self.phones = list(dict.fromkeys(e for _, _, e in phone_spans))
+        self.usernames = nz.extract_usernames(text)
+        low = self.low = masked.lower()  # keyword patterns run on it
+        nz.remember_lowered(masked, low)  # the normalisers handed ``masked`` lower-case it no more
+        word_starts(low)  # every keyword pattern searching the lower-cased post is gated from now on
+        self.title = _title(low)
+        self.head = low[:200]
+        self.trace: dict[str, str] = {}  # field -> 'rule «text that produced it»'
+        self.is_sale = False
+        self.reason: str | None = None
+        self.confidence = 0.5
+        self.rule: str | None = None  # the classification rule that decided
+
+    def _note(self, name: str, hit: nz.Hit | None, source: str) -> nz.Hit | None:
+        if hit is not None:
+            self.trace[name] = f"{hit.rule} «{source[hit.start : hit.end].strip()}»"
+        return hit
+
+    @_found
+    def vehicle(self) -> nz.Vehicle:
+        masked = self.masked
+        vehicle = nz.find_vehicle(masked)
+        if vehicle.start is not None:
+            kind = "vehicle:fuzzy" if vehicle.fuzzy else "vehicle:catalogue"
+            self.trace["brand"] = self.trace["model"] = (
+                f"{kind} «{masked[vehicle.start : vehicle.end].strip()}»"
+            )
+        return vehicle
+
+    @_found
+    def _amounts(self) -> _Amounts:
+        masked, trace = self.masked, self.trace
+        money = nz.find_money(masked)
+        price_m = nz.best_price(money)
+        market_m = next((m for m in money if m.role == "market"), None)
+        market = market_m.value if market_m else None
+
+        # Mileage/year/engine parsers see the text with money amounts masked too, and a model named by
+        # digits ("Peugeot 2008", "ВАЗ 2107") masked for the year.
+        masked_no_money = _mask(masked, [(m.start, m.end) for m in money if m.role in {"price", "market"}])
+        nz.mark_prepared(masked_no_money)
+        mileage_h = self._note("mileage", nz.mileage_hit(masked_no_money), masked_no_money)
+        mileage = mileage_h.value if mileage_h else None
+        if mileage is None and price_m is not None and price_m.keyed:
+            mileage = _mileage_from_thousands(money, price_m)
+            if mileage is not None:
+                trace["mileage"] = "mileage:thousands-beside-price"
+        if mileage is not None and price_m is not None and not price_m.keyed and price_m.value == mileage:
+            # "245тыс пробег 430т.р.": the thousands amount equal to the mileage is not the price
+            money = [m for m in money if m is not price_m]
+            price_m = nz.best_price(money)
+        if mileage is None:
+            unit_less = _mileage_among_prices(money)
+            if unit_less is not None:
+                mileage = unit_less.value
+                trace["mileage"] = f"mileage:smaller-of-two-amounts «{unit_less.raw}»"
+                money = [m for m in money if m is not unit_less]
+                price_m = nz.best_price(money)
+        if price_m is not None:
+            kind = "keyword" if price_m.keyed else ("unit" if price_m.unit else "grouped-amount")
+            trace["price"] = f"price:{kind} «{price_m.raw.strip()}»"
+        if market_m is not None:
+            trace["market_price"] = f"market:keyword «{market_m.raw.strip()}»"
+        elif price_m is not None:
+            below = _below_market(masked, money, price_m)
+            if below is not None:
+                market = price_m.value + below.value
+                trace["market_price"] = f"market:price-plus-below-market «{below.raw.strip()}»"
+        return _Amounts(money, price_m, market, mileage, masked_no_money)
+
+    @_found
+    def price(self) -> int | None:
+        price_m = self._amounts.price
+        return price_m.value if price_m else None
+
+    @_found
+    def market_price(self) -> int | None:
+        return self._amounts.market
+
+    @_found
+    def mileage(self) -> int | None:
+        return self._amounts.mileage
+
+    @_found
+    def year(self) -> int | None:
+        vehicle, masked_no_money = self.vehicle, self._amounts.masked_no_money
+        year_text = masked_no_money
+        if vehicle.model and vehicle.model.isdigit() and vehicle.end is not None:
+            model_start = masked_no_money.rfind(vehicle.model[:2], 0, vehicle.end)
+            if model_start >= 0:
+                year_text = _mask(masked_no_money, [(model_start, vehicle.end)])
+        year_h = self._note("year", nz.year_hit(year_text), year_text)
+        if year_h is None:
+            bare_zone = self.title
+            if vehicle.start is not None:
+                line_start = year_text.rfind("\n", 0, vehicle.start) + 1
+                line_end = year_text.find("\n", vehicle.end or vehicle.start)
+                bare_zone += "\n" + year_text[line_start : line_end if line_end >= 0 else None]
+            year_h = self._note("year", nz.year_hit(bare_zone, bare_ok=True), bare_zone)
+        return year_h.value if year_h else None
+
+    @_found
+    def engine_volume(self) -> float | None:
+        vehicle, amounts = self.vehicle, self._amounts
+        masked_no_money = amounts.masked_no_money
+        after_model = masked_no_money[vehicle.end : vehicle.end + 24] if vehicle.end is not None else None
+        engine_h = nz.engine_hit(masked_no_money, after_model=after_model, list_ok=amounts.price is not None)
+        if engine_h is None:
+            return None
+        source = after_model if engine_h.rule == "engine:after-model" and after_model else masked_no_money
+        self._note("engine_volume", engine_h, source)
+        return engine_h.value
+
+    @_found
+    def transmission(self) -> str | None:
+        hit = self._note("transmission", nz.transmission_hit(self.masked), self.low)
+        return hit.value if hit else None
+
+    @_found
+    def drive(self) -> str | None:
+        hit = self._note("drive", nz.drive_hit(self.masked), self.low)
+        return hit.value if hit else None
+
+    @_found
+    def owners(self) -> int | None:
+        masked_no_money = self._amounts.masked_no_money
+        hit = self._note("owners_count", nz.owners_hit(masked_no_money), masked_no_money)
+        return hit.value if hit else None
+
+    @_found
+    def city(self) -> str | None:
+        hit = self._note("city", nz.city_hit(self.masked), self.masked)
+        return hit.value if hit else None
+
+    def all_fields(self) -> None:
+        """Find every field (a sale lists them all), and order the trace as the fields are listed."""
+        _ = (self.vehicle, self.mileage, self.year, self.engine_volume, self.transmission, self.drive)
+        _ = (self.owners, self.city)
+        trace = self.trace
+        self.trace = {name: trace[name] for name in _TRACE_ORDER if name in trace}
 
 
 # Searched in the post as written, which no keyword pattern searches: not worth an index of its own.
@@ -346,120 +543,11 @@ def _has_letters(text: str) -> bool:
 
 
 def _analyse(raw: str) -> _Analysis:
-    text = nz.prepare_text(_window(raw or ""))
-    phone_spans = nz.find_phone_spans(text)
-    spans = [(s, e) for s, e, _ in phone_spans]
-    if any(map(text.__contains__, _LINK_HINTS)):
-        spans += [m.span() for m in _URL.finditer(text)]  # a link holds one of these
-    if "@" in text:  # an e-mail address or a mention holds one
-        spans += _email_spans(text)
-        spans += [m.span() for m in _MENTION.finditer(text)]
-    masked = _mask(text, spans)
-    nz.mark_prepared(masked)  # spaces over a prepared text: every normaliser handed it skips the scan
-    phones = list(dict.fromkeys(e for _, _, e in phone_spans))
-    usernames = nz.extract_usernames(text)
-
-    low = masked.lower()
-    nz.remember_lowered(masked, low)  # the normalisers handed ``masked`` lower-case it no more
-    word_starts(low)  # every keyword pattern searching the lower-cased post is gated from now on
-    title = _title(low)
-    head = low[:200]
-
-    trace: dict[str, str] = {}
-
-    def note(name: str, hit: nz.Hit | None, source: str) -> nz.Hit | None:
-        if hit is not None:
-            trace[name] = f"{hit.rule} «{source[hit.start : hit.end].strip()}»"
-        return hit
-
-    vehicle = nz.find_vehicle(masked)
-    if vehicle.start is not None:
-        kind = "vehicle:fuzzy" if vehicle.fuzzy else "vehicle:catalogue"
-        trace["brand"] = trace["model"] = f"{kind} «{masked[vehicle.start : vehicle.end].strip()}»"
-    money = nz.find_money(masked)
-    price_m = nz.best_price(money)
-    market_m = next((m for m in money if m.role == "market"), None)
-    market = market_m.value if market_m else None
-
-    # Mileage/year/engine parsers see the text with money amounts masked too, and a model named by digits
-    # ("Peugeot 2008", "ВАЗ 2107") masked for the year.
-    masked_no_money = _mask(masked, [(m.start, m.end) for m in money if m.role in {"price", "market"}])
-    nz.mark_prepared(masked_no_money)
-    mileage_h = note("mileage", nz.mileage_hit(masked_no_money), masked_no_money)
-    mileage = mileage_h.value if mileage_h else None
-    if mileage is None and price_m is not None and price_m.keyed:
-        mileage = _mileage_from_thousands(money, price_m)
-        if mileage is not None:
-            trace["mileage"] = "mileage:thousands-beside-price"
-    if mileage is not None and price_m is not None and not price_m.keyed and price_m.value == mileage:
-        # "245тыс пробег 430т.р.": the thousands amount equal to the mileage is not the price
-        money = [m for m in money if m is not price_m]
-        price_m = nz.best_price(money)
-    if mileage is None:
-        unit_less = _mileage_among_prices(money)
-        if unit_less is not None:
-            mileage = unit_less.value
-            trace["mileage"] = f"mileage:smaller-of-two-amounts «{unit_less.raw}»"
-            money = [m for m in money if m is not unit_less]
-            price_m = nz.best_price(money)
-    if price_m is not None:
-        kind = "keyword" if price_m.keyed else ("unit" if price_m.unit else "grouped-amount")
-        trace["price"] = f"price:{kind} «{price_m.raw.strip()}»"
-    if market_m is not None:
-        trace["market_price"] = f"market:keyword «{market_m.raw.strip()}»"
-    elif price_m is not None:
-        below = _below_market(masked, money, price_m)
-        if below is not None:
-            market = price_m.value + below.value
-            trace["market_price"] = f"market:price-plus-below-market «{below.raw.strip()}»"
-    year_text = masked_no_money
-    if vehicle.model and vehicle.model.isdigit() and vehicle.end is not None:
-        model_start = masked_no_money.rfind(vehicle.model[:2], 0, vehicle.end)
-        if model_start >= 0:
-            year_text = _mask(masked_no_money, [(model_start, vehicle.end)])
-    year_h = note("year", nz.year_hit(year_text), year_text)
-    if year_h is None:
-        bare_zone = title
-        if vehicle.start is not None:
-            line_start = year_text.rfind("\n", 0, vehicle.start) + 1
-            line_end = year_text.find("\n", vehicle.end or vehicle.start)
-            bare_zone += "\n" + year_text[line_start : line_end if line_end >= 0 else None]
-        year_h = note("year", nz.year_hit(bare_zone, bare_ok=True), bare_zone)
-    after_model = masked_no_money[vehicle.end : vehicle.end + 24] if vehicle.end is not None else None
-    engine_h = nz.engine_hit(masked_no_money, after_model=after_model, list_ok=price_m is not None)
-    if engine_h is not None:
-        source = after_model if engine_h.rule == "engine:after-model" and after_model else masked_no_money
-        note("engine_volume", engine_h, source)
-    transmission_h = note("transmission", nz.transmission_hit(masked), low)
-    drive_h = note("drive", nz.drive_hit(masked), low)
-    owners_h = note("owners_count", nz.owners_hit(masked_no_money), masked_no_money)
-    city_h = note("city", nz.city_hit(masked), masked)
-
-    analysis = _Analysis(
-        text=text,
-        masked=masked,
-        low=low,
-        title=title,
-        head=head,
-        phones=phones,
-        usernames=usernames,
-        vehicle=vehicle,
-        price=price_m.value if price_m else None,
-        market_price=market,
-        mileage=mileage,
-        year=year_h.value if year_h else None,
-        engine_volume=engine_h.value if engine_h else None,
-        transmission=transmission_h.value if transmission_h else None,
-        drive=drive_h.value if drive_h else None,
-        owners=owners_h.value if owners_h else None,
-        city=city_h.value if city_h else None,
-        is_sale=False,
-        reason=None,
-        confidence=0.5,
-        trace=trace,
-    )
+    analysis = _Analysis(raw)
     analysis.is_sale, analysis.reason, analysis.confidence, analysis.rule = _classify(analysis)
-    trace["is_car_sale"] = analysis.rule or ""
+    if analysis.is_sale:
+        analysis.all_fields()
+    analysis.trace["is_car_sale"] = analysis.rule or ""
     return analysis
 
 
@@ -551,34 +639,45 @@ def _classify(a: _Analysis) -> tuple[bool, str | None, float, str]:
         return False, "no_car", 0.99, "no_car: no words"
     title, head = a.title, a.head
     starts = word_starts(masked)  # built by _analyse; the title and head are pieces of the text it indexes
-    score = _car_score(a)
-    sale_verb = _SALE.search(masked)
     short = len(body) < 350
-    specific_car = bool(a.vehicle.brand) and (
-        a.year is not None or a.mileage is not None or a.price is not None
-    )
-    specs = _specs_count(a)
-    # A concrete used car described the way a seller does (a dealer card too): its mileage or owners,
-    # or two specs, beside the brand. Credit, trade-in and insurance words in such a post are extras.
-    described = specific_car and (a.mileage is not None or a.owners is not None or specs >= 2)
-    # "например" is read only by the insurance, credit and service rules, and most posts reach none of
-    # them: searched once, when one asks (the same answer, so the order of the rules does not matter).
-    examples: list[re.Match[str] | None] = []
+    # Each rule reads only the fields it needs, when it needs them (``_Analysis`` finds each on first
+    # use): a post decided early costs only what that rule read. "например", the sale verb and "is it a
+    # concrete car" are likewise found once, when a rule first asks (the same answer whichever asks).
+    memo: dict[str, object] = {}
 
     def example() -> re.Match[str] | None:
-        if not examples:
-            examples.append(_EXAMPLE.search(masked))
-        return examples[0]
+        if "example" not in memo:
+            memo["example"] = _EXAMPLE.search(masked)
+        return memo["example"]  # type: ignore[return-value]
+
+    def sale_verb() -> re.Match[str] | None:
+        if "verb" not in memo:
+            memo["verb"] = _SALE.search(masked)
+        return memo["verb"]  # type: ignore[return-value]
+
+    def specific_car() -> bool:
+        return bool(a.vehicle.brand) and (a.year is not None or a.mileage is not None or a.price is not None)
+
+    def described() -> bool:
+        # A concrete used car described the way a seller does (a dealer card too): its mileage or owners,
+        # or two specs, beside the brand. Credit, trade-in and insurance words in such a post are extras.
+        if "described" not in memo:
+            memo["described"] = specific_car() and (
+                a.mileage is not None or a.owners is not None or _specs_count(a) >= 2
+            )
+        return memo["described"]  # type: ignore[return-value]
 
     # Hard signals: the post is about a car but is not an offer to sell it now.
     toy = _TOY.search(masked)
     if toy:
         return False, "toy", 0.95, "toy" + _said(toy)
-    giveaway = _GIVEAWAY.search_part(head, starts) or (None if a.price else _GIVEAWAY.search(masked))
+    giveaway = _GIVEAWAY.search_part(head, starts) or (
+        None if (anywhere := _GIVEAWAY.search(masked)) is None or a.price else anywhere
+    )
     if giveaway:
         return False, "giveaway", 0.95, "giveaway" + _said(giveaway)
     congrats = _CONGRATS.search(masked)
-    if congrats and not (a.phones and described and not short):
+    if congrats and not (a.phones and not short and described()):
         return False, "congratulation", 0.92, "congratulation" + _said(congrats)
     coming = _COMING_SOON.search(masked)
     if coming:
@@ -587,7 +686,7 @@ def _classify(a: _Analysis) -> tuple[bool, str | None, float, str]:
     if sold and (sold.start() < 160 or short or sold.start() > len(masked) - 120):
         return False, "sold", 0.95, "sold" + _said(sold)
     buy = _BUY.search(masked) or _NEED.search(masked)
-    if buy and (buy.start() < 120 or not sale_verb):
+    if buy and (buy.start() < 120 or not sale_verb()):
         return False, "buy_request", 0.95, "buy_request" + _said(buy)
     budget = _BUDGET.search(masked)
     if budget and not _SALE_POSITIVE.search(masked):
@@ -605,7 +704,7 @@ def _classify(a: _Analysis) -> tuple[bool, str | None, float, str]:
     parts = (
         _PARTS.search_part(title, starts)
         or _PARTS_SALE.search_part(head, starts)
-        or (None if a.mileage else _PARTS.search(masked))
+        or (None if (anywhere := _PARTS.search(masked)) is None or a.mileage else anywhere)
     )
     if parts:
         return False, "parts", 0.93, "parts" + _said(parts)
@@ -616,13 +715,13 @@ def _classify(a: _Analysis) -> tuple[bool, str | None, float, str]:
         names = ", ".join(dict.fromkeys(name for name, _, _ in models))
         return False, "list", 0.9, f"list: {distinct} models ({names})" + _said(listing)
     insurance = _INSURANCE.search(masked)
-    if insurance and (insurance.start() < 120 or example()) and not (described and not example()):
+    if insurance and (insurance.start() < 120 or example()) and not (described() and not example()):
         return False, "insurance", 0.9, "insurance" + _said(insurance)
     credit = _CREDIT.search(masked)
-    if credit and (not described or example()) and (credit.start() < 160 or not specific_car):
+    if credit and (not described() or example()) and (credit.start() < 160 or not specific_car()):
         return False, "credit", 0.92, "credit" + _said(credit)
     question = _QUESTION.search(masked)
-    if question and not (a.phones or a.usernames) and (question.start() < 160 or not sale_verb):
+    if question and not (a.phones or a.usernames) and (question.start() < 160 or not sale_verb()):
         return False, "question", 0.9, "question" + _said(question)
     if "?" in body and not (a.phones or a.usernames) and a.price is None:
         return False, "question", 0.85, "question: a question mark, no contact, no price"
@@ -645,10 +744,12 @@ def _classify(a: _Analysis) -> tuple[bool, str | None, float, str]:
     evidence = a.vehicle.brand is not None or (
         a.price is not None and (a.year is not None or a.mileage is not None)
     )
-    threshold = 3.5 if sale_verb else 4.5
+    verb_m = sale_verb()
+    threshold = 3.5 if verb_m else 4.5
+    score = _car_score(a)
     if evidence and score >= threshold:
-        confidence = min(0.99, 0.55 + score / 20 + (0.1 if sale_verb else 0.0))
-        verb = f", sale verb «{sale_verb.group(0)}»" if sale_verb else ""
+        confidence = min(0.99, 0.55 + score / 20 + (0.1 if verb_m else 0.0))
+        verb = f", sale verb «{verb_m.group(0)}»" if verb_m else ""
         return True, None, round(confidence, 2), f"sale: car score {score:g} >= {threshold:g}{verb}"
 
     # Not enough evidence of a specific car for sale: name the most likely kind of post.
