@@ -414,6 +414,9 @@ class _Analysis:
                 line_start = year_text.rfind("\n", 0, vehicle.start) + 1
                 line_end = year_text.find("\n", vehicle.end or vehicle.start)
                 bare_zone += "\n" + year_text[line_start : line_end if line_end >= 0 else None]
+            # pieces of prepared texts (lower-casing one adds no character preparation removes): the
+            # year finder need not scan the zone again
+            nz.mark_prepared(bare_zone)
             year_h = self._note("year", nz.year_hit(bare_zone, bare_ok=True), bare_zone)
         return year_h.value if year_h else None
 
