@@ -122,6 +122,10 @@ def _cp1251(text: str, errors: str = "strict") -> bytes:
     return codecs.charmap_encode(text, errors, cp1251.encoding_table)[0]
 
 
+_charmap_encode = codecs.charmap_encode
+_CP1251_TABLE = cp1251.encoding_table
+
+
 @lru_cache(maxsize=1)
 def _cities() -> _CityIndex:
     raw = resources.files("carsbot.core").joinpath("data/gazetteer.json").read_text(encoding="utf-8")
@@ -307,7 +311,8 @@ def city_hit(text: str) -> Hit | None:
     idx = _cities()
     text, low = lowered(text)
     if len(low) == len(text):
-        encoded = _cp1251(low, "replace")  # one byte a character (see ``_TO_TOKEN_BYTES``)
+        # one byte a character (see ``_TO_TOKEN_BYTES``); ``_cp1251`` inlined (a call less a post)
+        encoded = _charmap_encode(low, "replace", _CP1251_TABLE)[0]
         mentions = _mentions(idx, encoded)
         if not mentions:
             return None
@@ -370,7 +375,8 @@ def _mentions(idx: _CityIndex, encoded: bytes) -> list[_Mention]:
         while at >= 0:
             found.append((at, word, entry))
             at = padded.find(needle, at + len(word) + 1)  # its closing space may open the next one
-    found.sort(key=itemgetter(0))
+    if len(found) > 1:  # (most texts name one place once, or none)
+        found.sort(key=itemgetter(0))
     mentions: list[_Mention] = []
     for start, word, (tok, single, lengths, _) in found:
         city: _City | None = None

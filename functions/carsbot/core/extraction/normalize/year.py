@@ -6,8 +6,9 @@ import re
 from collections.abc import Iterable
 from datetime import UTC, datetime
 
+from carsbot.core.extraction.normalize.cities import _reversed_at_end
 from carsbot.core.extraction.normalize.keywords import for_lower_case
-from carsbot.core.extraction.normalize.scan import digits_before, holds_any, matches_at, positions_of
+from carsbot.core.extraction.normalize.scan import digits_before, holds_any, matches_at
 from carsbot.core.extraction.normalize.text import Hit, lowered_exactly
 
 MAX_YEAR = datetime.now(UTC).year + 1
@@ -48,8 +49,15 @@ def _excluded_left(left: str) -> bool:
     """Does ``left`` end with "с", "до", "куплен"... (and a space) or "№"/"#"? Each such ending has a space
     or one of those signs last (or a line break), a quick test before the pattern."""
     return (
-        bool(left) and (left[-1].isspace() or left[-1] in "№#") and bool(_YEAR_BARE_EXCLUDE_LEFT.search(left))
+        bool(left)
+        and (left[-1].isspace() or left[-1] in "№#")
+        and _YEAR_BARE_EXCLUDE_LEFT_REVERSED.match(left[::-1]) is not None
     )
+
+
+# The same test as one ``match`` on the reversed text: ``search`` tries the IGNORECASE alternation at
+# every position of ``left`` (see ``cities._reversed_at_end``, which derives it from the pattern).
+_YEAR_BARE_EXCLUDE_LEFT_REVERSED = _reversed_at_end(_YEAR_BARE_EXCLUDE_LEFT)
 
 
 def _valid_year(y: int) -> bool:
@@ -131,7 +139,9 @@ def year_hit(text: str, *, bare_ok: bool = False) -> Hit | None:
             if y2 and _valid_year(y2):
                 return Hit(y2, "year:apostrophe", m.start(), m.end())
     if bare_ok:
-        for m in matches_at(_YEAR_BARE, text, positions_of(text, ("19", "20"))):  # "19xx", "20xx" only
+        # (``re`` skips ahead to the first digit, "1" or "2": on the short zone the rules engine passes,
+        # cheaper than finding "19" and "20" first and matching there)
+        for m in _YEAR_BARE.finditer(text):
             if _excluded_left(text[max(0, m.start() - 12) : m.start()]):
                 continue
             y = int(m.group("y"))
