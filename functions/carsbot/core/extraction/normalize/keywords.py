@@ -433,11 +433,26 @@ class WordStarts:
         new = distinct.difference(memo)  # most tokens of a post were in earlier posts
         if new:
             beginnings = _beginnings()
+            get = beginnings.get
             for token in new:
-                # ``isalnum``: the usual token, one word (``\\w`` is what ``isalnum`` accepts, and "_")
-                bits = (
-                    _word_bits(beginnings, token) if token.isalnum() else _punctuated_bits(beginnings, token)
-                )
+                # ``isalnum``: the usual token, one word (``\\w`` is what ``isalnum`` accepts, and "_"):
+                # ``_word_bits`` inlined (two calls per token cost a sixth of the loop)
+                if not token.isalnum():
+                    bits = _punctuated_bits(beginnings, token)
+                else:
+                    two = get(token[:2])
+                    if two is None:
+                        bits = get(token[:1], 0)
+                    else:
+                        bits = two
+                        if len(token) > 2:  # (a shorter word is its own longest beginning)
+                            for length in _LONGER:
+                                longer = get(token[:length])
+                                if longer is None:
+                                    break
+                                bits = longer
+                    if token[0].isdigit() and (rest := token.lstrip(_DIGITS)):
+                        bits |= _longest_bits(beginnings, rest)
                 memo[token] = bits
                 if bits:
                     _TOKEN_HITS.add(token)
@@ -569,13 +584,34 @@ def _pairs_bits(tokens: list[str], heads: set[str]) -> int:
     """The bits of the pairs across two tokens: after each token of ``heads`` (a pair head, or a token
     whose last word is one) among ``tokens``, the next word."""
     bits = 0
+    count = len(tokens)
+    edges_of = _EDGES
     # the index after every token of ``heads``, found in one pass at C speed
-    for at in compress(range(1, len(tokens) + 1), map(heads.__contains__, tokens)):
-        after = _next_word(tokens, at)
-        if after is not None:
+    for at in compress(range(1, count + 1), map(heads.__contains__, tokens)):
+        # the usual case inlined (a call each cost half the loop): the next token is one word
+        # (a token with no ``_EDGES`` is one word) and begins with a letter
+        after = tokens[at] if at < count else None
+        if after is None or after in edges_of or after[0].isdigit():
+            after = _next_word(tokens, at)
+            if after is None:
+                continue
             token = tokens[at - 1]
-            edges = _EDGES.get(token)
+            edges = edges_of.get(token)
             bits |= _pair_bits(token if edges is None else edges[1], after)
+            continue
+        token = tokens[at - 1]
+        edges = edges_of.get(token)
+        get = _TAIL_BEGINNINGS[token if edges is None else edges[1]].get
+        found = get(after[:2])
+        if found is None:
+            bits |= get(after[:1], 0)
+            continue
+        for length in _LONGER:  # as ``_longest_bits``
+            longer = get(after[:length])
+            if longer is None:
+                break
+            found = longer
+        bits |= found
     return bits
 
 
