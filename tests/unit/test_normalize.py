@@ -829,3 +829,30 @@ def test_keyword_occurs_agrees_with_search() -> None:
                 seen_true += found
                 seen_false += not found
     assert seen_true > 100 and seen_false > 1000
+
+
+def test_keyword_occurs_in_long_texts_and_likely_alternatives() -> None:
+    """``occurs`` in a text past LEAD_MIN_CHARS (alternatives tried alone there too) and where only a
+    "likely" alternative's anchor begins a word that does not match it (after digits, after "_")."""
+    import json
+    from pathlib import Path
+
+    from carsbot.core.extraction import rules
+    from carsbot.core.extraction.normalize import keywords
+
+    corpus = Path(__file__).resolve().parents[1] / "data" / "corpus.jsonl"
+    posts = [json.loads(line)["text"] for line in corpus.read_text(encoding="utf-8").splitlines() if line]
+    patterns = [value for value in vars(rules).values() if isinstance(value, keywords.Words)]
+    longs = [" ".join(posts[i : i + 8]).lower() for i in range(0, 160, 8)]
+    filler = "просто текст без ничего такого " * 40
+    longs += [filler + "6кузов и a_кузов", filler + "6кузов но кузов целый", filler[:200] + "6кузов"]
+    seen_long = 0
+    for low in longs:
+        keywords.word_starts(low)
+        seen_long += len(low) > keywords.LEAD_MIN_CHARS
+        for words in patterns:
+            assert words.occurs(low) is (words.search(low) is not None), (words.regex.pattern[:60], low[:80])
+    assert seen_long > 10
+    assert rules._CAR_WORDS.likely  # "кузов\\w*"... are tried first
+    assert not rules._CAR_WORDS.occurs(longs[-3]) and rules._CAR_WORDS.occurs(longs[-2])
+    assert not rules._CAR_WORDS.occurs(longs[-1])

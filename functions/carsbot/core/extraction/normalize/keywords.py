@@ -60,6 +60,7 @@ class Words:
         "indexed",
         "inner",
         "leads",
+        "likely",
         "needles",
         "negations",
         "offset",
@@ -100,6 +101,11 @@ class Words:
             self.parts = tuple(regex for regex, _ in split) if split else ()
             self.inner = tuple(_inner_literal(regex) for regex in self.parts)
             self.gate, self.span = _register([a for _, a in split] if split else [anchors])
+        # by bit, the alternatives that a word beginning with their anchor matches ("кузов\\w*", not
+        # "авто\\b"): ``occurs`` tries them first
+        self.likely = sum(
+            1 << i for i, regex in enumerate(self.parts) if _WORD_AND_REST.fullmatch(regex.pattern)
+        )
         # per bit: the literal beginnings of its matches (``_leads``; None: not all literal)
         self.leads = tuple(map(_leads, self.parts or self.whole)) if self.gate is not None else ()
         self.bits = self.span << self.gate if self.gate is not None else 0  # its bits in a ``mask``
@@ -341,16 +347,32 @@ class Words:
         """``search(low) is not None``, without finding the earliest match: where the post's index lets
         several alternatives through, each is tried alone and the first that matches ends the search (a
         match of any alternative is a match of the whole pattern: the boundary and negation checks
-        depend only on where it starts)."""
+        depend only on where it starts). The likely ones first (``likely``): a word that begins with its
+        anchor matches it. In a long text too, when every alternative begins with letters (``leads``):
+        ``re`` skips ahead to them, and the first match found ends the search, which the earliest
+        match (``_search_long``) would not."""
         gate = self.gate
         starts = _STARTS.get(low)
-        if gate is None or starts is None or not self.parts or len(low) > LEAD_MIN_CHARS:
+        if (
+            gate is None
+            or starts is None
+            or not self.parts
+            or (len(low) > LEAD_MIN_CHARS and None in self.leads)
+        ):
             return self.search(low) is not None
         bits = (starts.mask >> gate) & self.span
         if not bits or (self.needles and not any(map(low.__contains__, self.needles))):
             return False
-        parts = self.parts
-        return any(self._first(parts[i], low, 0) is not None for i in self._alive(bits, low))
+        # the bit walk of ``_alive`` inlined, ending at the first match: the likely alternatives first
+        parts, inner, first = self.parts, self.inner, self._first
+        for group in (bits & self.likely, bits & ~self.likely):
+            while group:
+                lowest = group & -group
+                i = lowest.bit_length() - 1
+                if (not inner[i] or inner[i] in low) and first(parts[i], low, 0) is not None:
+                    return True
+                group ^= lowest
+        return False
 
     def count(self, low: str) -> int:
         # a short text: the usual answer, none, without a generator; a long one: one pass, not a
@@ -376,6 +398,7 @@ SPACED_CHARS = 4  # a literal beginning of up to three letters and a space is fo
 LEAD_CHARS = 8  # a literal beginning of a match: up to eight characters (``_leads``)
 MAX_LEADS = 16  # an alternative with more literal beginnings is searched by ``re``
 _WORD_PREFIX = re.compile(r"\w*")
+_WORD_AND_REST = re.compile(rf"\w{{1,{ANCHOR_CHARS}}}\\w\*")  # the source of a pattern such as "кузов\w*"
 _DIGITS = "0123456789"
 assert PAIR_CHARS <= ANCHOR_CHARS
 _PUNCTUATION = ",.:;!?()[]{}<>\"'«»„“”-–—/\\|*+=#%&~^`$€₽…•·"  # no word character (checked at import)
@@ -433,11 +456,26 @@ class WordStarts:
         new = distinct.difference(memo)  # most tokens of a post were in earlier posts
         if new:
             beginnings = _beginnings()
+            get = beginnings.get
             for token in new:
-                # ``isalnum``: the usual token, one word (``\\w`` is what ``isalnum`` accepts, and "_")
-                bits = (
-                    _word_bits(beginnings, token) if token.isalnum() else _punctuated_bits(beginnings, token)
-                )
+                # ``isalnum``: the usual token, one word (``\\w`` is what ``isalnum`` accepts, and "_"):
+                # ``_word_bits`` inlined (two calls per token cost a sixth of the loop)
+                if not token.isalnum():
+                    bits = _punctuated_bits(beginnings, token)
+                else:
+                    two = get(token[:2])
+                    if two is None:
+                        bits = get(token[:1], 0)
+                    else:
+                        bits = two
+                        if len(token) > 2:  # (a shorter word is its own longest beginning)
+                            for length in _LONGER:
+                                longer = get(token[:length])
+                                if longer is None:
+                                    break
+                                bits = longer
+                    if token[0].isdigit() and (rest := token.lstrip(_DIGITS)):
+                        bits |= _longest_bits(beginnings, rest)
                 memo[token] = bits
                 if bits:
                     _TOKEN_HITS.add(token)
@@ -569,13 +607,34 @@ def _pairs_bits(tokens: list[str], heads: set[str]) -> int:
     """The bits of the pairs across two tokens: after each token of ``heads`` (a pair head, or a token
     whose last word is one) among ``tokens``, the next word."""
     bits = 0
+    count = len(tokens)
+    edges_of = _EDGES
     # the index after every token of ``heads``, found in one pass at C speed
-    for at in compress(range(1, len(tokens) + 1), map(heads.__contains__, tokens)):
-        after = _next_word(tokens, at)
-        if after is not None:
+    for at in compress(range(1, count + 1), map(heads.__contains__, tokens)):
+        # the usual case inlined (a call each cost half the loop): the next token is one word
+        # (a token with no ``_EDGES`` is one word) and begins with a letter
+        after = tokens[at] if at < count else None
+        if after is None or after in edges_of or after[0].isdigit():
+            after = _next_word(tokens, at)
+            if after is None:
+                continue
             token = tokens[at - 1]
-            edges = _EDGES.get(token)
+            edges = edges_of.get(token)
             bits |= _pair_bits(token if edges is None else edges[1], after)
+            continue
+        token = tokens[at - 1]
+        edges = edges_of.get(token)
+        get = _TAIL_BEGINNINGS[token if edges is None else edges[1]].get
+        found = get(after[:2])
+        if found is None:
+            bits |= get(after[:1], 0)
+            continue
+        for length in _LONGER:  # as ``_longest_bits``
+            longer = get(after[:length])
+            if longer is None:
+                break
+            found = longer
+        bits |= found
     return bits
 
 
