@@ -63,23 +63,26 @@ def mileage_hit(text: str) -> Hit | None:
     scan, low_case = (low, True) if len(low) == len(text) else (text, False)
     # On the lower-cased copy a pattern can only match where its words are: a missing word skips a scan.
     # (IGNORECASE on ``text`` also matches a few odd look-alike letters, so there every pattern runs.)
-    keyed = not low_case or "пробег" in low
-    before, unit_less = _before_key(scan, low_case=low_case) if keyed else (None, None)
-    keyword_matches = (
-        matches_at(_MILEAGE_KEY_LOW, low, positions_of(low, _KEYWORDS))  # only where a keyword starts
-        if low_case
-        else _MILEAGE_KEY.finditer(text)
-    )
+    # every "пробег" of the lower-cased copy, found once: the figures before it, then the keywords
+    key_at = positions_of(low, ("пробег",)) if low_case else []
+    keyed = not low_case or bool(key_at)
+    before, unit_less = _before_key(scan, low_case=low_case, key_at=key_at) if keyed else (None, None)
+    if low_case:  # only where a keyword starts
+        others = positions_of(low, _OTHER_KEYWORDS)
+        keyword_matches = matches_at(_MILEAGE_KEY_LOW, low, sorted(key_at + others) if others else key_at)
+    else:
+        keyword_matches = _MILEAGE_KEY.finditer(text)
     for m in keyword_matches:
         unit = m.group("unit")
-        value = _number(m.group("num"), decimal_unit=bool(unit) and _km(1, unit) == 1000)
+        thousands = bool(unit) and _km(1, unit) == 1000  # else a kilometre unit, or none
+        value = _figure(m.group("num"), decimal_unit=thousands)
         if value is None:
             continue
         right = text[m.end() : m.end() + 8]
         if _MILES.match(right):
             miles = miles or _miles(value, unit, m)
             continue
-        if before is not None and not ((unit and _km(1, unit) == 1) or "км" in right[:4].lower()):
+        if before is not None and not ((unit and not thousands) or "км" in right[:4].lower()):
             return before  # "180т пробег 620 тыщ": the figure before the keyword carried the unit
         if unit:
             km = _km(value, unit)
@@ -136,13 +139,16 @@ def mileage_hit(text: str) -> Hit | None:
     return None
 
 
-def _before_key(text: str, *, low_case: bool = False) -> tuple[Hit | None, Hit | None]:
+def _before_key(
+    text: str, *, low_case: bool = False, key_at: list[int] | None = None
+) -> tuple[Hit | None, Hit | None]:
     """The first figure before "пробег" with a thousands unit ("87тыс пробег") and the first without one
     ("120 000 км пробег"), each also read as thousands when small. One scan: the unit-less figure is only
-    wanted when no figure has a unit, so the scan stops at the first that has one."""
+    wanted when no figure has a unit, so the scan stops at the first that has one. ``key_at``: the
+    offsets of "пробег" in the lower-cased ``text``, when known."""
     # Every match ends with a word "пробег...": in the lower-cased copy, only the figures just before
     # each "пробег" are scanned (see ``_windows_before_key``).
-    windows = _windows_before_key(text) if low_case else [(0, len(text))]
+    windows = _windows_before_key(text, key_at) if low_case else [(0, len(text))]
     pattern = _MILEAGE_BEFORE_KEY_LOW if low_case else _MILEAGE_BEFORE_KEY
     unit_less: Hit | None = None
     matches = (m for start, end in windows for m in pattern.finditer(text, start, end))
@@ -150,7 +156,7 @@ def _before_key(text: str, *, low_case: bool = False) -> tuple[Hit | None, Hit |
         unit = m.group("unit")
         if unit_less is not None and not unit:
             continue
-        value = _number(m.group("num"), decimal_unit=bool(unit))
+        value = _figure(m.group("num"), decimal_unit=bool(unit))
         if value is None:
             continue
         km = round(value * 1000) if unit or value < 1000 else round(value)
@@ -162,6 +168,15 @@ def _before_key(text: str, *, low_case: bool = False) -> tuple[Hit | None, Hit |
     return None, unit_less
 
 
+def _figure(raw: str, *, decimal_unit: bool) -> float | None:
+    """``_number(raw, decimal_unit=decimal_unit)``, read at once when ``raw`` is digits and spaces only
+    (the usual figure: no separator to interpret)."""
+    digits = raw.replace(" ", "")
+    if digits.isdecimal():
+        return float(digits)
+    return _number(raw, decimal_unit=decimal_unit)
+
+
 def _word_end(text: str, at: int) -> int:
     """Where the word (run of word characters) at ``at`` ends."""
     return _WORD_TAIL.match(text, at).end()  # type: ignore[union-attr]  # (``\\w*`` always matches)
@@ -170,7 +185,7 @@ def _word_end(text: str, at: int) -> int:
 _WORD_TAIL = re.compile(r"\w*")
 
 
-def _windows_before_key(low: str) -> list[tuple[int, int]]:
+def _windows_before_key(low: str, key_at: list[int] | None = None) -> list[tuple[int, int]]:
     """The stretches of ``low`` where a ``_MILEAGE_BEFORE_KEY`` match can be: from the earliest start a
     figure may have before each "пробег" to the end of that word (overlapping stretches merged).
 
@@ -179,10 +194,10 @@ def _windows_before_key(low: str) -> list[tuple[int, int]]:
     and "пробег...". Walking back from the "пробег" over spaces, two runs of word characters and dots
     (with the spaces before each) and then the figure's characters reaches that start or goes past it
     (``_BACK_TO_FIGURE``, matched on the reversed text before the "пробег"). Every lookahead of the
-    pattern stays inside the stretch, so each is scanned as the whole text was."""
+    pattern stays inside the stretch, so each is scanned as the whole text was. ``key_at``: the offsets
+    of "пробег" in ``low``, when known."""
     windows: list[tuple[int, int]] = []
-    at = low.find("пробег")
-    while at >= 0:
+    for at in positions_of(low, ("пробег",)) if key_at is None else key_at:
         before = max(0, at - _LOOK_BACK)
         start = at - _BACK_TO_FIGURE.match(low[before:at][::-1]).end()  # type: ignore[union-attr]
         if start == before:
@@ -192,7 +207,6 @@ def _windows_before_key(low: str) -> list[tuple[int, int]]:
             windows[-1] = (windows[-1][0], end)
         else:
             windows.append((start, end))
-        at = low.find("пробег", at + 1)
     return windows
 
 
@@ -220,7 +234,7 @@ KM_PER_MILE = 1.609344
 _MILEAGE_KEY_LOW = for_lower_case(_MILEAGE_KEY)
 _MILEAGE_UNIT_LOW = for_lower_case(_MILEAGE_UNIT)
 _MILEAGE_BEFORE_KEY_LOW = for_lower_case(_MILEAGE_BEFORE_KEY)
-_KEYWORDS = ("пробег", "🛣", "одометр", "mileage")  # what every match of _MILEAGE_KEY begins with
+_OTHER_KEYWORDS = ("🛣", "одометр", "mileage")  # with "пробег", what every match of _MILEAGE_KEY begins with
 # Every mileage statement holds one of these, or a glued "98т" (a quick test before the patterns run).
 _MILEAGE_MARKS = ("км", "km", "пробег", "одометр", "mileage", "🛣", "миль", "mile", "кило")
 _MILES = re.compile(r"^\s*(?:миль|miles?\b|mi\b)", re.IGNORECASE)

@@ -5,9 +5,9 @@ from __future__ import annotations
 import re
 from bisect import bisect_right
 from collections.abc import Container
-from dataclasses import dataclass
 from itertools import groupby
 from operator import itemgetter
+from typing import NamedTuple
 
 from carsbot.core.extraction.normalize.keywords import Words, for_lower_case
 from carsbot.core.extraction.normalize.scan import top_level
@@ -139,9 +139,9 @@ _BARE_EXCLUDE_RIGHT = re.compile(r"^\s*(?:г\.|г\b|года?\b|год\b)", re.I
 _BARE_GROUPED = re.compile(r"^\d{1,3}(?:[ .]\d{3}){1,2}$")
 
 
-@dataclass(frozen=True, slots=True)  # slots: cheaper to make (one per amount found)
-class MoneyMention:
-    """One amount of money found in a text."""
+class MoneyMention(NamedTuple):
+    """One amount of money found in a text (immutable; a named tuple: made in one C call by ``_mention``,
+    where a frozen dataclass sets each field through ``object.__setattr__``)."""
 
     value: int
     start: int
@@ -150,6 +150,10 @@ class MoneyMention:
     keyed: bool  # introduced by a price/market keyword
     unit: bool  # carried an explicit unit (₽, руб, тыс, к, млн)
     raw: str = ""  # the matched text
+
+
+# ``_mention(MoneyMention, fields)``: ``MoneyMention(*fields)`` without the named tuple's Python ``__new__``
+_mention = tuple.__new__
 
 
 def _shorthand(value: float) -> int:
@@ -170,6 +174,28 @@ _NOT_MONEY_RIGHT = re.compile(r"^\s*(?:км|km|т\.?\s?км|тыс|т\.|мото
 _MILEAGE_BEFORE_NEW = re.compile(r"(?:пробег\w*|одометр\w*)\s*$", re.IGNORECASE)
 _UNIT_BEFORE_KEY = re.compile(r"\d\s*(?:тыс\w*\.?|тыщ\w*|т\.?|[кk]|км\.?)\s*$", re.IGNORECASE)
 
+
+def _not_digits(*blocks: tuple[int, int]) -> str:
+    """A character class (for ``[^...]``) of the characters of ``blocks`` (inclusive code point ranges) that
+    ``str.isdigit`` rejects."""
+    ranges = []
+    for low, high in blocks:
+        start = None
+        for code in range(low, high + 2):
+            if code <= high and not chr(code).isdigit():
+                start = code if start is None else start
+            elif start is not None:
+                ranges.append(f"\\U{start:08x}-\\U{code - 1:08x}")
+                start = None
+    return "".join(ranges)
+
+
+# A character that may be a digit for ``str.isdigit``: anything but ASCII, Latin-1, Cyrillic, punctuation,
+# symbols and emoji that are not. A text with none has no digit (one search instead of a call per
+# character); else ``str.isdigit`` says.
+_MAYBE_DIGIT = re.compile(
+    f"[^{_not_digits((0, 0x4FF), (0x2000, 0x2BFF), (0xFE00, 0xFE0F), (0x1F300, 0x1FAFF))}]"
+)
 
 # Where a keyword search may start or stop (see _Events): after a character that is neither a word character
 # nor a space (the last such before a position), or after a digit not glued to a word (the first such).
@@ -235,7 +261,7 @@ class _Events:
             return None
         text = self.text
         between = text[last_end:end]
-        if any(map(str.isdigit, between)):
+        if _MAYBE_DIGIT.search(between) is not None and any(map(str.isdigit, between)):
             return None
         if role == "new" and _MILEAGE_BEFORE_NEW.search(text, start, last_start):
             return "mileage"  # "Пробег сейчас 187 000": the mileage now, not a new price
@@ -360,7 +386,8 @@ def find_money(text: str) -> list[MoneyMention]:
             role = "other"
         if not MIN_CAR_PRICE <= scaled <= MAX_CAR_PRICE:
             role = "other"
-        found.append(MoneyMention(scaled, start, end, role, price_keyed, has_unit, text[start:end]))
+        fields = (scaled, start, end, role, price_keyed, has_unit, text[start:end])
+        found.append(_mention(MoneyMention, fields))
     return found
 
 
