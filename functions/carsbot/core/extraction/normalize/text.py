@@ -62,7 +62,9 @@ def prepare_text(text: str) -> str:
         return text
     # Each character is replaced on its own, so one pass does what the four replacements did in turn
     # (removing zero-width characters, then spaces, dashes, "ё"): one scan instead of five.
-    return _NEEDS_PREP.sub(_prepared_char, text)
+    text = _NEEDS_PREP.sub(_prepared_char, text)
+    mark_prepared(text)  # (none of the characters it puts in is one to prepare: the next call skips the scan)
+    return text
 
 
 def _prepared_char(m: re.Match[str]) -> str:
