@@ -130,7 +130,9 @@ class _KeywordScan:
     def __init__(self, named: tuple[tuple[str, Words], ...]) -> None:
         assert all(words.boundary and words.bits for _, words in named)
         self.named = named
-        self.gated = tuple((words.bits, name, words) for name, words in named)  # (for the index's mask)
+        # (for the index's mask) each pattern's bits, and those of its alternatives with no inner
+        # characters to look for (``Words.inner``): any of these set, and the pattern may match
+        self.gated = tuple((words.bits, name, words, _plain_bits(words)) for name, words in named)
         self.bits = 0
         for _, words in named:
             self.bits |= words.bits
@@ -174,7 +176,15 @@ class _KeywordScan:
             mask = starts.mask
             if not mask & self.bits:  # (the union of the patterns' bits: none is possible)
                 return None
-            named = [(name, words) for bits, name, words in self.gated if mask & bits]
+            # Only the patterns with an alternative the index lets through whose inner characters the
+            # text holds ("автомат, полный" needs "полный"): often none is left, and then no scan runs.
+            named = [
+                (name, words)
+                for bits, name, words, plain in self.gated
+                if mask & bits and (mask & plain or words._alive((mask & bits) >> (words.gate or 0), low))
+            ]
+            if not named:
+                return None
         for start in self._word_starts(low):
             for name, words in named:
                 m = words.regex.match(low, start)
@@ -192,7 +202,7 @@ class _KeywordScan:
             if not mask & self.bits:
                 return []
             return [
-                name for bits, name, words in self.gated if mask & bits and words.search_part(low, starts)
+                name for bits, name, words, _ in self.gated if mask & bits and words.search_part(low, starts)
             ]
         if len(low) > GATE_MIN_CHARS:
             # A longer text has its word beginnings indexed (``WordStarts``, shared with the classifier),
@@ -210,6 +220,18 @@ class _KeywordScan:
                 if name not in found and _match_at(low, start, words) is not None:
                     found.add(name)
         return [name for name, _ in self.named if name in found]
+
+
+def _plain_bits(words: Words) -> int:
+    """The bits (in a ``WordStarts.mask``) of the alternatives of ``words`` that hold no inner characters."""
+    if not words.parts:
+        return words.bits
+    gate = words.gate or 0  # (a pattern with alternatives is gated)
+    plain = 0
+    for i, inner in enumerate(words.inner):
+        if not inner:
+            plain |= 1 << (gate + i)
+    return plain
 
 
 def _match_at(low: str, start: int, words: Words) -> re.Match[str] | None:
