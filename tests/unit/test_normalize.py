@@ -831,7 +831,7 @@ def test_keyword_occurs_agrees_with_search() -> None:
     assert seen_true > 100 and seen_false > 1000
 
 
-def test_keyword_occurs_in_long_texts_and_likely_alternatives() -> None:
+def test_occurs_long_and_likely_alts() -> None:
     """``occurs`` in a text past LEAD_MIN_CHARS (alternatives tried alone there too) and where only a
     "likely" alternative's anchor begins a word that does not match it (after digits, after "_")."""
     import json
